@@ -1,0 +1,117 @@
+//! HTTP resources: one module per resource, each with its handlers, request and response types
+//! and utoipa paths. Handlers are thin: parse into domain types, call domain functions, run the
+//! database work in one transaction on the blocking pool, map to a response.
+
+pub mod attendances;
+pub mod audit_events;
+pub mod health;
+pub mod screenings;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use serde::de::DeserializeOwned;
+use utoipa_actix_web::scope;
+
+use crate::auth::AuthUser;
+use crate::config::Settings;
+use crate::db::audit::AuditEvent;
+use crate::db::types::{DbTime, DbUuid};
+use crate::db::{DbConnection, Pool};
+use crate::domain::FieldError;
+use crate::error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Runs `work` with a pooled connection on the blocking thread pool. A pool that cannot give
+    /// a connection in `PAT_DB_TIMEOUT_SECONDS` answers 503.
+    pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// Every `/api/v1` route, registered through utoipa-actix-web so each appears in the OpenAPI
+/// document (a route added with plain `.route()` would silently drop out).
+pub fn v1() -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Error = actix_web::Error,
+        InitError = (),
+        Response = actix_web::dev::ServiceResponse,
+    >,
+> {
+    scope::scope("/api/v1")
+        .service(attendances::create)
+        .service(attendances::get)
+        .service(screenings::record)
+        .service(audit_events::list)
+}
+
+/// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with
+/// `errors: [{field, message}]`.
+pub fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        // serde reports a missing or unknown field at the enclosing object; name the field.
+        let field_named = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
+            .and_then(|rest| rest.split('`').next())
+            .map(|name| {
+                if path == "." {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                }
+            });
+        let field = field_named.unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })
+}
+
+/// One audit event for `user` acting on a resource of `patient_key`, in `request_id`.
+pub fn audit_event(
+    user: &AuthUser,
+    request_id: &str,
+    action: &str,
+    resource_type: &str,
+    resource_id: impl ToString,
+    patient_key: Option<&str>,
+) -> AuditEvent {
+    AuditEvent {
+        id: DbUuid(uuid::Uuid::now_v7()),
+        occurred_at: DbTime::now(),
+        actor: user.subject.clone(),
+        roles: user.roles_text(),
+        action: action.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_id: resource_id.to_string(),
+        patient_key: patient_key.map(str::to_owned),
+        request_id: Some(request_id.to_owned()),
+    }
+}
+
+/// A path id: a malformed one is a 400 naming the field.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
+        detail: "the id in the path is not a UUID".into(),
+        errors: vec![FieldError::new("id", "must be a UUID")],
+    })
+}

@@ -1,0 +1,263 @@
+//! Building and running the HTTP server (STYLE.md §1): `Application::build` binds the listener
+//! (port 0 in tests), runs migrations and exposes `port()`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, health, AppState};
+use crate::auth::Authenticator;
+use crate::config::Settings;
+use crate::db;
+use crate::domain::FieldError;
+use crate::error::{ApiError, PROBLEM_JSON};
+use crate::metrics::Metrics;
+use crate::openapi::ApiDoc;
+use crate::telemetry::RedactedRootSpan;
+
+/// JSON bodies above this are refused with 413 (DESIGN.md §4).
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] db::DbSetupError),
+    #[error("cannot get a database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error(transparent)]
+    Key(#[from] crate::auth::KeyError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: std::io::Error },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: db::Pool,
+}
+
+impl Application {
+    /// Connects, migrates, binds. The server does not run until `run_until_stopped`.
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        let pool = db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout)?;
+        {
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+        }
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
+            address: settings.listen.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Listen {
+                address: settings.listen.clone(),
+                source,
+            })?
+            .port();
+        let server = serve(listener, pool.clone(), settings)?;
+        Ok(Application { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &db::Pool {
+        &self.pool
+    }
+
+    /// Runs until SIGINT or SIGTERM; in-flight requests are finished first (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every documented route: operations endpoints and `/api/v1`.
+pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.openapi(ApiDoc::openapi())
+        .service(health::live)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(api::v1())
+}
+
+fn serve(listener: TcpListener, pool: db::Pool, settings: Settings) -> Result<Server, StartError> {
+    let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
+    let state = web::Data::new(AppState {
+        pool,
+        settings: Arc::new(settings),
+    });
+    let metrics = web::Data::new(Metrics::default());
+    let server = HttpServer::new(move || {
+        let (app, document) = routes(
+            App::new()
+                .app_data(authenticator.clone())
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(json_config())
+                .app_data(query_config())
+                .app_data(path_config())
+                .into_utoipa_app(),
+        )
+        .split_for_parts();
+        app.service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", document))
+            .route("/docs", web::get().to(redirect_to_docs))
+            .default_service(web::to(no_route))
+            .wrap(ErrorHandlers::new().default_handler(problem_json_for_plain_errors))
+            .wrap_fn(|request, service| {
+                use actix_web::dev::Service;
+                let started = Instant::now();
+                let method = request.method().to_string();
+                let metrics = request.app_data::<web::Data<Metrics>>().cloned();
+                let response = service.call(request);
+                async move {
+                    let mut response = response.await?;
+                    let route = response
+                        .request()
+                        .match_pattern()
+                        .unwrap_or_else(|| "unmatched".to_owned());
+                    if let Some(metrics) = metrics {
+                        metrics.observe(&method, &route, response.status().as_u16(), started.elapsed());
+                    }
+                    let request_id: Option<String> = response
+                        .request()
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|id| id.to_string());
+                    if let Some(value) = request_id.and_then(|id: String| HeaderValue::from_str(&id).ok()) {
+                        response
+                            .headers_mut()
+                            .insert(header::HeaderName::from_static("x-request-id"), value);
+                    }
+                    Ok(response)
+                }
+            })
+            .wrap(TracingLogger::<RedactedRootSpan>::new())
+    })
+    .shutdown_timeout(30)
+    .listen(listener)
+    .map_err(|source| StartError::Listen {
+        address: "listener".into(),
+        source,
+    })?
+    .run();
+    Ok(server)
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|error, _| {
+            use actix_web::error::JsonPayloadError as E;
+            let api_error = match &error {
+                E::OverflowKnownLength { .. } | E::Overflow { .. } => ApiError::PayloadTooLarge,
+                E::ContentType => ApiError::UnsupportedMediaType("send the body as application/json".into()),
+                E::Deserialize(e) if e.is_data() => {
+                    ApiError::validation("body", "must be a JSON object of the documented shape")
+                }
+                E::Deserialize(e) => ApiError::BadRequest {
+                    detail: format!("the body is not valid JSON: {e}"),
+                    errors: vec![FieldError::new("body", "not valid JSON")],
+                },
+                _ => ApiError::BadRequest {
+                    detail: "the body could not be read".into(),
+                    errors: vec![],
+                },
+            };
+            api_error.into()
+        })
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::BadRequest {
+            detail: format!("the query string is not valid: {error}"),
+            errors: vec![FieldError::new("query", error.to_string())],
+        }
+        .into()
+    })
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _| {
+        ApiError::BadRequest {
+            detail: format!("the path is not valid: {error}"),
+            errors: vec![FieldError::new("path", error.to_string())],
+        }
+        .into()
+    })
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// No route matched: 405 when the path exists under another method, else 404.
+async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if request.resource_map().has_resource(request.path()) {
+        Err(ApiError::MethodNotAllowed)
+    } else {
+        Err(ApiError::NotFound("there is no such resource".into()))
+    }
+}
+
+/// Any error response that is not already problem+json (actix's own, Swagger UI's) gets the same
+/// problem+json body as every other error.
+fn problem_json_for_plain_errors<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let api_error = match status.as_u16() {
+        400 => ApiError::BadRequest {
+            detail: "the request is malformed".into(),
+            errors: vec![],
+        },
+        404 => ApiError::NotFound("there is no such resource".into()),
+        405 => ApiError::MethodNotAllowed,
+        413 => ApiError::PayloadTooLarge,
+        415 => ApiError::UnsupportedMediaType("unsupported content type".into()),
+        503 => ApiError::Unavailable("unavailable".into()),
+        s if s >= 500 => ApiError::Internal(format!("plain {s} error response")),
+        _ => ApiError::BadRequest {
+            detail: "the request could not be handled".into(),
+            errors: vec![],
+        },
+    };
+    let mut problem = api_error.problem();
+    problem.status = status.as_u16();
+    let body: BoxBody = BoxBody::new(serde_json::to_string(&problem).unwrap_or_default());
+    let (request, old) = response.into_parts();
+    let mut new = HttpResponse::with_body(status, body);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    new.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    let response: ServiceResponse<EitherBody<B, BoxBody>> = ServiceResponse::new(request, new).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(response))
+}

@@ -1,0 +1,82 @@
+//! The audit trail: who read or changed whose records. Append-only (database triggers refuse
+//! UPDATE and DELETE); each event is written in the same transaction as the read or change.
+
+use diesel::prelude::*;
+
+use super::schema::audit_events;
+use super::types::{DbTime, DbUuid};
+use super::DbConnection;
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: DbUuid,
+    pub occurred_at: DbTime,
+    pub actor: String,
+    pub roles: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub patient_key: Option<String>,
+    pub request_id: Option<String>,
+}
+
+pub const COLUMNS: (
+    audit_events::id,
+    audit_events::occurred_at,
+    audit_events::actor,
+    audit_events::roles,
+    audit_events::action,
+    audit_events::resource_type,
+    audit_events::resource_id,
+    audit_events::patient_key,
+    audit_events::request_id,
+) = (
+    audit_events::id,
+    audit_events::occurred_at,
+    audit_events::actor,
+    audit_events::roles,
+    audit_events::action,
+    audit_events::resource_type,
+    audit_events::resource_id,
+    audit_events::patient_key,
+    audit_events::request_id,
+);
+
+pub fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values(event)
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Filters for listing events; every one optional.
+#[derive(Default, Debug)]
+pub struct AuditFilter {
+    pub patient_key: Option<String>,
+    pub actor: Option<String>,
+    pub from: Option<DbTime>,
+    pub to: Option<DbTime>,
+    pub limit: i64,
+}
+
+/// Events matching the filter, newest first.
+pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<AuditEvent>> {
+    let mut query = audit_events::table.select(COLUMNS).into_boxed();
+    if let Some(key) = &filter.patient_key {
+        query = query.filter(audit_events::patient_key.eq(key.clone()));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_events::actor.eq(actor.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_events::occurred_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(audit_events::occurred_at.lt(to));
+    }
+    query
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(filter.limit)
+        .load(conn)
+}

@@ -1,0 +1,235 @@
+//! Database access: the connection pool over both backends, migrations, transactions, and one
+//! module per aggregate. Functions here take `&mut DbConnection` and return `QueryResult`; the
+//! handler owns the transaction (STYLE.md §8).
+
+pub mod attendances;
+pub mod audit;
+mod conn;
+pub mod schema;
+pub mod screenings;
+pub mod types;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, QueryResult, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use conn::DbConnection;
+
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Key of the PostgreSQL advisory lock held while migrations run, so that several instances
+/// starting at once do not race (DESIGN.md §6).
+const MIGRATION_LOCK_KEY: i64 = 0x5041_545f_4d49_4752; // "PAT_MIGR"
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// Which backend a `DATABASE_URL` names. The scheme decides; nothing is guessed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got scheme {0:?})")]
+    UnknownScheme(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("cannot create the connection pool: {0}")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, DbSetupError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else if url.starts_with("sqlite://") {
+            Ok(Backend::Sqlite)
+        } else {
+            let scheme = url.split("://").next().unwrap_or_default();
+            Err(DbSetupError::UnknownScheme(scheme.to_owned()))
+        }
+    }
+}
+
+/// The r2d2 manager: establishes the variant named by the URL scheme and sets up SQLite
+/// connections (WAL, busy timeout, foreign keys) the same way every time.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    backend: Backend,
+    url: String,
+}
+
+impl Manager {
+    pub fn new(url: &str) -> Result<Manager, DbSetupError> {
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Postgres => url.to_owned(),
+            Backend::Sqlite => url.trim_start_matches("sqlite://").to_owned(),
+        };
+        Ok(Manager { backend, url })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Opens one connection, outside any pool.
+    pub fn establish(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Pg),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)?;
+                let setup = diesel::ConnectionError::CouldntSetupConfiguration;
+                // The busy timeout makes a second writer wait instead of failing; foreign keys
+                // are off in SQLite unless asked.
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    .map_err(setup)?;
+                // WAL lets readers run beside the one writer. Switching a new file to WAL can
+                // answer "database is locked" at once (the busy handler is not used for it) when
+                // another process opens the file at the same moment: retry briefly.
+                let mut attempts = 0;
+                while let Err(error) = conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;") {
+                    attempts += 1;
+                    if attempts > 200 || !error.to_string().contains("locked") {
+                        return Err(setup(error));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking()
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// Builds the pool. Connections are made lazily, so a database that is down at this moment
+/// gives 503s (and a failing readiness check) rather than a process that will not start.
+pub fn pool(url: &str, size: u32, timeout: Duration) -> Result<Pool, DbSetupError> {
+    let manager = Manager::new(url)?;
+    Ok(r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(timeout)
+        .build_unchecked(manager))
+}
+
+/// Runs pending migrations for the connection's backend. On PostgreSQL they run under an
+/// advisory lock, so instances starting together take turns and the later ones find nothing
+/// to do.
+pub fn migrate(conn: &mut DbConnection) -> Result<(), DbSetupError> {
+    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| DbSetupError::Migration(e.to_string());
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+            let outcome = pg
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|_| ())
+                .map_err(migration_error);
+            let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg);
+            outcome?;
+            unlocked?;
+            Ok(())
+        }
+        // SQLite: all pending migrations in one `BEGIN IMMEDIATE` transaction (each migration a
+        // savepoint inside it), so a second process opening the same file waits its turn.
+        DbConnection::Sqlite(_) => write_transaction(conn, |conn| match conn {
+            DbConnection::Sqlite(lite) => lite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|_| ())
+                .map_err(migration_error),
+            DbConnection::Pg(_) => Ok(()),
+        }),
+    }
+}
+
+/// Reverts every migration (tests prove each goes down cleanly).
+pub fn revert_all(conn: &mut DbConnection) -> Result<(), DbSetupError> {
+    let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| DbSetupError::Migration(e.to_string());
+    match conn {
+        DbConnection::Pg(pg) => pg
+            .revert_all_migrations(PG_MIGRATIONS)
+            .map(|_| ())
+            .map_err(migration_error),
+        DbConnection::Sqlite(lite) => lite
+            .revert_all_migrations(SQLITE_MIGRATIONS)
+            .map(|_| ())
+            .map_err(migration_error),
+    }
+}
+
+/// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
+/// lock before the first read: a plain `BEGIN` that reads and then writes fails with "database
+/// is locked" when two writers meet (DESIGN.md §9). On PostgreSQL it is an ordinary transaction.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+        }
+        DbConnection::Pg(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The error that ended the work is the one to report; a failed rollback leaves the
+            // connection marked broken and the pool discards it.
+            let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
+            Err(error)
+        }
+    }
+}
+
+/// Runs `f` in a read-only transaction, so a multi-query read sees one consistent state.
+pub fn read_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(f)
+}
+
+/// Checks the database answers (readiness).
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}

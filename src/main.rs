@@ -1,0 +1,126 @@
+//! The `pat-service` command: serve, migrate, print the OpenAPI document, mint a token.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pat_service::app::Application;
+use pat_service::auth::{mint_hs256, Role};
+use pat_service::config::{JwtKey, Settings};
+use pat_service::{db, openapi, telemetry};
+
+#[derive(Parser)]
+#[command(name = "pat-service", version, about = "Paddington Alcohol Test pathway service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrations run first).
+    Serve {
+        /// Development mode: with no key configured, use a throwaway secret and print a ready
+        /// token for each role. Never for production.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document (JSON).
+    Openapi,
+    /// Print a bearer token signed with PAT_JWT_SECRET.
+    Token {
+        /// clinician, integration, ahw, auditor or admin (repeat for several).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Who the token is for (the `sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// Lifetime in hours.
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pat-service: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve { dev } => serve(dev),
+        Command::Migrate => {
+            telemetry::init();
+            let settings = Settings::from_env(true).map_err(|e| e.to_string())?;
+            let manager = db::Manager::new(&settings.database_url).map_err(|e| e.to_string())?;
+            let mut conn = manager
+                .establish()
+                .map_err(|e| format!("cannot connect to the database: {e}"))?;
+            db::migrate(&mut conn).map_err(|e| e.to_string())?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", openapi::document_json().map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Command::Token { roles, sub, hours } => {
+            let settings = Settings::from_env(false).map_err(|e| e.to_string())?;
+            let roles = parse_roles(&roles)?;
+            println!("{}", token(&settings, &sub, &roles, hours * 3600)?);
+            Ok(())
+        }
+    }
+}
+
+fn parse_roles(codes: &[String]) -> Result<Vec<Role>, String> {
+    codes
+        .iter()
+        .map(|code| Role::from_code(code).ok_or_else(|| format!("unknown role {code:?}")))
+        .collect()
+}
+
+fn token(settings: &Settings, subject: &str, roles: &[Role], seconds: u64) -> Result<String, String> {
+    match &settings.jwt.key {
+        JwtKey::Hs256(secret) => {
+            mint_hs256(secret.expose(), &settings.jwt, subject, roles, seconds).map_err(|e| e.to_string())
+        }
+        _ => Err("tokens for RS256/ES256 keys are issued by your identity provider, not this command".into()),
+    }
+}
+
+fn serve(dev: bool) -> Result<(), String> {
+    telemetry::init();
+    let key_configured =
+        std::env::var_os("PAT_JWT_SECRET").is_some() || std::env::var_os("PAT_JWT_PUBLIC_KEY_FILE").is_some();
+    let settings = Settings::from_env(dev).map_err(|e| e.to_string())?;
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async move {
+        let application = Application::build(settings.clone()).await.map_err(|e| e.to_string())?;
+        let port = application.port();
+        let host = settings.listen.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h);
+        let base = format!("http://{host}:{port}");
+        if dev {
+            println!("\n==> pat-service in DEVELOPMENT mode on {base}");
+            if !key_configured {
+                println!("==> WARNING: using a throwaway development token secret. Never use --dev in production.");
+            }
+            println!("==> Swagger UI: {base}/docs/");
+            for role in Role::ALL {
+                if let Ok(token) = token(&settings, &format!("dev-{}", role.code()), &[role], 12 * 3600) {
+                    println!("==> {:<11} token: {token}", role.code());
+                }
+            }
+            println!();
+        }
+        tracing::info!(address = %base, "listening");
+        application.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,14 @@
+//! One integration-test binary (STYLE.md §2): the real server on port 0, a fresh database per
+//! test. SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod attendances;
+mod audit;
+mod auth;
+mod errors;
+mod helpers;
+mod migrations;
+mod openapi;
+mod operations;
+mod resilience;
+mod screening;

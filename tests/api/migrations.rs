@@ -1,0 +1,118 @@
+//! Migrations: both backends list the same migrations; each goes up, down and up again; the
+//! schema in `schema.rs` matches what they create; instances migrating at once do not race.
+
+use diesel::prelude::*;
+use pat_service::db::{self, attendances, audit, schema, screenings, Manager};
+
+use crate::helpers::TestDb;
+
+fn names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_backends_have_the_same_migrations_each_with_up_and_down() {
+    let pg = names("postgres");
+    let sqlite = names("sqlite");
+    assert!(!pg.is_empty());
+    assert_eq!(
+        pg, sqlite,
+        "migrations/postgres and migrations/sqlite must list the same migrations"
+    );
+    for backend in ["postgres", "sqlite"] {
+        for name in &pg {
+            for file in ["up.sql", "down.sql"] {
+                let path = format!("{}/migrations/{backend}/{name}/{file}", env!("CARGO_MANIFEST_DIR"));
+                assert!(std::path::Path::new(&path).is_file(), "{path} is missing");
+            }
+        }
+    }
+}
+
+/// Reads every table through the columns `schema.rs` declares: fails if a column is missing or
+/// of another type on this backend.
+fn read_every_table(conn: &mut db::DbConnection) {
+    let _: Vec<attendances::Attendance> = schema::attendances::table
+        .select(attendances::COLUMNS)
+        .load(conn)
+        .unwrap();
+    let _: Vec<screenings::Screening> = schema::screenings::table
+        .select(screenings::COLUMNS)
+        .load(conn)
+        .unwrap();
+    let _: Vec<audit::AuditEvent> = schema::audit_events::table.select(audit::COLUMNS).load(conn).unwrap();
+}
+
+#[test]
+fn every_migration_goes_up_down_and_up_again() {
+    let (_db, url) = TestDb::empty();
+    let mut conn = Manager::new(&url).unwrap().establish().unwrap();
+    db::migrate(&mut conn).unwrap();
+    read_every_table(&mut conn);
+    db::revert_all(&mut conn).unwrap();
+    let still_there = schema::attendances::table
+        .select(attendances::COLUMNS)
+        .load::<attendances::Attendance>(&mut conn);
+    assert!(
+        still_there.is_err(),
+        "after reverting, the attendances table must be gone"
+    );
+    db::migrate(&mut conn).unwrap();
+    read_every_table(&mut conn);
+}
+
+#[test]
+fn instances_migrating_at_once_do_not_race() {
+    let (_db, url) = TestDb::empty();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut conn = Manager::new(&url).unwrap().establish().unwrap();
+                db::migrate(&mut conn)
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a concurrent migration failed: {e}"));
+    }
+    let mut conn = Manager::new(&url).unwrap().establish().unwrap();
+    read_every_table(&mut conn);
+}
+
+#[test]
+fn audit_events_cannot_be_changed_or_deleted() {
+    let (_db, url) = TestDb::migrated();
+    let mut conn = Manager::new(&url).unwrap().establish().unwrap();
+    let event = audit::AuditEvent {
+        id: db::types::DbUuid(uuid::Uuid::now_v7()),
+        occurred_at: db::types::DbTime::now(),
+        actor: "tester".into(),
+        roles: "admin".into(),
+        action: "read".into(),
+        resource_type: "attendance".into(),
+        resource_id: "x".into(),
+        patient_key: None,
+        request_id: None,
+    };
+    audit::record(&mut conn, &event).unwrap();
+    let updated = diesel::update(schema::audit_events::table)
+        .set(schema::audit_events::actor.eq("someone else"))
+        .execute(&mut conn);
+    assert!(updated.is_err(), "an audit event must not be updated");
+    let deleted = diesel::delete(schema::audit_events::table).execute(&mut conn);
+    assert!(deleted.is_err(), "an audit event must not be deleted");
+    let remaining: Vec<audit::AuditEvent> = schema::audit_events::table
+        .select(audit::COLUMNS)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(remaining, vec![event]);
+}
