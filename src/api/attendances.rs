@@ -1,14 +1,14 @@
 //! `POST /api/v1/attendances`, `GET /api/v1/attendances/{id}`.
 
 use actix_web::{get, post, web, HttpResponse};
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
 use super::screenings::ScreeningView;
-use super::{audit_event, parse_body, parse_id, AppState};
+use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance, NewAttendance};
 use crate::db::types::{DbTime, DbUuid};
@@ -31,6 +31,8 @@ role_set!(
 
 /// How far in the future an arrival time may be (clock skew between systems).
 const FUTURE_TOLERANCE_MINUTES: i64 = 15;
+/// Arrivals before this year are typing errors, not history (the PAT dates from 1996).
+const EARLIEST_YEAR: i32 = 1900;
 
 /// Whether the attendance was unplanned (the default) or a booked return.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -128,11 +130,6 @@ pub struct AttendanceView {
     pub previous_screenings: Vec<ScreeningView>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(code: &str) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::String(code.to_owned()))
-        .map_err(|_| ApiError::internal(format!("unexpected stored code {code:?}")))
-}
-
 impl AttendanceView {
     pub fn from_rows(row: Attendance, history: Vec<screenings::Screening>) -> Result<AttendanceView, ApiError> {
         let mut views = history
@@ -222,6 +219,9 @@ impl CreateAttendance {
         let arrived_at = self.arrived_at.with_timezone(&Utc);
         if arrived_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
             errors.push(FieldError::new("arrived_at", "must not be in the future"));
+        }
+        if arrived_at.year() < EARLIEST_YEAR {
+            errors.push(FieldError::new("arrived_at", format!("must not be before {EARLIEST_YEAR}")));
         }
         if let Some(dob) = self.patient.date_of_birth {
             if dob > arrived_at.date_naive() {

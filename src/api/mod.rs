@@ -115,3 +115,10 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
         errors: vec![FieldError::new("id", "must be a UUID")],
     })
 }
+
+/// Reads back a code stored as TEXT (e.g. `"head_injury"`) into its enum; a value the enum does
+/// not know means the database holds something the code never wrote: an internal error.
+pub fn decode_code<T: DeserializeOwned>(code: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(code.to_owned()))
+        .map_err(|_| ApiError::internal(format!("unexpected stored code {code:?}")))
+}

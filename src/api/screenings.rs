@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
-use super::{audit_event, parse_body, parse_id, AppState};
+use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
@@ -99,11 +99,6 @@ pub struct ScreeningView {
     pub screened_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
-}
-
-fn decode<T: serde::de::DeserializeOwned>(code: &str) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::String(code.to_owned()))
-        .map_err(|_| ApiError::internal(format!("unexpected stored code {code:?}")))
 }
 
 fn next_steps_for(result: Option<PatResult>) -> Vec<NextStep> {
