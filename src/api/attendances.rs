@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::screenings::ScreeningView;
 use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
-use crate::db::attendances::{self, Attendance, NewAttendance};
+use crate::db::attendances::{self, Attendance, IndicationChoice, NewAttendance};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{audit, screenings, write_transaction};
 use crate::domain::eligibility::{self, PresentingCondition};
@@ -132,12 +132,10 @@ pub struct AttendanceView {
 
 impl AttendanceView {
     pub fn from_rows(row: Attendance, history: Vec<screenings::Screening>) -> Result<AttendanceView, ApiError> {
-        let mut views = history
-            .iter()
-            .map(ScreeningView::from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let current_index = history.iter().position(|s| s.is_current);
-        let screening = current_index.map(|i| views.remove(i));
+        // History is newest first: the first is the current screening.
+        let mut views = history.iter().map(ScreeningView::from_row).collect::<Result<Vec<_>, _>>()?.into_iter();
+        let screening = views.next();
+        let views: Vec<ScreeningView> = views.collect();
         let indications = row
             .indications
             .split(',')
@@ -296,65 +294,45 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input: CreateAttendance = parse_body(body.into_inner())?;
     let condition = input.presenting_condition;
-    let mut new = input.into_new(Utc::now(), &auth.user.subject)?;
-    let settings = state.settings.clone();
+    let new = input.into_new(Utc::now(), &auth.user.subject)?;
+    let settings = &state.settings;
+    let min_prior = settings.repeat_attender_min_prior;
+    let encode = |list: Vec<PresentingCondition>| {
+        let indicated = !list.is_empty();
+        (list.iter().map(|c| c.code()).collect::<Vec<_>>().join(","), indicated)
+    };
+    let choice = IndicationChoice {
+        min_prior: i64::from(min_prior),
+        since: DbTime::new(new.arrived_at.get() - Duration::days(settings.repeat_attender_window_days)),
+        if_repeat: encode(eligibility::indications(condition, min_prior, min_prior)),
+        otherwise: encode(eligibility::indications(condition, 0, min_prior)),
+    };
     let user = auth.user;
     let request_id = request_id.to_string();
+    let event = audit_event(&user, &request_id, "create", "attendance", new.id.0, Some(&new.patient_key));
     let (created, view) = state
-        .db(move |conn| {
-            let inserted = write_transaction(conn, |conn| {
-                let since = DbTime::new(new.arrived_at.get() - Duration::days(settings.repeat_attender_window_days));
-                let prior = attendances::count_in_window(conn, &new.patient_key, since, new.arrived_at)?;
-                let prior = u32::try_from(prior).unwrap_or(u32::MAX);
-                let indications = eligibility::indications(condition, prior, settings.repeat_attender_min_prior);
-                new.pat_indicated = !indications.is_empty();
-                new.indications = indications.iter().map(|c| c.code()).collect::<Vec<_>>().join(",");
-                attendances::insert(conn, &new)?;
+        .db(move |conn| match attendances::record(conn, &new, &choice, &event) {
+            Ok(row) => Ok((true, AttendanceView::from_rows(row, vec![])?)),
+            // The same (source_system, source_id) exists: a retry, or a clash.
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => write_transaction(conn, |conn| {
+                let stored = attendances::find_by_source(conn, &new.source_system, &new.source_id)?
+                    .ok_or_else(|| ApiError::internal("attendance vanished after a unique violation"))?;
+                if !new.same_content_as(&stored) {
+                    return Err(ApiError::Conflict {
+                        kind: "idempotency-conflict",
+                        detail: "an attendance with this source_system and source_id was already recorded with \
+                                 different content"
+                            .into(),
+                    });
+                }
                 audit::record(
                     conn,
-                    &audit_event(
-                        &user,
-                        &request_id,
-                        "create",
-                        "attendance",
-                        new.id.0,
-                        Some(&new.patient_key),
-                    ),
+                    &audit_event(&user, &request_id, "read", "attendance", stored.id.0, Some(&stored.patient_key)),
                 )?;
-                Ok(Attendance::from(new.clone()))
-            });
-            match inserted {
-                Ok(row) => Ok((true, AttendanceView::from_rows(row, vec![])?)),
-                // The same (source_system, source_id) exists: a retry, or a clash.
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                    write_transaction(conn, |conn| {
-                        let stored = attendances::find_by_source(conn, &new.source_system, &new.source_id)?
-                            .ok_or_else(|| ApiError::internal("attendance vanished after a unique violation"))?;
-                        if !new.same_content_as(&stored) {
-                            return Err(ApiError::Conflict {
-                                kind: "idempotency-conflict",
-                                detail: "an attendance with this source_system and source_id was already \
-                                         recorded with different content"
-                                    .into(),
-                            });
-                        }
-                        audit::record(
-                            conn,
-                            &audit_event(
-                                &user,
-                                &request_id,
-                                "read",
-                                "attendance",
-                                stored.id.0,
-                                Some(&stored.patient_key),
-                            ),
-                        )?;
-                        let history = screenings::history(conn, stored.id)?;
-                        Ok((false, AttendanceView::from_rows(stored, history)?))
-                    })
-                }
-                Err(other) => Err(other.into()),
-            }
+                let history = screenings::history(conn, stored.id)?;
+                Ok((false, AttendanceView::from_rows(stored, history)?))
+            }),
+            Err(other) => Err(other.into()),
         })
         .await?;
     Ok(if created {

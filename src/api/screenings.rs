@@ -7,10 +7,11 @@ use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
 use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
-use crate::auth::Authorized;
+use crate::auth::{AuthUser, Authorized};
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{attendances, audit, write_transaction};
+use crate::db::{attendances, audit, single_write, DbConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::domain::pat::{self, Alert, Answers, NextStep, PatResult, PatRule, Sex};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
@@ -245,79 +246,17 @@ pub async fn record(
     let request_id = request_id.to_string();
     let (created, view) = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let attendance = attendances::find_for_update(conn, id)?
-                    .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
-                let now = Utc::now();
-                let screened_at = checked.screened_at.unwrap_or(now);
-                if DbTime::new(screened_at) < attendance.arrived_at {
-                    return Err(ApiError::Rule {
-                        kind: "screened-before-arrival",
-                        detail: "screened_at is before the patient arrived".into(),
-                        errors: vec![FieldError::new("screened_at", "must not be before arrived_at")],
-                    });
+            // Two corrections at once both try to become version N+1; the unique (attendance_id,
+            // version) lets one win, and the other reads again and goes on from there.
+            for _ in 0..MAX_ATTEMPTS {
+                let attempt = single_write(conn, |conn| record_once(conn, id, &checked, &user, &request_id))?;
+                if let Attempt::Done(created, view) = attempt {
+                    return Ok((created, view));
                 }
-                if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
-                    return Err(ApiError::Rule {
-                        kind: "screened-in-future",
-                        detail: "screened_at is in the future".into(),
-                        errors: vec![FieldError::new("screened_at", "must not be in the future")],
-                    });
-                }
-                let current = screenings::current(conn, id)?;
-                if let Some(stored) = current.as_ref().filter(|s| checked.same_as(s)) {
-                    audit::record(
-                        conn,
-                        &audit_event(
-                            &user,
-                            &request_id,
-                            "read",
-                            "screening",
-                            id.0,
-                            Some(&attendance.patient_key),
-                        ),
-                    )?;
-                    return Ok((false, ScreeningView::from_row(stored)?));
-                }
-                let sex: Sex = decode(&attendance.sex)?;
-                let score = match (&checked.answers, checked.rule) {
-                    (Some(answers), Some(rule)) => Some(pat::score(rule, sex, answers).map_err(ApiError::Validation)?),
-                    _ => None,
-                };
-                let row = Screening {
-                    id: DbUuid(uuid::Uuid::now_v7()),
-                    attendance_id: id,
-                    version: current.as_ref().map_or(1, |s| s.version + 1),
-                    is_current: true,
-                    status: checked.status.code().to_owned(),
-                    rule: checked.rule.map(|r| r.code().to_owned()),
-                    result: score.as_ref().map(|s| s.result.code().to_owned()),
-                    units: score.as_ref().and_then(|s| s.units),
-                    answers: checked.answers_json.clone(),
-                    alerts: score
-                        .as_ref()
-                        .map(|s| s.alerts.iter().map(|a| a.code()).collect::<Vec<_>>().join(","))
-                        .unwrap_or_default(),
-                    advice_given: checked.advice_given,
-                    leaflet_given: checked.leaflet_given,
-                    screened_at: DbTime::new(screened_at),
-                    recorded_at: DbTime::new(now),
-                    recorded_by: user.subject.clone(),
-                };
-                screenings::supersede(conn, &row, current.is_some())?;
-                let action = if current.is_some() { "update" } else { "create" };
-                audit::record(
-                    conn,
-                    &audit_event(
-                        &user,
-                        &request_id,
-                        action,
-                        "screening",
-                        id.0,
-                        Some(&attendance.patient_key),
-                    ),
-                )?;
-                Ok((current.is_none(), ScreeningView::from_row(&row)?))
+            }
+            Err(ApiError::Conflict {
+                kind: "concurrent-change",
+                detail: "the screening kept changing while this one was being recorded; retry".into(),
             })
         })
         .await?;
@@ -326,4 +265,75 @@ pub async fn record(
     } else {
         HttpResponse::Ok().json(view)
     })
+}
+
+/// How often a screening is retried after losing a race to a simultaneous correction: a request
+/// loses only when another commits in between, so N requests at once all finish when N <= this.
+const MAX_ATTEMPTS: usize = 10;
+
+enum Attempt {
+    Done(bool, ScreeningView),
+    /// Another version was written between reading the current one and writing the next.
+    Raced,
+}
+
+/// Reads the attendance and its current screening, then either answers a replay or writes the
+/// next version with its audit event (one write statement; see `db::single_write`).
+fn record_once(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    checked: &CheckedScreening,
+    user: &AuthUser,
+    request_id: &str,
+) -> Result<Attempt, ApiError> {
+    let (attendance, current) = attendances::find_with_current_screening(conn, id)?
+        .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
+    let now = Utc::now();
+    let screened_at = checked.screened_at.unwrap_or(now);
+    if DbTime::new(screened_at) < attendance.arrived_at {
+        return Err(ApiError::Rule {
+            kind: "screened-before-arrival",
+            detail: "screened_at is before the patient arrived".into(),
+            errors: vec![FieldError::new("screened_at", "must not be before arrived_at")],
+        });
+    }
+    if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        return Err(ApiError::Rule {
+            kind: "screened-in-future",
+            detail: "screened_at is in the future".into(),
+            errors: vec![FieldError::new("screened_at", "must not be in the future")],
+        });
+    }
+    if let Some(stored) = current.as_ref().filter(|s| checked.same_as(s)) {
+        audit::record(conn, &audit_event(user, request_id, "read", "screening", id.0, Some(&attendance.patient_key)))?;
+        return Ok(Attempt::Done(false, ScreeningView::from_row(stored)?));
+    }
+    let sex: Sex = decode(&attendance.sex)?;
+    let score = match (&checked.answers, checked.rule) {
+        (Some(answers), Some(rule)) => Some(pat::score(rule, sex, answers).map_err(ApiError::Validation)?),
+        _ => None,
+    };
+    let row = Screening {
+        id: DbUuid(uuid::Uuid::now_v7()),
+        attendance_id: id,
+        version: current.as_ref().map_or(1, |s| s.version + 1),
+        status: checked.status.code().to_owned(),
+        rule: checked.rule.map(|r| r.code().to_owned()),
+        result: score.as_ref().map(|s| s.result.code().to_owned()),
+        units: score.as_ref().and_then(|s| s.units),
+        answers: checked.answers_json.clone(),
+        alerts: score.as_ref().map(|s| s.alerts.iter().map(|a| a.code()).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        advice_given: checked.advice_given,
+        leaflet_given: checked.leaflet_given,
+        screened_at: DbTime::new(screened_at),
+        recorded_at: DbTime::new(now),
+        recorded_by: user.subject.clone(),
+    };
+    let action = if current.is_some() { "update" } else { "create" };
+    let event = audit_event(user, request_id, action, "screening", id.0, Some(&attendance.patient_key));
+    match screenings::insert_with_audit(conn, &row, &event) {
+        Ok(()) => Ok(Attempt::Done(current.is_none(), ScreeningView::from_row(&row)?)),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(Attempt::Raced),
+        Err(other) => Err(other.into()),
+    }
 }

@@ -3,8 +3,12 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::schema::attendances;
-use super::types::{DbTime, DbUuid};
+use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text};
+
+use super::audit::AuditEvent;
+use super::schema::{attendances, screenings};
+use super::screenings::Screening;
+use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use super::DbConnection;
 
 /// A stored attendance.
@@ -111,22 +115,129 @@ impl NewAttendance {
     }
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewAttendance) -> QueryResult<()> {
-    diesel::insert_into(attendances::table)
-        .values(new)
-        .execute(conn)
-        .map(|_| ())
+/// What to store as the indications, decided by the patient's earlier attendances: the domain
+/// computes both answers up front, the database picks one by the count it sees when it inserts.
+#[derive(Clone, Debug)]
+pub struct IndicationChoice {
+    /// Earlier attendances in `[since, arrived_at)` that make a repeat attender.
+    pub min_prior: i64,
+    pub since: DbTime,
+    /// `(indications, pat_indicated)` for a repeat attender.
+    pub if_repeat: (String, bool),
+    /// `(indications, pat_indicated)` otherwise.
+    pub otherwise: (String, bool),
+}
+
+#[derive(QueryableByName)]
+struct Chosen {
+    #[diesel(sql_type = Text)]
+    indications: String,
+    #[diesel(sql_type = Bool)]
+    pat_indicated: bool,
+}
+
+/// Records a new attendance with its audit event, counting the patient's earlier attendances in
+/// the same atomic step. A unique violation means (`source_system`, `source_id`) exists already.
+///
+/// PostgreSQL: one statement (data-modifying CTEs), its own transaction: one round trip and one
+/// commit. SQLite: a `BEGIN IMMEDIATE` transaction (no round trips to save in-process).
+pub fn record(
+    conn: &mut DbConnection,
+    new: &NewAttendance,
+    choice: &IndicationChoice,
+    event: &AuditEvent,
+) -> QueryResult<Attendance> {
+    let (indications, pat_indicated) = match conn {
+        DbConnection::Pg(pg) => {
+            let chosen: Chosen = diesel::sql_query(
+                "WITH prior AS (
+                     SELECT count(*) AS n FROM attendances
+                     WHERE patient_key = $4 AND arrived_at >= $16 AND arrived_at < $10),
+                 inserted AS (
+                     INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
+                         sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
+                         attendance_category, indications, pat_indicated, created_at, created_by)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                         CASE WHEN prior.n >= $17 THEN $18 ELSE $20 END,
+                         CASE WHEN prior.n >= $17 THEN $19 ELSE $21 END,
+                         $14, $15
+                     FROM prior
+                     RETURNING indications, pat_indicated),
+                 audited AS (
+                     INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                         patient_key, request_id)
+                     SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM inserted)
+                 SELECT indications, pat_indicated FROM inserted",
+            )
+            .bind::<PortableUuid, _>(new.id)
+            .bind::<Text, _>(&new.source_system)
+            .bind::<Text, _>(&new.source_id)
+            .bind::<Text, _>(&new.patient_key)
+            .bind::<Nullable<Text>, _>(&new.nhs_number)
+            .bind::<Nullable<Text>, _>(&new.local_id)
+            .bind::<Text, _>(&new.sex)
+            .bind::<Nullable<Date>, _>(new.date_of_birth)
+            .bind::<Nullable<Text>, _>(&new.site)
+            .bind::<PortableTime, _>(new.arrived_at)
+            .bind::<Text, _>(&new.presenting_condition)
+            .bind::<Nullable<Text>, _>(&new.presenting_condition_detail)
+            .bind::<Text, _>(&new.attendance_category)
+            .bind::<PortableTime, _>(new.created_at)
+            .bind::<Text, _>(&new.created_by)
+            .bind::<PortableTime, _>(choice.since)
+            .bind::<BigInt, _>(choice.min_prior)
+            .bind::<Text, _>(&choice.if_repeat.0)
+            .bind::<Bool, _>(choice.if_repeat.1)
+            .bind::<Text, _>(&choice.otherwise.0)
+            .bind::<Bool, _>(choice.otherwise.1)
+            .bind::<PortableUuid, _>(event.id)
+            .bind::<PortableTime, _>(event.occurred_at)
+            .bind::<Text, _>(&event.actor)
+            .bind::<Text, _>(&event.roles)
+            .bind::<Text, _>(&event.action)
+            .bind::<Text, _>(&event.resource_type)
+            .bind::<Text, _>(&event.resource_id)
+            .bind::<Nullable<Text>, _>(&event.patient_key)
+            .bind::<Nullable<Text>, _>(&event.request_id)
+            .get_result(pg)?;
+            (chosen.indications, chosen.pat_indicated)
+        }
+        DbConnection::Sqlite(_) => super::write_transaction(conn, |conn| {
+            let prior = count_in_window(conn, &new.patient_key, choice.since, new.arrived_at)?;
+            let (indications, pat_indicated) =
+                if prior >= choice.min_prior { choice.if_repeat.clone() } else { choice.otherwise.clone() };
+            let row = NewAttendance { indications: indications.clone(), pat_indicated, ..new.clone() };
+            diesel::insert_into(attendances::table).values(&row).execute(conn)?;
+            super::audit::record(conn, event)?;
+            Ok::<_, diesel::result::Error>((indications, pat_indicated))
+        })?,
+    };
+    Ok(Attendance::from(NewAttendance { indications, pat_indicated, ..new.clone() }))
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table.find(id).select(COLUMNS).first(conn).optional()
 }
 
-pub fn find_by_source(
+/// The attendance with its current (latest) screening, in one query.
+pub fn find_with_current_screening(
     conn: &mut DbConnection,
-    source_system: &str,
-    source_id: &str,
-) -> QueryResult<Option<Attendance>> {
+    id: DbUuid,
+) -> QueryResult<Option<(Attendance, Option<Screening>)>> {
+    attendances::table
+        .left_join(screenings::table)
+        .filter(attendances::id.eq(id))
+        .order(screenings::version.desc())
+        .select((COLUMNS, screening_columns().nullable()))
+        .first(conn)
+        .optional()
+}
+
+fn screening_columns() -> super::screenings::Columns {
+    super::screenings::COLUMNS
+}
+
+pub fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {
     attendances::table
         .filter(attendances::source_system.eq(source_system))
         .filter(attendances::source_id.eq(source_id))
@@ -143,21 +254,6 @@ pub fn count_in_window(conn: &mut DbConnection, patient_key: &str, since: DbTime
         .filter(attendances::arrived_at.lt(before))
         .count()
         .get_result(conn)
-}
-
-/// Reads the attendance and locks its row until the transaction ends, so two changes to the same
-/// attendance take turns. PostgreSQL: `SELECT … FOR UPDATE`. SQLite needs no lock: its write
-/// transactions (`BEGIN IMMEDIATE`) already run one at a time.
-pub fn find_for_update(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
-    match conn {
-        DbConnection::Pg(pg) => attendances::table
-            .find(id)
-            .select(COLUMNS)
-            .for_update()
-            .first(pg)
-            .optional(),
-        DbConnection::Sqlite(_) => find(conn, id),
-    }
 }
 
 impl From<NewAttendance> for Attendance {

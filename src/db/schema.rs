@@ -33,7 +33,6 @@ diesel::table! {
         id -> PortableUuid,
         attendance_id -> PortableUuid,
         version -> Integer,
-        is_current -> Bool,
         status -> Text,
         rule -> Nullable<Text>,
         result -> Nullable<Text>,

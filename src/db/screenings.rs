@@ -1,10 +1,13 @@
-//! PAT screenings. Every version is kept; exactly one per attendance is current (a partial
-//! unique index holds that).
+//! PAT screenings. Every version is kept; the highest version is the current one. The unique
+//! (attendance_id, version) is what stops two simultaneous corrections from both becoming the
+//! next version: the second gets a unique violation and re-reads.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
 
+use super::audit::AuditEvent;
 use super::schema::screenings;
-use super::types::{DbTime, DbUuid};
+use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use super::DbConnection;
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -13,7 +16,6 @@ pub struct Screening {
     pub id: DbUuid,
     pub attendance_id: DbUuid,
     pub version: i32,
-    pub is_current: bool,
     pub status: String,
     pub rule: Option<String>,
     pub result: Option<String>,
@@ -31,7 +33,6 @@ pub type Columns = (
     screenings::id,
     screenings::attendance_id,
     screenings::version,
-    screenings::is_current,
     screenings::status,
     screenings::rule,
     screenings::result,
@@ -49,7 +50,6 @@ pub const COLUMNS: Columns = (
     screenings::id,
     screenings::attendance_id,
     screenings::version,
-    screenings::is_current,
     screenings::status,
     screenings::rule,
     screenings::result,
@@ -63,7 +63,7 @@ pub const COLUMNS: Columns = (
     screenings::recorded_by,
 );
 
-/// Every version for the attendance, newest first.
+/// Every version for the attendance, newest (current) first.
 pub fn history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<Screening>> {
     screenings::table
         .filter(screenings::attendance_id.eq(attendance_id))
@@ -72,28 +72,49 @@ pub fn history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Ve
         .load(conn)
 }
 
-pub fn current(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Screening>> {
-    screenings::table
-        .filter(screenings::attendance_id.eq(attendance_id))
-        .filter(screenings::is_current.eq(true))
-        .select(COLUMNS)
-        .first(conn)
-        .optional()
-}
-
-/// Makes `new` the current version: the previous current one (if any) stays, no longer current.
-pub fn supersede(conn: &mut DbConnection, new: &Screening, has_current: bool) -> QueryResult<()> {
-    if has_current {
-        diesel::update(
-            screenings::table
-                .filter(screenings::attendance_id.eq(new.attendance_id))
-                .filter(screenings::is_current.eq(true)),
+/// Inserts a version and its audit event. On PostgreSQL this is one statement (a data-modifying
+/// CTE), so it is atomic without a transaction round trip of its own; elsewhere the caller's
+/// transaction makes the two inserts one.
+pub fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &AuditEvent) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(
+            "WITH inserted AS (
+                 INSERT INTO screenings (id, attendance_id, version, status, rule, result, units, answers,
+                     alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 RETURNING id)
+             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                 patient_key, request_id)
+             SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM inserted",
         )
-        .set(screenings::is_current.eq(false))
-        .execute(conn)?;
+        .bind::<PortableUuid, _>(row.id)
+        .bind::<PortableUuid, _>(row.attendance_id)
+        .bind::<Integer, _>(row.version)
+        .bind::<Text, _>(&row.status)
+        .bind::<Nullable<Text>, _>(&row.rule)
+        .bind::<Nullable<Text>, _>(&row.result)
+        .bind::<Nullable<Double>, _>(row.units)
+        .bind::<Nullable<Text>, _>(&row.answers)
+        .bind::<Text, _>(&row.alerts)
+        .bind::<Nullable<Bool>, _>(row.advice_given)
+        .bind::<Nullable<Bool>, _>(row.leaflet_given)
+        .bind::<PortableTime, _>(row.screened_at)
+        .bind::<PortableTime, _>(row.recorded_at)
+        .bind::<Text, _>(&row.recorded_by)
+        .bind::<PortableUuid, _>(event.id)
+        .bind::<PortableTime, _>(event.occurred_at)
+        .bind::<Text, _>(&event.actor)
+        .bind::<Text, _>(&event.roles)
+        .bind::<Text, _>(&event.action)
+        .bind::<Text, _>(&event.resource_type)
+        .bind::<Text, _>(&event.resource_id)
+        .bind::<Nullable<Text>, _>(&event.patient_key)
+        .bind::<Nullable<Text>, _>(&event.request_id)
+        .execute(pg)
+        .map(|_| ()),
+        DbConnection::Sqlite(_) => {
+            diesel::insert_into(screenings::table).values(row).execute(conn)?;
+            super::audit::record(conn, event)
+        }
     }
-    diesel::insert_into(screenings::table)
-        .values(new)
-        .execute(conn)
-        .map(|_| ())
 }

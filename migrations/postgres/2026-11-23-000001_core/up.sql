@@ -1,4 +1,6 @@
--- Core tables: ED attendances, PAT screenings (every version kept), and the append-only audit trail.
+-- Core tables: ED attendances, PAT screenings (every version kept; the highest version is the
+-- current one, and the unique (attendance_id, version) stops two corrections from both becoming
+-- version N+1), and the append-only audit trail.
 -- Enumerations are TEXT with CHECK constraints so both backends hold the same values.
 
 CREATE TABLE attendances (
@@ -33,7 +35,6 @@ CREATE TABLE screenings (
     id uuid PRIMARY KEY,
     attendance_id uuid NOT NULL REFERENCES attendances (id),
     version integer NOT NULL CHECK (version >= 1),
-    is_current boolean NOT NULL,
     status text NOT NULL CHECK (status IN (
         'completed', 'refused', 'intoxicated', 'lacks_capacity', 'too_unwell', 'under_age', 'not_asked')),
     rule text CHECK (rule IN ('pat-2009', 'pat-2004', 'sips-pat')),
@@ -51,7 +52,6 @@ CREATE TABLE screenings (
     CONSTRAINT screenings_version_unique UNIQUE (attendance_id, version),
     CONSTRAINT screenings_result_iff_completed CHECK ((status = 'completed') = (result IS NOT NULL))
 );
-CREATE UNIQUE INDEX screenings_one_current ON screenings (attendance_id) WHERE is_current;
 
 CREATE TABLE audit_events (
     id uuid PRIMARY KEY,

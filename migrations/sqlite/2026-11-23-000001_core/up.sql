@@ -1,4 +1,6 @@
--- Core tables: ED attendances, PAT screenings (every version kept), and the append-only audit trail.
+-- Core tables: ED attendances, PAT screenings (every version kept; the highest version is the
+-- current one, and the unique (attendance_id, version) stops two corrections from both becoming
+-- version N+1), and the append-only audit trail.
 -- Same shape as migrations/postgres: uuid and timestamptz columns are TEXT here
 -- (UUID hyphenated lower case; UTC time as 'YYYY-MM-DDTHH:MM:SS.ffffffZ', which sorts as time).
 
@@ -32,7 +34,6 @@ CREATE TABLE screenings (
     id TEXT PRIMARY KEY NOT NULL,
     attendance_id TEXT NOT NULL REFERENCES attendances (id),
     version INTEGER NOT NULL CHECK (version >= 1),
-    is_current BOOLEAN NOT NULL,
     status TEXT NOT NULL CHECK (status IN (
         'completed', 'refused', 'intoxicated', 'lacks_capacity', 'too_unwell', 'under_age', 'not_asked')),
     rule TEXT CHECK (rule IN ('pat-2009', 'pat-2004', 'sips-pat')),
@@ -48,7 +49,6 @@ CREATE TABLE screenings (
     CONSTRAINT screenings_version_unique UNIQUE (attendance_id, version),
     CONSTRAINT screenings_result_iff_completed CHECK ((status = 'completed') = (result IS NOT NULL))
 );
-CREATE UNIQUE INDEX screenings_one_current ON screenings (attendance_id) WHERE is_current;
 
 CREATE TABLE audit_events (
     id TEXT PRIMARY KEY NOT NULL,
