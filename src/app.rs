@@ -52,7 +52,7 @@ impl Application {
         let pool = db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout)?;
         {
             let mut conn = pool.get()?;
-            db::migrate(&mut conn)?;
+            db::migrate(&mut conn.inner)?;
         }
         let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Listen {
             address: settings.listen.clone(),

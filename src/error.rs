@@ -58,6 +58,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database closed this connection (restart, failover): 503, and the connection is
+    /// replaced.
+    #[error("database connection lost: {0}")]
+    ConnectionLost(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -95,7 +99,7 @@ impl ApiError {
                 "this resource does not support that method".into(),
                 vec![],
             ),
-            ApiError::Unavailable(_) => (
+            ApiError::Unavailable(_) | ApiError::ConnectionLost(_) => (
                 "database-unavailable",
                 "Service unavailable",
                 "the database is unavailable; retry later".into(),
@@ -139,7 +143,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,7 +152,9 @@ impl ResponseError for ApiError {
         match self {
             // The cause is logged once, here; it is never sent to the client.
             ApiError::Internal(cause) => tracing::error!(error.cause = %cause, "request failed"),
-            ApiError::Unavailable(cause) => tracing::warn!(error.cause = %cause, "database unavailable"),
+            ApiError::Unavailable(cause) | ApiError::ConnectionLost(cause) => {
+                tracing::warn!(error.cause = %cause, "database unavailable")
+            }
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -156,7 +162,7 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if matches!(self, ApiError::Unavailable(_)) {
+        if matches!(self, ApiError::Unavailable(_) | ApiError::ConnectionLost(_)) {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
@@ -179,10 +185,13 @@ impl From<DieselError> for ApiError {
                 detail: "another change to the same record happened at the same time; retry".into(),
             },
             DieselError::DatabaseError(_, info)
-                if info.message().contains("database is locked")
-                    || info.message().contains("terminating connection")
-                    || info.message().contains("server closed the connection") =>
+                if info.message().contains("terminating connection")
+                    || info.message().contains("server closed the connection")
+                    || info.message().contains("no connection to the server") =>
             {
+                ApiError::ConnectionLost(error.to_string())
+            }
+            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
                 ApiError::Unavailable(error.to_string())
             }
             _ => ApiError::Internal(error.to_string()),

@@ -133,7 +133,11 @@ pub struct AttendanceView {
 impl AttendanceView {
     pub fn from_rows(row: Attendance, history: Vec<screenings::Screening>) -> Result<AttendanceView, ApiError> {
         // History is newest first: the first is the current screening.
-        let mut views = history.iter().map(ScreeningView::from_row).collect::<Result<Vec<_>, _>>()?.into_iter();
+        let mut views = history
+            .iter()
+            .map(ScreeningView::from_row)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
         let screening = views.next();
         let views: Vec<ScreeningView> = views.collect();
         let indications = row
@@ -219,7 +223,10 @@ impl CreateAttendance {
             errors.push(FieldError::new("arrived_at", "must not be in the future"));
         }
         if arrived_at.year() < EARLIEST_YEAR {
-            errors.push(FieldError::new("arrived_at", format!("must not be before {EARLIEST_YEAR}")));
+            errors.push(FieldError::new(
+                "arrived_at",
+                format!("must not be before {EARLIEST_YEAR}"),
+            ));
         }
         if let Some(dob) = self.patient.date_of_birth {
             if dob > arrived_at.date_naive() {
@@ -309,7 +316,14 @@ pub async fn create(
     };
     let user = auth.user;
     let request_id = request_id.to_string();
-    let event = audit_event(&user, &request_id, "create", "attendance", new.id.0, Some(&new.patient_key));
+    let event = audit_event(
+        &user,
+        &request_id,
+        "create",
+        "attendance",
+        new.id.0,
+        Some(&new.patient_key),
+    );
     let (created, view) = state
         .db(move |conn| match attendances::record(conn, &new, &choice, &event) {
             Ok(row) => Ok((true, AttendanceView::from_rows(row, vec![])?)),
@@ -327,7 +341,14 @@ pub async fn create(
                 }
                 audit::record(
                     conn,
-                    &audit_event(&user, &request_id, "read", "attendance", stored.id.0, Some(&stored.patient_key)),
+                    &audit_event(
+                        &user,
+                        &request_id,
+                        "read",
+                        "attendance",
+                        stored.id.0,
+                        Some(&stored.patient_key),
+                    ),
                 )?;
                 let history = screenings::history(conn, stored.id)?;
                 Ok((false, AttendanceView::from_rows(stored, history)?))

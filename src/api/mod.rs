@@ -31,15 +31,28 @@ pub struct AppState {
 impl AppState {
     /// Runs `work` with a pooled connection on the blocking thread pool. A pool that cannot give
     /// a connection in `PAT_DB_TIMEOUT_SECONDS` answers 503.
+    ///
+    /// When the connection turns out to be lost (the database restarted or failed over), it is
+    /// dropped and `work` runs again on another. That is safe because every write is idempotent:
+    /// a write that did commit before the connection died is found and answered as a replay.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            let attempts = pool.max_size() + 1;
+            let mut outcome = Err(ApiError::Unavailable("no connection was tried".into()));
+            for _ in 0..attempts {
+                let mut conn = pool.get()?;
+                outcome = work(&mut conn.inner);
+                match outcome {
+                    Err(ApiError::ConnectionLost(_)) => conn.mark_lost(),
+                    _ => break,
+                }
+            }
+            outcome
         })
         .await?
     }

@@ -11,11 +11,11 @@ use crate::auth::{AuthUser, Authorized};
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{attendances, audit, single_write, DbConnection};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::domain::pat::{self, Alert, Answers, NextStep, PatResult, PatRule, Sex};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 role_set!(
     /// Who records a screening: ED staff and the EPR's integration engine.
@@ -251,7 +251,7 @@ pub async fn record(
             for _ in 0..MAX_ATTEMPTS {
                 let attempt = single_write(conn, |conn| record_once(conn, id, &checked, &user, &request_id))?;
                 if let Attempt::Done(created, view) = attempt {
-                    return Ok((created, view));
+                    return Ok((created, *view));
                 }
             }
             Err(ApiError::Conflict {
@@ -272,7 +272,7 @@ pub async fn record(
 const MAX_ATTEMPTS: usize = 10;
 
 enum Attempt {
-    Done(bool, ScreeningView),
+    Done(bool, Box<ScreeningView>),
     /// Another version was written between reading the current one and writing the next.
     Raced,
 }
@@ -305,8 +305,18 @@ fn record_once(
         });
     }
     if let Some(stored) = current.as_ref().filter(|s| checked.same_as(s)) {
-        audit::record(conn, &audit_event(user, request_id, "read", "screening", id.0, Some(&attendance.patient_key)))?;
-        return Ok(Attempt::Done(false, ScreeningView::from_row(stored)?));
+        audit::record(
+            conn,
+            &audit_event(
+                user,
+                request_id,
+                "read",
+                "screening",
+                id.0,
+                Some(&attendance.patient_key),
+            ),
+        )?;
+        return Ok(Attempt::Done(false, Box::new(ScreeningView::from_row(stored)?)));
     }
     let sex: Sex = decode(&attendance.sex)?;
     let score = match (&checked.answers, checked.rule) {
@@ -322,7 +332,10 @@ fn record_once(
         result: score.as_ref().map(|s| s.result.code().to_owned()),
         units: score.as_ref().and_then(|s| s.units),
         answers: checked.answers_json.clone(),
-        alerts: score.as_ref().map(|s| s.alerts.iter().map(|a| a.code()).collect::<Vec<_>>().join(",")).unwrap_or_default(),
+        alerts: score
+            .as_ref()
+            .map(|s| s.alerts.iter().map(|a| a.code()).collect::<Vec<_>>().join(","))
+            .unwrap_or_default(),
         advice_given: checked.advice_given,
         leaflet_given: checked.leaflet_given,
         screened_at: DbTime::new(screened_at),
@@ -330,9 +343,19 @@ fn record_once(
         recorded_by: user.subject.clone(),
     };
     let action = if current.is_some() { "update" } else { "create" };
-    let event = audit_event(user, request_id, action, "screening", id.0, Some(&attendance.patient_key));
+    let event = audit_event(
+        user,
+        request_id,
+        action,
+        "screening",
+        id.0,
+        Some(&attendance.patient_key),
+    );
     match screenings::insert_with_audit(conn, &row, &event) {
-        Ok(()) => Ok(Attempt::Done(current.is_none(), ScreeningView::from_row(&row)?)),
+        Ok(()) => Ok(Attempt::Done(
+            current.is_none(),
+            Box::new(ScreeningView::from_row(&row)?),
+        )),
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(Attempt::Raced),
         Err(other) => Err(other.into()),
     }

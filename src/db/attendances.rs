@@ -204,15 +204,26 @@ pub fn record(
         }
         DbConnection::Sqlite(_) => super::write_transaction(conn, |conn| {
             let prior = count_in_window(conn, &new.patient_key, choice.since, new.arrived_at)?;
-            let (indications, pat_indicated) =
-                if prior >= choice.min_prior { choice.if_repeat.clone() } else { choice.otherwise.clone() };
-            let row = NewAttendance { indications: indications.clone(), pat_indicated, ..new.clone() };
+            let (indications, pat_indicated) = if prior >= choice.min_prior {
+                choice.if_repeat.clone()
+            } else {
+                choice.otherwise.clone()
+            };
+            let row = NewAttendance {
+                indications: indications.clone(),
+                pat_indicated,
+                ..new.clone()
+            };
             diesel::insert_into(attendances::table).values(&row).execute(conn)?;
             super::audit::record(conn, event)?;
             Ok::<_, diesel::result::Error>((indications, pat_indicated))
         })?,
     };
-    Ok(Attendance::from(NewAttendance { indications, pat_indicated, ..new.clone() }))
+    Ok(Attendance::from(NewAttendance {
+        indications,
+        pat_indicated,
+        ..new.clone()
+    }))
 }
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
@@ -237,7 +248,11 @@ fn screening_columns() -> super::screenings::Columns {
     super::screenings::COLUMNS
 }
 
-pub fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {
+pub fn find_by_source(
+    conn: &mut DbConnection,
+    source_system: &str,
+    source_id: &str,
+) -> QueryResult<Option<Attendance>> {
     attendances::table
         .filter(attendances::source_system.eq(source_system))
         .filter(attendances::source_id.eq(source_id))

@@ -114,35 +114,51 @@ impl Manager {
     }
 }
 
+/// A pooled connection, and whether it was found lost (the database closed it: a restart, a
+/// failover). A lost connection is dropped when it goes back to the pool.
+pub struct Conn {
+    pub inner: DbConnection,
+    lost: bool,
+}
+
+impl Conn {
+    pub fn mark_lost(&mut self) {
+        self.lost = true;
+    }
+}
+
 impl ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Conn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        self.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        let inner = self.establish().map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(Conn { inner, lost: false })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        diesel::sql_query("SELECT 1")
-            .execute(conn)
-            .map(|_| ())
-            .map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        ping(&mut conn.inner).map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking()
-            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.lost
+            || std::thread::panicking()
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(&mut conn.inner)
     }
 }
 
 /// Builds the pool. Connections are made lazily, so a database that is down at this moment
 /// gives 503s (and a failing readiness check) rather than a process that will not start.
+/// Connections are not tested on checkout (a round trip per request on the hot path); instead a
+/// connection that fails as lost is marked and dropped, and the request tries another
+/// (`AppState::db`).
 pub fn pool(url: &str, size: u32, timeout: Duration) -> Result<Pool, DbSetupError> {
     let manager = Manager::new(url)?;
     Ok(r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))
         .connection_timeout(timeout)
+        .test_on_check_out(false)
         .build_unchecked(manager))
 }
 
@@ -234,15 +250,6 @@ where
         DbConnection::Pg(_) => f(conn),
         DbConnection::Sqlite(_) => write_transaction(conn, f),
     }
-}
-
-/// Runs `f` in a read-only transaction, so a multi-query read sees one consistent state.
-pub fn read_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
-where
-    F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
-{
-    conn.transaction(f)
 }
 
 /// Checks the database answers (readiness).

@@ -38,10 +38,29 @@ async fn simultaneous_corrections_each_become_their_own_version() {
     statuses.sort();
     let mut expected_statuses = vec![200; 9];
     expected_statuses.push(201);
-    assert_eq!(statuses, expected_statuses, "one 201 for the first version, 200 for each correction");
+    assert_eq!(
+        statuses, expected_statuses,
+        "one 201 for the first version, 200 for each correction"
+    );
     versions.sort();
-    assert_eq!(versions, (1..=10).collect::<Vec<i64>>(), "no version is written twice or skipped");
-    let stored: Value = app.get(&format!("/api/v1/attendances/{id}"), "clinician").await.json().await.unwrap();
-    assert_eq!(stored["screening"]["version"], 10, "the latest version is the current screening");
-    assert_eq!(stored["previous_screenings"].as_array().unwrap().len(), 9, "every earlier version is kept");
+    assert_eq!(
+        versions,
+        (1..=10).collect::<Vec<i64>>(),
+        "no version is written twice or skipped"
+    );
+    let stored: Value = app
+        .get(&format!("/api/v1/attendances/{id}"), "clinician")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["screening"]["version"], 10,
+        "the latest version is the current screening"
+    );
+    assert_eq!(
+        stored["previous_screenings"].as_array().unwrap().len(),
+        9,
+        "every earlier version is kept"
+    );
 }

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attendances;
-mod concurrency;
 mod audit;
 mod auth;
+mod concurrency;
 mod errors;
 mod helpers;
 mod migrations;

@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Write-path benchmark: pat-service (attendance + screening pairs over HTTP, driven by
+# bench/loadgen.rs) against pgbench doing the same two durable inserts straight into the same
+# PostgreSQL (bench/attendances.sql). See bench/README.md.
+#
+#   bench/run.sh                      # 15 s per run, 1 and 32 clients, 3 alternating rounds
+#   BENCH_SECONDS=5 bench/run.sh      # quicker
+#
+# Settings (environment): BENCH_SECONDS (15), BENCH_WARMUP (2, load generator only),
+# BENCH_ROUNDS (3), BENCH_CLIENTS ("1 32"), BENCH_SKIP_BUILD (set to use existing binaries),
+# PAT_SERVICE_BIN (target/release/pat-service), LOADGEN_BIN (target/release/examples/loadgen).
+# Raw results go to bench/results/<UTC time>/ (not committed).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+
+RUN_SECONDS="${BENCH_SECONDS:-15}"
+WARMUP="${BENCH_WARMUP:-2}"
+ROUNDS="${BENCH_ROUNDS:-3}"
+CLIENTS_LIST="${BENCH_CLIENTS:-1 32}"
+SERVICE_BIN="${PAT_SERVICE_BIN:-$ROOT/target/release/pat-service}"
+LOADGEN_BIN="${LOADGEN_BIN:-$ROOT/target/release/examples/loadgen}"
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for tool in curl awk sed sort; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+    log "building release binaries"
+    cargo build --release --bin pat-service --example loadgen
+fi
+[ -x "$SERVICE_BIN" ] || die "no service binary at $SERVICE_BIN"
+[ -x "$LOADGEN_BIN" ] || die "no load generator at $LOADGEN_BIN"
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+RESULTS="$ROOT/bench/results/$STAMP"
+mkdir -p "$RESULTS"
+
+SERVICE_PID=""
+stop_service() {
+    local pid="$SERVICE_PID"
+    [ -n "$pid" ] || return 0
+    SERVICE_PID=""
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+    stop_service || true
+    pg_stop || true
+}
+
+# shellcheck source=../.ci/postgres.sh
+source "$ROOT/.ci/postgres.sh"
+pg_start
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$PG_BIN/createdb" -h "$PG_HOST" -p "$PG_PORT" -U postgres bench
+BENCH_DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/bench"
+
+# A free loopback port for the service (nothing answers on it).
+SERVICE_PORT=18080
+while (exec 3<>"/dev/tcp/127.0.0.1/$SERVICE_PORT") 2>/dev/null; do
+    SERVICE_PORT=$((SERVICE_PORT + 1))
+done
+BASE_URL="http://127.0.0.1:$SERVICE_PORT"
+# 24 random bytes as 48 hex characters.
+JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+service_env() {
+    env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" \
+        PAT_JWT_SECRET="$JWT_SECRET" PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$@"
+}
+
+log "starting $SERVICE_BIN on $BASE_URL (log: $RESULTS/service.log)"
+# Started directly (not through service_env, a function, which would run in a subshell) so that
+# $! is the service's own process id.
+env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" PAT_JWT_SECRET="$JWT_SECRET" \
+    PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$SERVICE_BIN" serve >"$RESULTS/service.log" 2>&1 &
+SERVICE_PID=$!
+ready=""
+for _ in $(seq 1 240); do
+    if curl -fsS -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
+        tail -n 50 "$RESULTS/service.log" >&2
+        die "the service exited before it was ready"
+    fi
+    sleep 0.25
+done
+if [ -z "$ready" ]; then
+    tail -n 50 "$RESULTS/service.log" >&2
+    die "the service was not ready within 60 s"
+fi
+
+TOKEN="$(service_env "$SERVICE_BIN" token --role integration --sub bench-loadgen)"
+[ -n "$TOKEN" ] || die "pat-service token printed nothing"
+
+# json_field FILE NAME: a number from the load generator's one-line JSON.
+json_field() {
+    sed -n "s/.*\"$2\":\\([-0-9.eE+]*\\).*/\\1/p" "$1"
+}
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
+              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo "clients,round,service_pairs_per_sec,service_requests_per_sec,pair_p50_ms,pair_p99_ms,post_p50_ms,post_p99_ms,put_p50_ms,put_p99_ms,errors,pgbench_tps" \
+    >"$RESULTS/runs.csv"
+TOTAL_ERRORS=0
+TABLE_ROWS=""
+for clients in $CLIENTS_LIST; do
+    threads=$((clients < 2 ? clients : 2))
+    svc_pairs=() svc_reqs=() p50s=() p99s=() tpss=()
+    for round in $(seq 1 "$ROUNDS"); do
+        tag="c$clients-r$round"
+
+        log "round $round/$ROUNDS, $clients client(s): service (${WARMUP}s warm-up + ${RUN_SECONDS}s)"
+        if ! "$LOADGEN_BIN" --url "$BASE_URL" --token "$TOKEN" --clients "$clients" \
+            --seconds "$RUN_SECONDS" --warmup "$WARMUP" \
+            >"$RESULTS/loadgen-$tag.json" 2>"$RESULTS/loadgen-$tag.err"; then
+            cat "$RESULTS/loadgen-$tag.err" >&2
+            die "the load generator failed ($RESULTS/loadgen-$tag.json)"
+        fi
+        f="$RESULTS/loadgen-$tag.json"
+        pairs_s="$(json_field "$f" pairs_per_sec)"
+        reqs_s="$(json_field "$f" requests_per_sec)"
+        p50="$(json_field "$f" pair_p50_ms)"
+        p99="$(json_field "$f" pair_p99_ms)"
+        errors="$(json_field "$f" errors)"
+        [ -n "$pairs_s" ] && [ -n "$errors" ] || die "cannot read $f"
+        if [ "$errors" != 0 ]; then
+            log "WARNING: $errors error(s); first one:"
+            cat "$RESULTS/loadgen-$tag.err" >&2
+        fi
+        TOTAL_ERRORS=$((TOTAL_ERRORS + errors))
+
+        log "round $round/$ROUNDS, $clients client(s): pgbench (${RUN_SECONDS}s)"
+        if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
+            -f "$ROOT/bench/attendances.sql" -c "$clients" -j "$threads" -T "$RUN_SECONDS" bench \
+            >"$RESULTS/pgbench-$tag.txt" 2>&1; then
+            cat "$RESULTS/pgbench-$tag.txt" >&2
+            die "pgbench failed"
+        fi
+        tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' \
+            "$RESULTS/pgbench-$tag.txt")"
+        [ -n "$tps" ] || die "no tps line in $RESULTS/pgbench-$tag.txt"
+
+        log "  service $pairs_s pairs/s (p50 $p50 ms, p99 $p99 ms, $errors errors); pgbench $tps pairs/s"
+        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$clients" "$round" "$pairs_s" "$reqs_s" \
+            "$p50" "$p99" "$(json_field "$f" post_p50_ms)" "$(json_field "$f" post_p99_ms)" \
+            "$(json_field "$f" put_p50_ms)" "$(json_field "$f" put_p99_ms)" "$errors" "$tps" \
+            >>"$RESULTS/runs.csv"
+        svc_pairs+=("$pairs_s") svc_reqs+=("$reqs_s") p50s+=("$p50") p99s+=("$p99") tpss+=("$tps")
+    done
+    m_pairs="$(median "${svc_pairs[@]}")"
+    m_reqs="$(median "${svc_reqs[@]}")"
+    m_p50="$(median "${p50s[@]}")"
+    m_p99="$(median "${p99s[@]}")"
+    m_tps="$(median "${tpss[@]}")"
+    TABLE_ROWS+="$(awk -v c="$clients" -v a="$m_pairs" -v r="$m_reqs" -v p50="$m_p50" \
+        -v p99="$m_p99" -v t="$m_tps" 'BEGIN {
+            printf "| %d | %.1f | %.1f | %.2f | %.2f | %.1f | %s |\n", c, a, r, p50, p99, t,
+                (t > 0 ? sprintf("%.2f", a / t) : "n/a") }')"$'\n'
+done
+
+stop_service
+CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+PG_VERSION="$("$PG_BIN/postgres" --version)"
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+{
+    echo "## pat-service write path vs pgbench"
+    echo
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); commit $COMMIT; ${RUN_SECONDS} s per run (service after a ${WARMUP} s warm-up), median of $ROUNDS alternating rounds."
+    echo
+    echo "| clients | service pairs/s | service requests/s | pair p50 ms | pair p99 ms | pgbench pairs/s (tps) | ratio service/pgbench |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s' "$TABLE_ROWS"
+    echo
+    echo "Machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; $PG_VERSION (fsync on, synchronous_commit on); the load generator, the service and PostgreSQL share these cores."
+    echo "Load generator errors: $TOTAL_ERRORS. Raw results: bench/results/$STAMP/."
+} | tee "$RESULTS/summary.md"
+
+if [ "$TOTAL_ERRORS" -ne 0 ]; then
+    die "$TOTAL_ERRORS request(s) failed: the service figures are not trustworthy"
+fi

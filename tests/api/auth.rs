@@ -1,0 +1,494 @@
+//! Bearer tokens and roles (DESIGN.md §5): every endpoint × every role, every way a token can be
+//! bad, and the public-key configurations (RS256, ES256) including the algorithm-confusion
+//! attack (an HS256 token keyed with the RSA public key).
+//!
+//! Keys for RS256 and ES256 are generated in the test with the `openssl` command-line tool, so no
+//! key material is committed and no extra crate is needed; tokens are signed with the
+//! `jsonwebtoken` crate the service already depends on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use pat_service::config::{JwtKey, Secret};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, attendance_body, spawn_app, spawn_app_with, TestApp, AUDIENCE, ISSUER, ROLES};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Valid claims for `roles`, one hour to live.
+fn claims(roles: &[&str]) -> Value {
+    json!({
+        "sub": "auth-test",
+        "roles": roles,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "exp": now() + 3600,
+        "iat": now(),
+    })
+}
+
+/// base64url without padding (RFC 7515), to hand-build tokens no library would make.
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn sign_with(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
+    encode(&Header::new(alg), claims, key).unwrap()
+}
+
+/// Runs `openssl` with `args`, feeding `input` on stdin; returns stdout.
+fn openssl(args: &[&str], input: Option<&str>) -> String {
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openssl command-line tool is installed");
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(input) = input {
+            stdin.write_all(input.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A fresh key pair as (private key PKCS#8 PEM, public key SPKI PEM).
+fn key_pair(kind: &str) -> (String, String) {
+    let private = match kind {
+        "rsa" => openssl(
+            &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            None,
+        ),
+        "p256" => openssl(
+            &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            None,
+        ),
+        other => panic!("no key kind {other}"),
+    };
+    let public = openssl(&["pkey", "-pubout"], Some(&private));
+    (private, public)
+}
+
+async fn send(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut req = app.client.request(method.clone(), app.url(path));
+    if let Some(value) = authorization {
+        req = req.header("Authorization", value);
+    }
+    if let Some(body) = body {
+        req = req.json(body);
+    }
+    req.send().await.expect("the request is answered")
+}
+
+/// A 401 carries `WWW-Authenticate: Bearer` and a problem+json body.
+async fn assert_401(resp: reqwest::Response, why: &str) {
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    assert!(
+        challenge.as_deref().is_some_and(|c| c.starts_with("Bearer")),
+        "{why}: a 401 carries WWW-Authenticate: Bearer, got {challenge:?}"
+    );
+    let problem = assert_problem(resp, 401).await;
+    assert_eq!(problem["status"], 401, "{why}");
+}
+
+/// One protected endpoint: the method, the path, a valid body, and who may call it
+/// (DESIGN.md §4).
+struct Endpoint {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    allowed: &'static [&'static str],
+}
+
+/// The protected endpoints of v1, with a real attendance to address.
+async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
+    let id = app.create_attendance(&attendance_body("auth-target")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    vec![
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/attendances".into(),
+            body: Some(attendance_body("auth-new")),
+            allowed: &["clinician", "integration"],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: format!("/api/v1/attendances/{id}"),
+            body: None,
+            allowed: &["clinician", "integration", "ahw", "admin"],
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: format!("/api/v1/attendances/{id}/screening"),
+            body: Some(json!({
+                "status": "completed",
+                "screened_at": "2025-03-01T11:00:00Z",
+                "answers": {
+                    "drinks_alcohol": true,
+                    "max_units_in_a_day": 3,
+                    "drinking_frequency": "less_than_weekly",
+                    "attendance_related": false,
+                },
+            })),
+            allowed: &["clinician", "integration"],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/audit-events".into(),
+            body: None,
+            allowed: &["admin"],
+        },
+    ]
+}
+
+#[tokio::test]
+async fn every_endpoint_by_every_role() {
+    // Arrange
+    let app = spawn_app().await;
+
+    for ep in endpoints(&app).await {
+        for role in ROLES {
+            let token = format!("Bearer {}", app.token(role));
+
+            // Act
+            let resp = send(&app, &ep.method, &ep.path, Some(&token), ep.body.as_ref()).await;
+
+            // Assert
+            let status = resp.status().as_u16();
+            let what = format!("{} {} as {role}", ep.method, ep.path);
+            if ep.allowed.contains(&role) {
+                assert!(
+                    (200..300).contains(&status),
+                    "{what}: an allowed role succeeds, got {status}: {}",
+                    resp.text().await.unwrap_or_default()
+                );
+            } else {
+                let problem = assert_problem(resp, 403).await;
+                assert_eq!(problem["status"], 403, "{what}: a valid token without the role");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_credentials_are_401_on_every_endpoint() {
+    // Arrange: each row is a way a caller can fail to prove who they are.
+    let app = spawn_app().await;
+    let valid = app.token("admin");
+    let mut expired = claims(&["admin"]);
+    expired["exp"] = json!(now() - 3600);
+    let mut wrong_iss = claims(&["admin"]);
+    wrong_iss["iss"] = json!("someone-else");
+    let mut wrong_aud = claims(&["admin"]);
+    wrong_aud["aud"] = json!("another-service");
+    let mut no_exp = claims(&["admin"]);
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let mut no_iss = claims(&["admin"]);
+    no_iss.as_object_mut().unwrap().remove("iss");
+    let mut no_aud = claims(&["admin"]);
+    no_aud.as_object_mut().unwrap().remove("aud");
+    let other_secret = EncodingKey::from_secret(b"not-the-service-secret-0123456789abcdef");
+    let forged = sign_with(Algorithm::HS256, &other_secret, &claims(&["admin"]));
+    // A clinician's real token with its payload swapped for one claiming admin.
+    let clinician = app.token("clinician");
+    let parts: Vec<&str> = clinician.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64url(claims(&["admin"]).to_string().as_bytes()),
+        parts[2]
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        b64url(br#"{"alg":"none","typ":"JWT"}"#),
+        b64url(claims(&["admin"]).to_string().as_bytes())
+    );
+
+    let cases: Vec<(Option<String>, &str)> = vec![
+        (None, "no Authorization header"),
+        (Some("Bearer".into()), "the scheme without a token"),
+        (Some("Bearer ".into()), "an empty token"),
+        (Some("Bearer garbage".into()), "a token that is not a JWT"),
+        (Some("Bearer a.b.c".into()), "three segments that are not base64 JSON"),
+        (Some(format!("Basic {}", b64url(b"admin:admin"))), "the Basic scheme"),
+        (Some(format!("Token {valid}")), "a valid token under another scheme"),
+        (Some(valid.clone()), "a valid token without the Bearer scheme"),
+        (Some(format!("Bearer {}", app.sign(&expired))), "expired an hour ago"),
+        (Some(format!("Bearer {}", app.sign(&wrong_iss))), "another issuer"),
+        (Some(format!("Bearer {}", app.sign(&wrong_aud))), "another audience"),
+        (Some(format!("Bearer {}", app.sign(&no_exp))), "no exp claim"),
+        (Some(format!("Bearer {}", app.sign(&no_iss))), "no iss claim"),
+        (Some(format!("Bearer {}", app.sign(&no_aud))), "no aud claim"),
+        (Some(format!("Bearer {forged}")), "signed with another secret"),
+        (
+            Some(format!("Bearer {tampered}")),
+            "a real signature over a changed payload",
+        ),
+        (Some(format!("Bearer {alg_none}")), "alg: none, unsigned"),
+    ];
+
+    for ep in endpoints(&app).await {
+        for (authorization, why) in &cases {
+            // Act
+            let resp = send(&app, &ep.method, &ep.path, authorization.as_deref(), ep.body.as_ref()).await;
+
+            // Assert
+            assert_401(resp, &format!("{} {}: {why}", ep.method, ep.path)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_roles_in_a_token_are_ignored() {
+    // Arrange: (roles, expected status of POST /attendances, why).
+    let app = spawn_app().await;
+    let cases: [(&[&str], u16, &str); 5] = [
+        (
+            &["clinician", "superuser"],
+            201,
+            "a known role alongside an unknown one still counts",
+        ),
+        (&["superuser"], 403, "an unknown role grants nothing"),
+        (
+            &["Clinician"],
+            403,
+            "role names are exact: `Clinician` is not `clinician`",
+        ),
+        (&["root", "*"], 403, "no wildcard"),
+        (&[], 403, "no roles at all"),
+    ];
+
+    for (i, (roles, status, why)) in cases.into_iter().enumerate() {
+        let token = format!("Bearer {}", app.sign(&claims(roles)));
+        let body = attendance_body(&format!("roles-{i}"));
+
+        // Act
+        let resp = send(&app, &Method::POST, "/api/v1/attendances", Some(&token), Some(&body)).await;
+
+        // Assert
+        if status == 201 {
+            assert_eq!(resp.status().as_u16(), 201, "{why}");
+        } else {
+            assert_problem(resp, status).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn hs256_apps_pin_the_algorithm() {
+    // Arrange: an app whose secret the test knows, so it can sign with other HMAC algorithms.
+    const SECRET: &str = "pinned-algorithm-test-secret-0123456789";
+    let app = spawn_app_with(|s| s.jwt.key = JwtKey::Hs256(Secret::new(SECRET.to_owned()))).await;
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let cases = [
+        (Algorithm::HS256, 201, "HS256 with the configured secret is accepted"),
+        (Algorithm::HS384, 401, "HS384 with the same secret is another algorithm"),
+        (Algorithm::HS512, 401, "HS512 with the same secret is another algorithm"),
+    ];
+
+    for (i, (alg, status, why)) in cases.into_iter().enumerate() {
+        let token = format!("Bearer {}", sign_with(alg, &key, &claims(&["clinician"])));
+        let body = attendance_body(&format!("pinned-{i}"));
+
+        // Act
+        let resp = send(&app, &Method::POST, "/api/v1/attendances", Some(&token), Some(&body)).await;
+
+        // Assert
+        if status == 401 {
+            assert_401(resp, why).await;
+        } else {
+            assert_eq!(resp.status().as_u16(), status, "{why}");
+        }
+    }
+}
+
+/// Checks an app configured with a public key: properly signed tokens work, every other kind of
+/// token is 401.
+async fn check_public_key_app(app: &TestApp, good: &[(String, &str)], bad: &[(String, &str)]) {
+    for (i, (token, why)) in good.iter().enumerate() {
+        // Act
+        let created = send(
+            app,
+            &Method::POST,
+            "/api/v1/attendances",
+            Some(&format!("Bearer {token}")),
+            Some(&attendance_body(&format!("pk-good-{i}"))),
+        )
+        .await;
+
+        // Assert
+        assert_eq!(created.status().as_u16(), 201, "{why}");
+    }
+    for (i, (token, why)) in bad.iter().enumerate() {
+        // Act
+        let resp = send(
+            app,
+            &Method::POST,
+            "/api/v1/attendances",
+            Some(&format!("Bearer {token}")),
+            Some(&attendance_body(&format!("pk-bad-{i}"))),
+        )
+        .await;
+
+        // Assert
+        assert_401(resp, why).await;
+    }
+}
+
+#[tokio::test]
+async fn rs256_app_accepts_rsa_signed_tokens_and_refuses_key_confusion() {
+    // Arrange
+    let (private, public) = key_pair("rsa");
+    let (other_private, _) = key_pair("rsa");
+    let (ec_private, _) = key_pair("p256");
+    let configured = public.clone();
+    let app = spawn_app_with(move |s| {
+        s.jwt.key = JwtKey::Rs256 {
+            public_key_pem: configured,
+        }
+    })
+    .await;
+    let rsa = EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
+    let other_rsa = EncodingKey::from_rsa_pem(other_private.as_bytes()).unwrap();
+    let ec = EncodingKey::from_ec_pem(ec_private.as_bytes()).unwrap();
+    let public_as_hmac = EncodingKey::from_secret(public.as_bytes());
+    let mut expired = claims(&["clinician"]);
+    expired["exp"] = json!(now() - 3600);
+    let mut wrong_aud = claims(&["clinician"]);
+    wrong_aud["aud"] = json!("another-service");
+    let ok = claims(&["clinician"]);
+
+    let good = [(
+        sign_with(Algorithm::RS256, &rsa, &ok),
+        "RS256 signed with the private key",
+    )];
+    let bad = [
+        (
+            sign_with(Algorithm::HS256, &public_as_hmac, &ok),
+            "HS256 keyed with the RSA public key PEM (algorithm confusion)",
+        ),
+        (app.token("clinician"), "an HS256 token from the test secret"),
+        (sign_with(Algorithm::RS256, &other_rsa, &ok), "RS256 from another key"),
+        (
+            sign_with(Algorithm::RS384, &rsa, &ok),
+            "RS384 with the right key is not RS256",
+        ),
+        (
+            sign_with(Algorithm::PS256, &rsa, &ok),
+            "PS256 with the right key is not RS256",
+        ),
+        (sign_with(Algorithm::ES256, &ec, &ok), "an ES256 token"),
+        (sign_with(Algorithm::RS256, &rsa, &expired), "RS256 but expired"),
+        (
+            sign_with(Algorithm::RS256, &rsa, &wrong_aud),
+            "RS256 but another audience",
+        ),
+    ];
+
+    // Act + Assert
+    check_public_key_app(&app, &good, &bad).await;
+}
+
+#[tokio::test]
+async fn es256_app_accepts_p256_signed_tokens_and_refuses_others() {
+    // Arrange
+    let (private, public) = key_pair("p256");
+    let (other_private, _) = key_pair("p256");
+    let (rsa_private, _) = key_pair("rsa");
+    let configured = public.clone();
+    let app = spawn_app_with(move |s| {
+        s.jwt.key = JwtKey::Es256 {
+            public_key_pem: configured,
+        }
+    })
+    .await;
+    let ec = EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
+    let other_ec = EncodingKey::from_ec_pem(other_private.as_bytes()).unwrap();
+    let rsa = EncodingKey::from_rsa_pem(rsa_private.as_bytes()).unwrap();
+    let public_as_hmac = EncodingKey::from_secret(public.as_bytes());
+    let mut wrong_iss = claims(&["clinician"]);
+    wrong_iss["iss"] = json!("someone-else");
+    let ok = claims(&["clinician"]);
+
+    let good = [(
+        sign_with(Algorithm::ES256, &ec, &ok),
+        "ES256 signed with the private key",
+    )];
+    let bad = [
+        (
+            sign_with(Algorithm::HS256, &public_as_hmac, &ok),
+            "HS256 keyed with the EC public key PEM (algorithm confusion)",
+        ),
+        (app.token("clinician"), "an HS256 token from the test secret"),
+        (sign_with(Algorithm::ES256, &other_ec, &ok), "ES256 from another key"),
+        (sign_with(Algorithm::RS256, &rsa, &ok), "an RS256 token"),
+        (sign_with(Algorithm::ES256, &ec, &wrong_iss), "ES256 but another issuer"),
+    ];
+
+    // Act + Assert
+    check_public_key_app(&app, &good, &bad).await;
+}
+
+#[tokio::test]
+async fn the_subject_of_a_public_key_token_is_the_recorded_actor() {
+    // Arrange: with RS256 the `sub` still says who recorded the attendance.
+    let (private, public) = key_pair("rsa");
+    let app = spawn_app_with(move |s| s.jwt.key = JwtKey::Rs256 { public_key_pem: public }).await;
+    let rsa = EncodingKey::from_rsa_pem(private.as_bytes()).unwrap();
+    let mut c = claims(&["integration"]);
+    c["sub"] = json!("epr-engine-7");
+    let token = format!("Bearer {}", sign_with(Algorithm::RS256, &rsa, &c));
+
+    // Act
+    let resp = send(
+        &app,
+        &Method::POST,
+        "/api/v1/attendances",
+        Some(&token),
+        Some(&attendance_body("rs-sub")),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(resp.status().as_u16(), 201);
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["recorded_by"], "epr-engine-7");
+}
