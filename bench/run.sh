@@ -118,13 +118,13 @@ median() {
               else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-echo "clients,round,service_pairs_per_sec,service_requests_per_sec,pair_p50_ms,pair_p99_ms,post_p50_ms,post_p99_ms,put_p50_ms,put_p99_ms,errors,pgbench_tps" \
+echo "clients,round,service_pairs_per_sec,service_requests_per_sec,pair_p50_ms,pair_p99_ms,post_p50_ms,post_p99_ms,put_p50_ms,put_p99_ms,errors,pgbench_tps,pgbench_service_sql_tps" \
     >"$RESULTS/runs.csv"
 TOTAL_ERRORS=0
 TABLE_ROWS=""
 for clients in $CLIENTS_LIST; do
     threads=$((clients < 2 ? clients : 2))
-    svc_pairs=() svc_reqs=() p50s=() p99s=() tpss=()
+    svc_pairs=() svc_reqs=() p50s=() p99s=() tpss=() sql_tpss=()
     for round in $(seq 1 "$ROUNDS"); do
         tag="c$clients-r$round"
 
@@ -159,22 +159,35 @@ for clients in $CLIENTS_LIST; do
             "$RESULTS/pgbench-$tag.txt")"
         [ -n "$tps" ] || die "no tps line in $RESULTS/pgbench-$tag.txt"
 
-        log "  service $pairs_s pairs/s (p50 $p50 ms, p99 $p99 ms, $errors errors); pgbench $tps pairs/s"
-        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$clients" "$round" "$pairs_s" "$reqs_s" \
+        log "round $round/$ROUNDS, $clients client(s): pgbench with the service's own SQL (${RUN_SECONDS}s)"
+        if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
+            -f "$ROOT/bench/service_sql.sql" -c "$clients" -j "$threads" -T "$RUN_SECONDS" bench \
+            >"$RESULTS/pgbench-sql-$tag.txt" 2>&1; then
+            cat "$RESULTS/pgbench-sql-$tag.txt" >&2
+            die "pgbench (service SQL) failed"
+        fi
+        sql_tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' \
+            "$RESULTS/pgbench-sql-$tag.txt")"
+        [ -n "$sql_tps" ] || die "no tps line in $RESULTS/pgbench-sql-$tag.txt"
+
+        log "  service $pairs_s pairs/s (p50 $p50 ms, p99 $p99 ms, $errors errors); pgbench $tps pairs/s; service SQL $sql_tps pairs/s"
+        printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$clients" "$round" "$pairs_s" "$reqs_s" \
             "$p50" "$p99" "$(json_field "$f" post_p50_ms)" "$(json_field "$f" post_p99_ms)" \
-            "$(json_field "$f" put_p50_ms)" "$(json_field "$f" put_p99_ms)" "$errors" "$tps" \
+            "$(json_field "$f" put_p50_ms)" "$(json_field "$f" put_p99_ms)" "$errors" "$tps" "$sql_tps" \
             >>"$RESULTS/runs.csv"
         svc_pairs+=("$pairs_s") svc_reqs+=("$reqs_s") p50s+=("$p50") p99s+=("$p99") tpss+=("$tps")
+        sql_tpss+=("$sql_tps")
     done
     m_pairs="$(median "${svc_pairs[@]}")"
     m_reqs="$(median "${svc_reqs[@]}")"
     m_p50="$(median "${p50s[@]}")"
     m_p99="$(median "${p99s[@]}")"
     m_tps="$(median "${tpss[@]}")"
+    m_sql="$(median "${sql_tpss[@]}")"
     TABLE_ROWS+="$(awk -v c="$clients" -v a="$m_pairs" -v r="$m_reqs" -v p50="$m_p50" \
-        -v p99="$m_p99" -v t="$m_tps" 'BEGIN {
-            printf "| %d | %.1f | %.1f | %.2f | %.2f | %.1f | %s |\n", c, a, r, p50, p99, t,
-                (t > 0 ? sprintf("%.2f", a / t) : "n/a") }')"$'\n'
+        -v p99="$m_p99" -v t="$m_tps" -v q="$m_sql" 'BEGIN {
+            printf "| %d | %.1f | %.1f | %.2f | %.2f | %.1f | %s | %.1f | %s |\n", c, a, r, p50, p99, t,
+                (t > 0 ? sprintf("%.2f", a / t) : "n/a"), q, (q > 0 ? sprintf("%.2f", a / q) : "n/a") }')"$'\n'
 done
 
 stop_service
@@ -186,8 +199,8 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'); commit $COMMIT; ${RUN_SECONDS} s per run (service after a ${WARMUP} s warm-up), median of $ROUNDS alternating rounds."
     echo
-    echo "| clients | service pairs/s | service requests/s | pair p50 ms | pair p99 ms | pgbench pairs/s (tps) | ratio service/pgbench |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| clients | service pairs/s | service requests/s | pair p50 ms | pair p99 ms | pgbench two inserts pairs/s | ratio service/two inserts | pgbench service SQL pairs/s | ratio service/its SQL |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s' "$TABLE_ROWS"
     echo
     echo "Machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}; $PG_VERSION (fsync on, synchronous_commit on); the load generator, the service and PostgreSQL share these cores."
