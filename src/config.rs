@@ -58,6 +58,8 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// How long a request waits for a database connection before answering 503.
     pub db_timeout: Duration,
+    /// The service's "now" (the system clock; tests move it).
+    pub clock: crate::clock::Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +196,7 @@ impl Settings {
                 |s| (1..=300).contains(s),
                 "a whole number of seconds from 1 to 300",
             )?),
+            clock: crate::clock::Clock::system(),
         })
     }
 }

@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
+use super::bookings::{bookings_of, BookingView};
+use super::referrals::ReferralView;
 use super::screenings::ScreeningView;
-use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
+use super::{audit_event, decode_code as decode, parse_body, parse_id, text_field, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance, IndicationChoice, NewAttendance};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{audit, screenings, write_transaction};
+use crate::db::{audit, scheduling, screenings, write_transaction, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
@@ -128,9 +130,28 @@ pub struct AttendanceView {
     pub screening: Option<ScreeningView>,
     /// Earlier versions of the screening, newest first: corrections keep what they replaced.
     pub previous_screenings: Vec<ScreeningView>,
+    /// The patient's decision on the AHW offer, if recorded.
+    pub referral: Option<ReferralView>,
+    /// Every booking of the referral, newest first.
+    pub bookings: Vec<BookingView>,
 }
 
 impl AttendanceView {
+    /// The attendance with everything recorded about it.
+    pub fn load(conn: &mut DbConnection, row: Attendance) -> Result<AttendanceView, ApiError> {
+        let history = screenings::history(conn, row.id)?;
+        let screened_at = history.first().map(|s| s.screened_at.get());
+        let referral = scheduling::find_referral(conn, row.id)?
+            .as_ref()
+            .map(ReferralView::from_row)
+            .transpose()?;
+        let bookings = bookings_of(conn, row.id, screened_at)?;
+        let mut view = AttendanceView::from_rows(row, history)?;
+        view.referral = referral;
+        view.bookings = bookings;
+        Ok(view)
+    }
+
     pub fn from_rows(row: Attendance, history: Vec<screenings::Screening>) -> Result<AttendanceView, ApiError> {
         // History is newest first: the first is the current screening.
         let mut views = history
@@ -167,21 +188,9 @@ impl AttendanceView {
             recorded_by: row.created_by,
             screening,
             previous_screenings: views,
+            referral: None,
+            bookings: vec![],
         })
-    }
-}
-
-/// Trims a free-text field, refusing an empty one and one longer than `max` characters.
-fn text_field(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-    let value = value?.trim();
-    if value.is_empty() {
-        errors.push(FieldError::new(field, "must not be empty"));
-        None
-    } else if value.chars().count() > max {
-        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
-        None
-    } else {
-        Some(value.to_owned())
     }
 }
 
@@ -301,7 +310,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input: CreateAttendance = parse_body(body.into_inner())?;
     let condition = input.presenting_condition;
-    let new = input.into_new(Utc::now(), &auth.user.subject)?;
+    let new = input.into_new(state.settings.clock.now(), &auth.user.subject)?;
     let settings = &state.settings;
     let min_prior = settings.repeat_attender_min_prior;
     let encode = |list: Vec<PresentingCondition>| {
@@ -350,8 +359,7 @@ pub async fn create(
                         Some(&stored.patient_key),
                     ),
                 )?;
-                let history = screenings::history(conn, stored.id)?;
-                Ok((false, AttendanceView::from_rows(stored, history)?))
+                Ok((false, AttendanceView::load(conn, stored)?))
             }),
             Err(other) => Err(other.into()),
         })
@@ -396,8 +404,7 @@ pub async fn get(
                     conn,
                     &audit_event(&user, &request_id, "read", "attendance", id.0, Some(&row.patient_key)),
                 )?;
-                let history = screenings::history(conn, id)?;
-                AttendanceView::from_rows(row, history)
+                AttendanceView::load(conn, row)
             })
         })
         .await?;

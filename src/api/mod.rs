@@ -4,8 +4,12 @@
 
 pub mod attendances;
 pub mod audit_events;
+pub mod bookings;
 pub mod health;
+pub mod health_workers;
+pub mod referrals;
 pub mod screenings;
+pub mod slots;
 
 use std::sync::Arc;
 
@@ -74,6 +78,17 @@ pub fn v1() -> utoipa_actix_web::scope::Scope<
         .service(attendances::get)
         .service(screenings::record)
         .service(audit_events::list)
+        .service(health_workers::create)
+        .service(health_workers::list)
+        .service(slots::publish)
+        .service(slots::list)
+        .service(slots::withdraw)
+        .service(referrals::record)
+        .service(referrals::follow_up)
+        .service(bookings::create)
+        .service(bookings::list)
+        .service(bookings::get)
+        .service(bookings::outcome)
 }
 
 /// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with
@@ -134,4 +149,18 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
 pub fn decode_code<T: DeserializeOwned>(code: &str) -> Result<T, ApiError> {
     serde_json::from_value(serde_json::Value::String(code.to_owned()))
         .map_err(|_| ApiError::internal(format!("unexpected stored code {code:?}")))
+}
+
+/// Trims a free-text field, refusing an empty one and one longer than `max` characters.
+pub fn text_field(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    let value = value?.trim();
+    if value.is_empty() {
+        errors.push(FieldError::new(field, "must not be empty"));
+        None
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(field, format!("must be at most {max} characters")));
+        None
+    } else {
+        Some(value.to_owned())
+    }
 }

@@ -10,7 +10,7 @@ use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{attendances, audit, single_write, DbConnection};
+use crate::db::{attendances, audit, scheduling, single_write, DbConnection};
 use crate::domain::pat::{self, Alert, Answers, NextStep, PatResult, PatRule, Sex};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
@@ -244,12 +244,13 @@ pub async fn record(
     let checked = check(request, state.settings.default_rule)?;
     let user = auth.user;
     let request_id = request_id.to_string();
+    let now = state.settings.clock.now();
     let (created, view) = state
         .db(move |conn| {
             // Two corrections at once both try to become version N+1; the unique (attendance_id,
             // version) lets one win, and the other reads again and goes on from there.
             for _ in 0..MAX_ATTEMPTS {
-                let attempt = single_write(conn, |conn| record_once(conn, id, &checked, &user, &request_id))?;
+                let attempt = single_write(conn, |conn| record_once(conn, id, &checked, &user, &request_id, now))?;
                 if let Attempt::Done(created, view) = attempt {
                     return Ok((created, *view));
                 }
@@ -285,25 +286,10 @@ fn record_once(
     checked: &CheckedScreening,
     user: &AuthUser,
     request_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<Attempt, ApiError> {
     let (attendance, current) = attendances::find_with_current_screening(conn, id)?
         .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
-    let now = Utc::now();
-    let screened_at = checked.screened_at.unwrap_or(now);
-    if DbTime::new(screened_at) < attendance.arrived_at {
-        return Err(ApiError::Rule {
-            kind: "screened-before-arrival",
-            detail: "screened_at is before the patient arrived".into(),
-            errors: vec![FieldError::new("screened_at", "must not be before arrived_at")],
-        });
-    }
-    if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
-        return Err(ApiError::Rule {
-            kind: "screened-in-future",
-            detail: "screened_at is in the future".into(),
-            errors: vec![FieldError::new("screened_at", "must not be in the future")],
-        });
-    }
     if let Some(stored) = current.as_ref().filter(|s| checked.same_as(s)) {
         audit::record(
             conn,
@@ -323,6 +309,33 @@ fn record_once(
         (Some(answers), Some(rule)) => Some(pat::score(rule, sex, answers).map_err(ApiError::Validation)?),
         _ => None,
     };
+    // Once the patient has answered the referral offer, the result it answered stands: a
+    // correction that would change it is refused (DESIGN.md §4).
+    let new_result = score.as_ref().map(|s| s.result.code());
+    if let Some(stored) = current.as_ref().filter(|s| s.result.as_deref() != new_result) {
+        if scheduling::find_referral(conn, stored.attendance_id)?.is_some() {
+            return Err(ApiError::Conflict {
+                kind: "referral-recorded",
+                detail: "a referral decision is recorded for this result; a correction may not change the result"
+                    .into(),
+            });
+        }
+    }
+    let screened_at = checked.screened_at.unwrap_or(now);
+    if DbTime::new(screened_at) < attendance.arrived_at {
+        return Err(ApiError::Rule {
+            kind: "screened-before-arrival",
+            detail: "screened_at is before the patient arrived".into(),
+            errors: vec![FieldError::new("screened_at", "must not be before arrived_at")],
+        });
+    }
+    if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        return Err(ApiError::Rule {
+            kind: "screened-in-future",
+            detail: "screened_at is in the future".into(),
+            errors: vec![FieldError::new("screened_at", "must not be in the future")],
+        });
+    }
     let row = Screening {
         id: DbUuid(uuid::Uuid::now_v7()),
         attendance_id: id,

@@ -5,6 +5,7 @@
 pub mod attendances;
 pub mod audit;
 mod conn;
+pub mod scheduling;
 pub mod schema;
 pub mod screenings;
 pub mod types;

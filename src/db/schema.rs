@@ -65,4 +65,112 @@ diesel::table! {
 }
 
 diesel::joinable!(screenings -> attendances (attendance_id));
-diesel::allow_tables_to_appear_in_same_query!(attendances, screenings, audit_events);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    referrals (attendance_id) {
+        attendance_id -> PortableUuid,
+        decision -> Text,
+        decided_at -> PortableTime,
+        recorded_at -> PortableTime,
+        recorded_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    health_workers (id) {
+        id -> PortableUuid,
+        name -> Text,
+        staff_id -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        created_at -> PortableTime,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    slots (id) {
+        id -> PortableUuid,
+        health_worker_id -> PortableUuid,
+        starts_at -> PortableTime,
+        ends_at -> PortableTime,
+        withdrawn_at -> Nullable<PortableTime>,
+        created_at -> PortableTime,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    bookings (id) {
+        id -> PortableUuid,
+        attendance_id -> PortableUuid,
+        slot_id -> PortableUuid,
+        status -> Text,
+        within_window -> Bool,
+        outside_window_reason -> Nullable<Text>,
+        booked_at -> PortableTime,
+        booked_by -> Text,
+        outcome_at -> Nullable<PortableTime>,
+        outcome_by -> Nullable<Text>,
+        brief_intervention_delivered -> Nullable<Bool>,
+        units_per_week -> Nullable<Double>,
+        cancel_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    booking_attempts (id) {
+        id -> PortableUuid,
+        attendance_id -> PortableUuid,
+        attempted_at -> PortableTime,
+        window_ends_at -> PortableTime,
+        attempted_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    follow_ups (id) {
+        id -> PortableUuid,
+        attendance_id -> PortableUuid,
+        months -> Integer,
+        units_per_week -> Double,
+        contacted_at -> PortableTime,
+        recorded_at -> PortableTime,
+        recorded_by -> Text,
+    }
+}
+
+diesel::joinable!(referrals -> attendances (attendance_id));
+diesel::joinable!(slots -> health_workers (health_worker_id));
+diesel::joinable!(bookings -> slots (slot_id));
+diesel::joinable!(bookings -> referrals (attendance_id));
+diesel::joinable!(booking_attempts -> referrals (attendance_id));
+diesel::joinable!(follow_ups -> attendances (attendance_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    attendances,
+    screenings,
+    audit_events,
+    referrals,
+    health_workers,
+    slots,
+    bookings,
+    booking_attempts,
+    follow_ups
+);

@@ -7,6 +7,7 @@
 pub mod eligibility;
 pub mod nhs_number;
 pub mod pat;
+pub mod scheduling;
 pub mod units;
 
 /// One invalid or missing field of a request, named by its JSON path (e.g. `answers.drinks[1]`).

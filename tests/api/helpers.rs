@@ -136,6 +136,7 @@ pub struct TestApp {
     pub backend: &'static str,
     pub database_url: String,
     secret: String,
+    clock: pat_service::clock::Clock,
     _db: TestDb,
 }
 
@@ -154,6 +155,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         repeat_attender_window_days: 365,
         db_pool_size: 10,
         db_timeout: Duration::from_secs(5),
+        clock: pat_service::clock::Clock::system(),
     }
 }
 
@@ -166,6 +168,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let secret = format!("test-secret-{}", uuid::Uuid::new_v4().simple());
     let mut settings = test_settings(url.clone(), &secret);
     configure(&mut settings);
+    let clock = settings.clock.clone();
     let application = Application::build(settings).await.expect("the app starts");
     let port = application.port();
     tokio::spawn(application.run_until_stopped());
@@ -178,6 +181,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         backend: db.backend(),
         database_url: url,
         secret,
+        clock,
         _db: db,
     }
 }
@@ -202,6 +206,12 @@ impl TestApp {
             &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
         )
         .unwrap()
+    }
+
+    /// Moves the service's clock forward (e.g. to when an appointment has started).
+    #[allow(dead_code)] // used by the scheduling tests
+    pub fn advance_clock(&self, by: chrono::Duration) {
+        self.clock.advance(by);
     }
 
     pub fn url(&self, path: &str) -> String {

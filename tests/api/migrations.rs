@@ -2,7 +2,7 @@
 //! schema in `schema.rs` matches what they create; instances migrating at once do not race.
 
 use diesel::prelude::*;
-use pat_service::db::{self, attendances, audit, schema, screenings, Manager};
+use pat_service::db::{self, attendances, audit, scheduling, schema, screenings, Manager};
 
 use crate::helpers::TestDb;
 
@@ -46,6 +46,13 @@ fn read_every_table(conn: &mut db::DbConnection) {
         .load(conn)
         .unwrap();
     let _: Vec<audit::AuditEvent> = schema::audit_events::table.select(audit::COLUMNS).load(conn).unwrap();
+    // The scheduling tables, through the same listing queries the service runs.
+    let _ = scheduling::list_health_workers(conn).unwrap();
+    let _ = scheduling::list_slots(conn, &scheduling::SlotFilter::default()).unwrap();
+    let _ = scheduling::list_bookings(conn, &scheduling::BookingFilter::default()).unwrap();
+    let nobody = db::types::DbUuid(uuid::Uuid::nil());
+    assert!(scheduling::find_referral(conn, nobody).unwrap().is_none());
+    assert!(scheduling::find_follow_up(conn, nobody, 6).unwrap().is_none());
 }
 
 #[test]

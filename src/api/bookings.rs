@@ -1,0 +1,694 @@
+//! `POST /api/v1/bookings`, `GET /api/v1/bookings`, `GET /api/v1/bookings/{id}`,
+//! `POST /api/v1/bookings/{id}/outcome`: AHW appointments within the window, never double-booked.
+
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::London;
+use serde::{Deserialize, Serialize};
+use tracing_actix_web::RequestId;
+use utoipa::{IntoParams, ToSchema};
+
+use super::attendances::PatientView;
+use super::{audit_event, decode_code, parse_body, parse_id, AppState};
+use crate::auth::Authorized;
+use crate::db::attendances::{self, Attendance};
+use crate::db::scheduling::{self, violates, Booking, BookingAttempt, BookingFilter, BookingListing, Slot};
+use crate::db::screenings::Screening;
+use crate::db::types::{DbTime, DbUuid};
+use crate::db::{audit, write_transaction, DbConnection};
+use crate::domain::eligibility::PresentingCondition;
+use crate::domain::pat::{Alert, Answers, PatResult, PatRule};
+use crate::domain::scheduling::{window_end, BookingStatus, LeadTime, OutsideWindowReason};
+use crate::domain::FieldError;
+use crate::error::{ApiError, Problem};
+use crate::role_set;
+
+role_set!(
+    /// Who books: ED staff, the EPR, or an AHW.
+    MakeBookings: Clinician, Integration, Ahw
+);
+role_set!(
+    /// Who reads bookings with patient identifiers.
+    ReadBookings: Ahw, Admin
+);
+role_set!(
+    /// Who records what happened at the appointment.
+    RecordOutcomes: Ahw
+);
+
+/// How many free slots an automatic booking tries before answering that none is free: each try
+/// can lose only to a booking made at the same moment.
+const AUTOMATIC_TRIES: i64 = 20;
+
+#[derive(Deserialize, Serialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBooking {
+    pub attendance_id: uuid::Uuid,
+    /// The slot to book; without it, the earliest free slot in the window.
+    #[serde(default)]
+    pub slot_id: Option<uuid::Uuid>,
+    /// Required when the slot starts more than `PAT_BOOKING_WINDOW_HOURS` after the screening.
+    #[serde(default)]
+    pub outside_window_reason: Option<OutsideWindowReason>,
+}
+
+/// An appointment.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct BookingView {
+    pub id: uuid::Uuid,
+    pub attendance_id: uuid::Uuid,
+    pub slot_id: uuid::Uuid,
+    pub health_worker_id: uuid::Uuid,
+    pub health_worker_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: BookingStatus,
+    /// FHIR Appointment status: booked, fulfilled, noshow, cancelled.
+    pub fhir_status: String,
+    /// Same day, next day or later than the screening (Europe/London days): same-day
+    /// appointments are six times more likely to be attended.
+    pub lead_time: LeadTime,
+    /// Whether the slot starts within `PAT_BOOKING_WINDOW_HOURS` of the screening.
+    pub within_window: bool,
+    pub outside_window_reason: Option<OutsideWindowReason>,
+    pub booked_at: DateTime<Utc>,
+    pub booked_by: String,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub outcome_at: Option<DateTime<Utc>>,
+    pub outcome_by: Option<String>,
+}
+
+impl BookingView {
+    pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>) -> Result<BookingView, ApiError> {
+        let (booking, slot, worker_name) = listing;
+        let status: BookingStatus = decode_code(&booking.status)?;
+        Ok(BookingView {
+            id: booking.id.0,
+            attendance_id: booking.attendance_id.0,
+            slot_id: slot.id.0,
+            health_worker_id: slot.health_worker_id.0,
+            health_worker_name: worker_name.clone(),
+            starts_at: slot.starts_at.get(),
+            ends_at: slot.ends_at.get(),
+            status,
+            fhir_status: status.fhir_status().to_owned(),
+            lead_time: LeadTime::between(screened_at, slot.starts_at.get()),
+            within_window: booking.within_window,
+            outside_window_reason: booking.outside_window_reason.as_deref().map(decode_code).transpose()?,
+            booked_at: booking.booked_at.get(),
+            booked_by: booking.booked_by.clone(),
+            brief_intervention_delivered: booking.brief_intervention_delivered,
+            units_per_week: booking.units_per_week,
+            cancel_reason: booking.cancel_reason.clone(),
+            cancelled_by: (status == BookingStatus::Cancelled)
+                .then(|| booking.outcome_by.clone())
+                .flatten(),
+            outcome_at: booking.outcome_at.map(DbTime::get),
+            outcome_by: booking.outcome_by.clone(),
+        })
+    }
+}
+
+/// Every booking of an attendance's referral, newest first (for `GET /attendances/{id}`).
+pub fn bookings_of(
+    conn: &mut DbConnection,
+    attendance_id: DbUuid,
+    screened_at: Option<DateTime<Utc>>,
+) -> Result<Vec<BookingView>, ApiError> {
+    let Some(screened_at) = screened_at else {
+        return Ok(vec![]);
+    };
+    let filter = BookingFilter {
+        attendance_id: Some(attendance_id),
+        ..BookingFilter::default()
+    };
+    let mut views = scheduling::list_bookings(conn, &filter)?
+        .iter()
+        .map(|listing| BookingView::new(listing, screened_at))
+        .collect::<Result<Vec<_>, _>>()?;
+    views.sort_by_key(|view| std::cmp::Reverse(view.booked_at));
+    Ok(views)
+}
+
+/// The screening as an AHW needs it at the appointment.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ScreeningSummary {
+    pub result: Option<PatResult>,
+    pub rule: Option<PatRule>,
+    pub units: Option<f64>,
+    pub answers: Option<Answers>,
+    pub alerts: Vec<Alert>,
+    pub screened_at: DateTime<Utc>,
+}
+
+/// A booking with who the patient is and why they were referred.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct BookingItem {
+    #[serde(flatten)]
+    pub booking: BookingView,
+    pub patient: PatientView,
+    pub presenting_condition: PresentingCondition,
+    pub indications: Vec<PresentingCondition>,
+    pub screening: Option<ScreeningSummary>,
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct BookingList {
+    /// The Europe/London date listed.
+    pub date: NaiveDate,
+    pub bookings: Vec<BookingItem>,
+}
+
+fn item(
+    listing: &BookingListing,
+    attendance: Attendance,
+    screening: Option<Screening>,
+) -> Result<BookingItem, ApiError> {
+    let screened_at = screening
+        .as_ref()
+        .map_or(listing.0.booked_at.get(), |s| s.screened_at.get());
+    let summary = match screening {
+        None => None,
+        Some(s) => Some(ScreeningSummary {
+            result: s.result.as_deref().map(decode_code).transpose()?,
+            rule: s.rule.as_deref().map(decode_code).transpose()?,
+            units: s.units,
+            answers: s
+                .answers
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| ApiError::internal(format!("stored answers do not parse: {e}")))?,
+            alerts: s
+                .alerts
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(decode_code)
+                .collect::<Result<_, _>>()?,
+            screened_at: s.screened_at.get(),
+        }),
+    };
+    Ok(BookingItem {
+        booking: BookingView::new(listing, screened_at)?,
+        patient: PatientView {
+            nhs_number: attendance.nhs_number,
+            local_id: attendance.local_id,
+            sex: decode_code(&attendance.sex)?,
+            date_of_birth: attendance.date_of_birth,
+        },
+        presenting_condition: decode_code(&attendance.presenting_condition)?,
+        indications: attendance
+            .indications
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(decode_code)
+            .collect::<Result<_, _>>()?,
+        screening: summary,
+    })
+}
+
+enum Booked {
+    Made(Box<BookingView>),
+    /// An automatic booking found no free slot; the attempt is recorded (and committed).
+    NoSlot,
+}
+
+fn slot_taken() -> ApiError {
+    ApiError::Conflict {
+        kind: "slot-taken",
+        detail: "another booking holds this slot".into(),
+    }
+}
+
+fn already_booked() -> ApiError {
+    ApiError::Conflict {
+        kind: "already-booked",
+        detail: "this referral already has an open booking: cancel it to rebook".into(),
+    }
+}
+
+/// Inserts the booking inside a savepoint, so that losing the slot to a simultaneous booking
+/// leaves the surrounding transaction usable. `Ok(false)`: the slot was taken.
+fn try_insert(conn: &mut DbConnection, row: &Booking) -> Result<bool, ApiError> {
+    use diesel::Connection;
+    match conn.transaction(|conn| scheduling::insert_booking(conn, row)) {
+        Ok(()) => Ok(true),
+        Err(e) if violates(&e, "bookings_one_active_per_slot", "bookings.slot_id") => Ok(false),
+        Err(e) if violates(&e, "bookings_one_open_per_referral", "bookings.attendance_id") => Err(already_booked()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Book an AHW appointment for an accepted referral: a given slot, or the earliest free one
+/// within `PAT_BOOKING_WINDOW_HOURS` (24) of the screening.
+#[utoipa::path(
+    tag = "scheduling",
+    request_body = CreateBooking,
+    responses(
+        (status = 201, description = "Booked", body = BookingView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such attendance or slot", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "referral-not-accepted, slot-taken, already-booked or no-slot-in-window", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "slot-in-past, outside-window (give outside_window_reason) or invalid values", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[post("/bookings")]
+pub async fn create(
+    auth: Authorized<MakeBookings>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input: CreateBooking = parse_body(body.into_inner())?;
+    let attendance_id = DbUuid(input.attendance_id);
+    let now = state.settings.clock.now();
+    let window_hours = state.settings.booking_window_hours;
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let booked = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let (attendance, screening) = attendances::find_with_current_screening(conn, attendance_id)?
+                    .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
+                let chosen = match input.slot_id {
+                    Some(slot_id) => Some(
+                        scheduling::find_live_slot(conn, DbUuid(slot_id))?
+                            .ok_or_else(|| ApiError::NotFound("no slot with that id".into()))?,
+                    ),
+                    None => None,
+                };
+                let referral = scheduling::find_referral(conn, attendance_id)?;
+                let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
+                    return Err(ApiError::Conflict {
+                        kind: "referral-not-accepted",
+                        detail: "a booking needs a referral decision of accepted".into(),
+                    });
+                };
+                let screened_at = screening.screened_at.get();
+                let window_ends = window_end(screened_at, window_hours);
+                let filter = BookingFilter {
+                    attendance_id: Some(attendance_id),
+                    ..BookingFilter::default()
+                };
+                if scheduling::list_bookings(conn, &filter)?
+                    .iter()
+                    .any(|(b, _, _)| b.status == "booked")
+                {
+                    return Err(already_booked());
+                }
+                let mut row = Booking {
+                    id: DbUuid(uuid::Uuid::now_v7()),
+                    attendance_id,
+                    slot_id: DbUuid(uuid::Uuid::nil()),
+                    status: BookingStatus::Booked.code().to_owned(),
+                    within_window: true,
+                    outside_window_reason: input.outside_window_reason.map(|r| r.code().to_owned()),
+                    booked_at: DbTime::new(now),
+                    booked_by: user.subject.clone(),
+                    outcome_at: None,
+                    outcome_by: None,
+                    brief_intervention_delivered: None,
+                    units_per_week: None,
+                    cancel_reason: None,
+                };
+                let booked_slot: Option<Slot> = match chosen {
+                    Some((slot, _, holder)) => {
+                        if holder.is_some() {
+                            return Err(slot_taken());
+                        }
+                        let starts = slot.starts_at.get();
+                        if starts < now {
+                            return Err(ApiError::Rule {
+                                kind: "slot-in-past",
+                                detail: "the slot has already started".into(),
+                                errors: vec![FieldError::new("slot_id", "must be a slot that has not started")],
+                            });
+                        }
+                        row.within_window = starts <= window_ends;
+                        if !row.within_window && row.outside_window_reason.is_none() {
+                            return Err(ApiError::Rule {
+                                kind: "outside-window",
+                                detail: format!(
+                                    "the slot starts more than {window_hours} hours after the screening: give \
+                                     outside_window_reason (patient_preference or no_capacity)"
+                                ),
+                                errors: vec![FieldError::new("outside_window_reason", "required for this slot")],
+                            });
+                        }
+                        row.slot_id = slot.id;
+                        if !try_insert(conn, &row)? {
+                            return Err(slot_taken());
+                        }
+                        Some(slot)
+                    }
+                    None => {
+                        let from = DbTime::new(now.max(screened_at));
+                        let mut booked = None;
+                        for slot_id in scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)? {
+                            row.slot_id = slot_id;
+                            if try_insert(conn, &row)? {
+                                booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, _, _)| slot);
+                                break;
+                            }
+                        }
+                        booked
+                    }
+                };
+                let key = Some(attendance.patient_key.as_str());
+                let Some(_) = booked_slot else {
+                    scheduling::insert_attempt(
+                        conn,
+                        &BookingAttempt {
+                            id: DbUuid(uuid::Uuid::now_v7()),
+                            attendance_id,
+                            attempted_at: DbTime::new(now),
+                            window_ends_at: DbTime::new(window_ends),
+                            attempted_by: user.subject.clone(),
+                        },
+                    )?;
+                    return Ok(Booked::NoSlot);
+                };
+                audit::record(
+                    conn,
+                    &audit_event(&user, &request_id, "create", "booking", row.id.0, key),
+                )?;
+                let filter = BookingFilter {
+                    id: Some(row.id),
+                    ..BookingFilter::default()
+                };
+                let listing = scheduling::list_bookings(conn, &filter)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::internal("the booking just made is not there"))?;
+                Ok(Booked::Made(Box::new(BookingView::new(&listing, screened_at)?)))
+            })
+        })
+        .await?;
+    match booked {
+        Booked::Made(view) => Ok(HttpResponse::Created().json(view)),
+        Booked::NoSlot => Err(ApiError::Conflict {
+            kind: "no-slot-in-window",
+            detail: format!(
+                "no free slot starts within {window_hours} hours of the screening; the unmet request is recorded"
+            ),
+        }),
+    }
+}
+
+#[derive(Deserialize, IntoParams, Debug)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BookingQuery {
+    /// Europe/London date of the appointments; default today.
+    pub date: Option<NaiveDate>,
+    pub health_worker_id: Option<uuid::Uuid>,
+    pub status: Option<BookingStatus>,
+}
+
+/// The start and end of a Europe/London calendar day, in UTC.
+fn london_day(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |d: NaiveDate| {
+        London
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or_else(
+                || d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+                |t| t.with_timezone(&Utc),
+            )
+    };
+    (start(date), start(date.succ_opt().unwrap_or(date)))
+}
+
+fn read_items(
+    conn: &mut DbConnection,
+    filter: &BookingFilter,
+    user: &crate::auth::AuthUser,
+    request_id: &str,
+) -> Result<Vec<BookingItem>, ApiError> {
+    let mut items = Vec::new();
+    for listing in scheduling::list_bookings(conn, filter)? {
+        let (attendance, screening) = attendances::find_with_current_screening(conn, listing.0.attendance_id)?
+            .ok_or_else(|| ApiError::internal("a booking's attendance is missing"))?;
+        audit::record(
+            conn,
+            &audit_event(
+                user,
+                request_id,
+                "read",
+                "booking",
+                listing.0.id.0,
+                Some(&attendance.patient_key),
+            ),
+        )?;
+        items.push(item(&listing, attendance, screening)?);
+    }
+    Ok(items)
+}
+
+/// A day's appointments with patient identifiers, presenting condition and PAT answers. Every
+/// AHW sees the whole team's bookings. Each booking read is an audit event.
+#[utoipa::path(
+    tag = "scheduling",
+    params(BookingQuery),
+    responses(
+        (status = 200, description = "The day's bookings", body = BookingList),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/bookings")]
+pub async fn list(
+    auth: Authorized<ReadBookings>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    query: web::Query<BookingQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let date = query
+        .date
+        .unwrap_or_else(|| state.settings.clock.now().with_timezone(&London).date_naive());
+    let (from, to) = london_day(date);
+    let filter = BookingFilter {
+        starts_from: Some(DbTime::new(from)),
+        starts_before: Some(DbTime::new(to)),
+        health_worker_id: query.health_worker_id.map(DbUuid),
+        status: query.status.map(|s| s.code().to_owned()),
+        ..BookingFilter::default()
+    };
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let bookings = state
+        .db(move |conn| write_transaction(conn, |conn| read_items(conn, &filter, &user, &request_id)))
+        .await?;
+    Ok(HttpResponse::Ok().json(BookingList { date, bookings }))
+}
+
+/// One booking with patient identifiers (audited).
+#[utoipa::path(
+    tag = "scheduling",
+    params(("id" = uuid::Uuid, Path, description = "Booking id")),
+    responses(
+        (status = 200, description = "The booking", body = BookingItem),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/bookings/{id}")]
+pub async fn get(
+    auth: Authorized<ReadBookings>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = DbUuid(parse_id(&path)?);
+    let filter = BookingFilter {
+        id: Some(id),
+        ..BookingFilter::default()
+    };
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let mut items = state
+        .db(move |conn| write_transaction(conn, |conn| read_items(conn, &filter, &user, &request_id)))
+        .await?;
+    match items.pop() {
+        Some(item) => Ok(HttpResponse::Ok().json(item)),
+        None => Err(ApiError::NotFound("no booking with that id".into())),
+    }
+}
+
+#[derive(Deserialize, Serialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RecordOutcome {
+    /// `attended`, `did_not_attend` or `cancelled`.
+    pub status: BookingStatus,
+    /// Required when attended.
+    #[serde(default)]
+    pub brief_intervention_delivered: Option<bool>,
+    /// Units a week at baseline, when attended.
+    #[serde(default)]
+    pub units_per_week: Option<f64>,
+    /// Why it was cancelled (only with `cancelled`).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn check_outcome(input: &RecordOutcome) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    match input.status {
+        BookingStatus::Booked => errors.push(FieldError::new(
+            "status",
+            "must be attended, did_not_attend or cancelled",
+        )),
+        BookingStatus::Attended if input.brief_intervention_delivered.is_none() => errors.push(FieldError::new(
+            "brief_intervention_delivered",
+            "required when attended",
+        )),
+        BookingStatus::Attended => {}
+        _ => {
+            if input.brief_intervention_delivered.is_some() {
+                errors.push(FieldError::new("brief_intervention_delivered", "only when attended"));
+            }
+            if input.units_per_week.is_some() {
+                errors.push(FieldError::new("units_per_week", "only when attended"));
+            }
+        }
+    }
+    if input.units_per_week.is_some_and(|u| !u.is_finite() || u < 0.0) {
+        errors.push(FieldError::new("units_per_week", "must be a number of at least 0"));
+    }
+    match (&input.reason, input.status) {
+        (Some(_), status) if status != BookingStatus::Cancelled => {
+            errors.push(FieldError::new("reason", "only when cancelled"))
+        }
+        (Some(reason), _) if reason.chars().count() > 500 => {
+            errors.push(FieldError::new("reason", "must be at most 500 characters"))
+        }
+        _ => {}
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Record what happened: attended (with the brief intervention), did not attend, or cancelled
+/// (by either side: who comes from the token). Only a `booked` appointment changes.
+#[utoipa::path(
+    tag = "scheduling",
+    params(("id" = uuid::Uuid, Path, description = "Booking id")),
+    request_body = RecordOutcome,
+    responses(
+        (status = 200, description = "Recorded", body = BookingView),
+        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "invalid-transition: the booking is no longer booked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "outcome-before-slot, or invalid values", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[post("/bookings/{id}/outcome")]
+pub async fn outcome(
+    auth: Authorized<RecordOutcomes>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let id = DbUuid(parse_id(&path)?);
+    let input: RecordOutcome = parse_body(body.into_inner())?;
+    check_outcome(&input)?;
+    let now = state.settings.clock.now();
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let view = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                let filter = BookingFilter {
+                    id: Some(id),
+                    ..BookingFilter::default()
+                };
+                let (booking, slot, name) = scheduling::list_bookings(conn, &filter)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ApiError::NotFound("no booking with that id".into()))?;
+                let current: BookingStatus = decode_code(&booking.status)?;
+                let invalid = || ApiError::Conflict {
+                    kind: "invalid-transition",
+                    detail: format!(
+                        "the booking is {}; only a booked appointment can change",
+                        current.code()
+                    ),
+                };
+                if !current.can_become(input.status) {
+                    return Err(invalid());
+                }
+                if input.status != BookingStatus::Cancelled && now < slot.starts_at.get() {
+                    return Err(ApiError::Rule {
+                        kind: "outcome-before-slot",
+                        detail: "the appointment has not started yet".into(),
+                        errors: vec![FieldError::new("status", "only cancelled before the slot starts")],
+                    });
+                }
+                let changed = Booking {
+                    status: input.status.code().to_owned(),
+                    outcome_at: Some(DbTime::new(now)),
+                    outcome_by: Some(user.subject.clone()),
+                    brief_intervention_delivered: input.brief_intervention_delivered,
+                    units_per_week: input.units_per_week,
+                    cancel_reason: input.reason.clone(),
+                    ..booking
+                };
+                if !scheduling::record_outcome(conn, &changed)? {
+                    return Err(invalid());
+                }
+                let (attendance, screening) = attendances::find_with_current_screening(conn, changed.attendance_id)?
+                    .ok_or_else(|| ApiError::internal("a booking's attendance is missing"))?;
+                audit::record(
+                    conn,
+                    &audit_event(
+                        &user,
+                        &request_id,
+                        "update",
+                        "booking",
+                        id.0,
+                        Some(&attendance.patient_key),
+                    ),
+                )?;
+                let screened_at = screening.map_or(changed.booked_at.get(), |s| s.screened_at.get());
+                BookingView::new(&(changed, slot, name), screened_at)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn a_london_day_follows_summer_time() {
+        let summer = NaiveDate::from_ymd_opt(2025, 7, 1).unwrap_or_default();
+        let (from, to) = london_day(summer);
+        assert_eq!(from.to_rfc3339(), "2025-06-30T23:00:00+00:00");
+        assert_eq!(to - from, Duration::hours(24));
+        // 30 March 2025 is 23 hours long in London.
+        let (from, to) = london_day(NaiveDate::from_ymd_opt(2025, 3, 30).unwrap_or_default());
+        assert_eq!(to - from, Duration::hours(23));
+    }
+}

@@ -1,0 +1,346 @@
+//! `POST /api/v1/slots` (a slot or a whole rota, all or nothing), `GET /api/v1/slots`,
+//! `DELETE /api/v1/slots/{id}`.
+
+use actix_web::{delete, get, post, web, HttpResponse};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{parse_body, parse_id, AppState};
+use crate::auth::Authorized;
+use crate::db::scheduling::{self, violates, Slot, SlotFilter, SlotListing};
+use crate::db::types::{DbTime, DbUuid};
+use crate::db::write_transaction;
+use crate::domain::scheduling::{DayOfWeek, Rota, Span, MAX_SLOT_HOURS};
+use crate::domain::FieldError;
+use crate::error::{ApiError, Problem};
+use crate::role_set;
+
+role_set!(
+    /// Who publishes and withdraws availability.
+    ManageSlots: Admin, Ahw
+);
+role_set!(
+    /// Who sees availability.
+    ReadSlots: Admin, Ahw, Clinician, Integration
+);
+
+/// One slot (`starts_at`, `ends_at`), or a rota (`from_date` … `slot_minutes`, Europe/London).
+#[derive(Deserialize, Serialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSlots {
+    pub health_worker_id: uuid::Uuid,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<DateTime<FixedOffset>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<DateTime<FixedOffset>>,
+    /// Rota: first Europe/London date.
+    #[serde(default)]
+    pub from_date: Option<NaiveDate>,
+    /// Rota: last Europe/London date, inclusive (at most 92 days after `from_date`).
+    #[serde(default)]
+    pub to_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub weekdays: Option<Vec<DayOfWeek>>,
+    /// Rota: local start of the working day, `HH:MM`.
+    #[serde(default)]
+    #[schema(example = "09:00")]
+    pub day_start: Option<String>,
+    /// Rota: local end of the working day, `HH:MM`; the last slot ends by then.
+    #[serde(default)]
+    #[schema(example = "17:00")]
+    pub day_end: Option<String>,
+    /// Rota: length of each slot, 5–240 minutes.
+    #[serde(default)]
+    pub slot_minutes: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct SlotView {
+    pub id: uuid::Uuid,
+    pub health_worker_id: uuid::Uuid,
+    pub health_worker_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// False when a non-cancelled booking holds the slot.
+    pub available: bool,
+    pub booking_id: Option<uuid::Uuid>,
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct SlotsView {
+    pub slots: Vec<SlotView>,
+}
+
+impl From<SlotListing> for SlotView {
+    fn from((slot, name, booking): SlotListing) -> Self {
+        SlotView {
+            id: slot.id.0,
+            health_worker_id: slot.health_worker_id.0,
+            health_worker_name: name,
+            starts_at: slot.starts_at.get(),
+            ends_at: slot.ends_at.get(),
+            available: booking.is_none(),
+            booking_id: booking.map(|b| b.0),
+        }
+    }
+}
+
+fn clock_time(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>) -> Option<NaiveTime> {
+    match value.map(|v| NaiveTime::parse_from_str(v, "%H:%M")) {
+        None => {
+            errors.push(FieldError::new(field, "required for a rota"));
+            None
+        }
+        Some(Err(_)) => {
+            errors.push(FieldError::new(field, "must be a time as HH:MM"));
+            None
+        }
+        Some(Ok(t)) => Some(t),
+    }
+}
+
+fn required<T: Copy>(errors: &mut Vec<FieldError>, field: &str, value: Option<T>) -> Option<T> {
+    if value.is_none() {
+        errors.push(FieldError::new(field, "required for a rota"));
+    }
+    value
+}
+
+/// The requested slots as UTC `(start, end)` pairs.
+fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
+    let rota_given = input.from_date.is_some()
+        || input.to_date.is_some()
+        || input.weekdays.is_some()
+        || input.day_start.is_some()
+        || input.day_end.is_some()
+        || input.slot_minutes.is_some();
+    match (input.starts_at, input.ends_at) {
+        (Some(_), _) | (_, Some(_)) if rota_given => Err(ApiError::validation(
+            "starts_at",
+            "give either starts_at and ends_at (one slot) or the rota fields, not both",
+        )),
+        (Some(starts), Some(ends)) => {
+            let (starts, ends) = (starts.with_timezone(&Utc), ends.with_timezone(&Utc));
+            if ends <= starts {
+                Err(ApiError::validation("ends_at", "must be after starts_at"))
+            } else if ends - starts > Duration::hours(MAX_SLOT_HOURS) {
+                Err(ApiError::validation(
+                    "ends_at",
+                    format!("a slot lasts at most {MAX_SLOT_HOURS} hours"),
+                ))
+            } else {
+                Ok(vec![(starts, ends)])
+            }
+        }
+        (Some(_), None) => Err(ApiError::validation("ends_at", "required with starts_at")),
+        (None, Some(_)) => Err(ApiError::validation("starts_at", "required with ends_at")),
+        (None, None) => {
+            let mut errors = Vec::new();
+            let from_date = required(&mut errors, "from_date", input.from_date);
+            let to_date = required(&mut errors, "to_date", input.to_date);
+            let slot_minutes = required(&mut errors, "slot_minutes", input.slot_minutes);
+            if input.weekdays.is_none() {
+                errors.push(FieldError::new("weekdays", "required for a rota"));
+            }
+            let day_start = clock_time(&mut errors, "day_start", input.day_start.as_deref());
+            let day_end = clock_time(&mut errors, "day_end", input.day_end.as_deref());
+            match (from_date, to_date, slot_minutes, &input.weekdays, day_start, day_end) {
+                (
+                    Some(from_date),
+                    Some(to_date),
+                    Some(slot_minutes),
+                    Some(weekdays),
+                    Some(day_start),
+                    Some(day_end),
+                ) if errors.is_empty() => {
+                    let rota = Rota {
+                        from_date,
+                        to_date,
+                        weekdays: weekdays.clone(),
+                        day_start,
+                        day_end,
+                        slot_minutes,
+                    };
+                    rota.slots().map_err(ApiError::Validation)
+                }
+                _ => Err(ApiError::Validation(errors)),
+            }
+        }
+    }
+}
+
+/// Publish availability: one slot, or a rota of back-to-back slots. All or nothing.
+#[utoipa::path(
+    tag = "scheduling",
+    request_body = PublishSlots,
+    responses(
+        (status = 201, description = "Published", body = SlotsView),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such health worker", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Overlaps another slot of the same health worker", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values, or a slot in the past", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[post("/slots")]
+pub async fn publish(
+    auth: Authorized<ManageSlots>,
+    state: web::Data<AppState>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input: PublishSlots = parse_body(body.into_inner())?;
+    let times = requested_slots(&input)?;
+    let worker = DbUuid(input.health_worker_id);
+    let now = state.settings.clock.now();
+    let created_by = auth.user.subject;
+    let rows: Vec<Slot> = times
+        .iter()
+        .map(|(starts, ends)| Slot {
+            id: DbUuid(uuid::Uuid::now_v7()),
+            health_worker_id: worker,
+            starts_at: DbTime::new(*starts),
+            ends_at: DbTime::new(*ends),
+            withdrawn_at: None,
+            created_at: DbTime::new(now),
+            created_by: created_by.clone(),
+        })
+        .collect();
+    let views = state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                scheduling::find_health_worker(conn, worker)?
+                    .ok_or_else(|| ApiError::NotFound("no health worker with that id".into()))?;
+                scheduling::insert_slots(conn, &rows).map_err(|e| {
+                    if violates(&e, "slots_no_overlap", "") {
+                        ApiError::Conflict {
+                            kind: "slot-overlap",
+                            detail: "a slot overlaps another slot of the same health worker".into(),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+                // Checked after the overlap so a state conflict answers before a time rule; the
+                // transaction is rolled back either way.
+                if rows.iter().any(|s| s.starts_at.get() < now) {
+                    return Err(ApiError::Rule {
+                        kind: "slot-in-past",
+                        detail: "a slot would start in the past".into(),
+                        errors: vec![FieldError::new("starts_at", "must not be in the past")],
+                    });
+                }
+                let ids = rows.iter().map(|s| s.id).collect();
+                let listed = scheduling::list_slots(
+                    conn,
+                    &SlotFilter {
+                        ids: Some(ids),
+                        ..SlotFilter::default()
+                    },
+                )?;
+                Ok(listed.into_iter().map(SlotView::from).collect::<Vec<_>>())
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(SlotsView { slots: views }))
+}
+
+#[derive(Deserialize, IntoParams, Debug)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SlotQuery {
+    /// Slots starting at or after this time (RFC 3339); default now.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Slots starting before this time (RFC 3339); default `from` + 7 days.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<DateTime<FixedOffset>>,
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// true: only free slots; false: only booked ones.
+    pub available: Option<bool>,
+}
+
+/// Availability, by start time.
+#[utoipa::path(
+    tag = "scheduling",
+    params(SlotQuery),
+    responses(
+        (status = 200, description = "Slots", body = SlotsView),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`to` not after `from`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/slots")]
+pub async fn list(
+    _auth: Authorized<ReadSlots>,
+    state: web::Data<AppState>,
+    query: web::Query<SlotQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let from = query
+        .from
+        .map_or_else(|| state.settings.clock.now(), |t| t.with_timezone(&Utc));
+    let to = query.to.map_or(from + Duration::days(7), |t| t.with_timezone(&Utc));
+    if to <= from {
+        return Err(ApiError::validation("to", "must be after from"));
+    }
+    let filter = SlotFilter {
+        from: Some(DbTime::new(from)),
+        to: Some(DbTime::new(to)),
+        health_worker_id: query.health_worker_id.map(DbUuid),
+        available: query.available,
+        ids: None,
+    };
+    let rows = state.db(move |conn| Ok(scheduling::list_slots(conn, &filter)?)).await?;
+    Ok(HttpResponse::Ok().json(SlotsView {
+        slots: rows.into_iter().map(SlotView::from).collect(),
+    }))
+}
+
+/// Withdraw a slot nobody has booked.
+#[utoipa::path(
+    tag = "scheduling",
+    params(("id" = uuid::Uuid, Path, description = "Slot id")),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such slot", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A booking holds the slot", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[delete("/slots/{id}")]
+pub async fn withdraw(
+    _auth: Authorized<ManageSlots>,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = DbUuid(parse_id(&path)?);
+    let now = DbTime::new(state.settings.clock.now());
+    state
+        .db(move |conn| {
+            write_transaction(conn, |conn| {
+                scheduling::find_live_slot(conn, id)?
+                    .ok_or_else(|| ApiError::NotFound("no slot with that id".into()))?;
+                if scheduling::withdraw_slot(conn, id, now)? {
+                    Ok(())
+                } else {
+                    Err(ApiError::Conflict {
+                        kind: "slot-booked",
+                        detail: "a booking holds this slot: cancel the booking first".into(),
+                    })
+                }
+            })
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

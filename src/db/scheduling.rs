@@ -1,0 +1,412 @@
+//! Health workers, slots, referral decisions, bookings, unmet booking attempts and follow-ups.
+//! The rules that must hold under concurrency are database constraints (see the migration); the
+//! functions here report which one a write broke.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use super::schema::{booking_attempts, bookings, follow_ups, health_workers, referrals, slots};
+use super::types::{DbTime, DbUuid};
+use super::DbConnection;
+
+/// Whether `error` is the violation of `constraint` (PostgreSQL names it; SQLite names the
+/// columns, `sqlite_hint`, or the trigger's message).
+pub fn violates(error: &DieselError, constraint: &str, sqlite_hint: &str) -> bool {
+    match error {
+        DieselError::DatabaseError(_, info) => {
+            info.constraint_name() == Some(constraint)
+                || info.message().contains(constraint)
+                || (!sqlite_hint.is_empty() && info.message().contains(sqlite_hint))
+        }
+        _ => false,
+    }
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = health_workers)]
+pub struct HealthWorker {
+    pub id: DbUuid,
+    pub name: String,
+    pub staff_id: Option<String>,
+    pub subject: Option<String>,
+    pub created_at: DbTime,
+    pub created_by: String,
+}
+
+const HEALTH_WORKER: (
+    health_workers::id,
+    health_workers::name,
+    health_workers::staff_id,
+    health_workers::subject,
+    health_workers::created_at,
+    health_workers::created_by,
+) = (
+    health_workers::id,
+    health_workers::name,
+    health_workers::staff_id,
+    health_workers::subject,
+    health_workers::created_at,
+    health_workers::created_by,
+);
+
+pub fn insert_health_worker(conn: &mut DbConnection, row: &HealthWorker) -> QueryResult<()> {
+    diesel::insert_into(health_workers::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn list_health_workers(conn: &mut DbConnection) -> QueryResult<Vec<HealthWorker>> {
+    health_workers::table
+        .select(HEALTH_WORKER)
+        .order((health_workers::name, health_workers::id))
+        .load(conn)
+}
+
+pub fn find_health_worker(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<HealthWorker>> {
+    health_workers::table
+        .find(id)
+        .select(HEALTH_WORKER)
+        .first(conn)
+        .optional()
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = slots)]
+pub struct Slot {
+    pub id: DbUuid,
+    pub health_worker_id: DbUuid,
+    pub starts_at: DbTime,
+    pub ends_at: DbTime,
+    pub withdrawn_at: Option<DbTime>,
+    pub created_at: DbTime,
+    pub created_by: String,
+}
+
+const SLOT: (
+    slots::id,
+    slots::health_worker_id,
+    slots::starts_at,
+    slots::ends_at,
+    slots::withdrawn_at,
+    slots::created_at,
+    slots::created_by,
+) = (
+    slots::id,
+    slots::health_worker_id,
+    slots::starts_at,
+    slots::ends_at,
+    slots::withdrawn_at,
+    slots::created_at,
+    slots::created_by,
+);
+
+/// A live slot with its health worker's name and the booking holding it, if any.
+pub type SlotListing = (Slot, String, Option<DbUuid>);
+
+pub fn insert_slots(conn: &mut DbConnection, rows: &[Slot]) -> QueryResult<()> {
+    // One statement per slot: SQLite's overlap trigger must see the slots inserted before it.
+    for row in rows {
+        diesel::insert_into(slots::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default)]
+pub struct SlotFilter {
+    pub from: Option<DbTime>,
+    pub to: Option<DbTime>,
+    pub health_worker_id: Option<DbUuid>,
+    pub available: Option<bool>,
+    pub ids: Option<Vec<DbUuid>>,
+}
+
+pub fn list_slots(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<Vec<SlotListing>> {
+    let mut query = slots::table
+        .inner_join(health_workers::table)
+        .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
+        .filter(slots::withdrawn_at.is_null())
+        .select((SLOT, health_workers::name, bookings::id.nullable()))
+        .into_boxed();
+    if let Some(from) = filter.from {
+        query = query.filter(slots::starts_at.ge(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(slots::starts_at.lt(to));
+    }
+    if let Some(worker) = filter.health_worker_id {
+        query = query.filter(slots::health_worker_id.eq(worker));
+    }
+    match filter.available {
+        Some(true) => query = query.filter(bookings::id.is_null()),
+        Some(false) => query = query.filter(bookings::id.is_not_null()),
+        None => {}
+    }
+    if let Some(ids) = &filter.ids {
+        query = query.filter(slots::id.eq_any(ids.clone()));
+    }
+    query.order((slots::starts_at, slots::id)).load(conn)
+}
+
+pub fn find_live_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<SlotListing>> {
+    let filter = SlotFilter {
+        ids: Some(vec![id]),
+        ..SlotFilter::default()
+    };
+    Ok(list_slots(conn, &filter)?.into_iter().next())
+}
+
+/// Withdraws a live slot that no booking holds. `Ok(false)`: nothing was withdrawn.
+pub fn withdraw_slot(conn: &mut DbConnection, id: DbUuid, at: DbTime) -> QueryResult<bool> {
+    let held = bookings::table
+        .filter(bookings::slot_id.eq(id))
+        .filter(bookings::status.ne("cancelled"))
+        .select(bookings::id);
+    diesel::update(
+        slots::table
+            .filter(slots::id.eq(id))
+            .filter(slots::withdrawn_at.is_null()),
+    )
+    .filter(diesel::dsl::not(diesel::dsl::exists(held)))
+    .set(slots::withdrawn_at.eq(Some(at)))
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = referrals)]
+pub struct Referral {
+    pub attendance_id: DbUuid,
+    pub decision: String,
+    pub decided_at: DbTime,
+    pub recorded_at: DbTime,
+    pub recorded_by: String,
+}
+
+const REFERRAL: (
+    referrals::attendance_id,
+    referrals::decision,
+    referrals::decided_at,
+    referrals::recorded_at,
+    referrals::recorded_by,
+) = (
+    referrals::attendance_id,
+    referrals::decision,
+    referrals::decided_at,
+    referrals::recorded_at,
+    referrals::recorded_by,
+);
+
+pub fn find_referral(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Referral>> {
+    referrals::table
+        .find(attendance_id)
+        .select(REFERRAL)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_referral(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
+    diesel::insert_into(referrals::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn update_referral(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
+    diesel::update(referrals::table.find(row.attendance_id))
+        .set((
+            referrals::decision.eq(&row.decision),
+            referrals::decided_at.eq(row.decided_at),
+            referrals::recorded_at.eq(row.recorded_at),
+            referrals::recorded_by.eq(&row.recorded_by),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = bookings)]
+pub struct Booking {
+    pub id: DbUuid,
+    pub attendance_id: DbUuid,
+    pub slot_id: DbUuid,
+    pub status: String,
+    pub within_window: bool,
+    pub outside_window_reason: Option<String>,
+    pub booked_at: DbTime,
+    pub booked_by: String,
+    pub outcome_at: Option<DbTime>,
+    pub outcome_by: Option<String>,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub cancel_reason: Option<String>,
+}
+
+type BookingColumns = (
+    bookings::id,
+    bookings::attendance_id,
+    bookings::slot_id,
+    bookings::status,
+    bookings::within_window,
+    bookings::outside_window_reason,
+    bookings::booked_at,
+    bookings::booked_by,
+    bookings::outcome_at,
+    bookings::outcome_by,
+    bookings::brief_intervention_delivered,
+    bookings::units_per_week,
+    bookings::cancel_reason,
+);
+
+const BOOKING: BookingColumns = (
+    bookings::id,
+    bookings::attendance_id,
+    bookings::slot_id,
+    bookings::status,
+    bookings::within_window,
+    bookings::outside_window_reason,
+    bookings::booked_at,
+    bookings::booked_by,
+    bookings::outcome_at,
+    bookings::outcome_by,
+    bookings::brief_intervention_delivered,
+    bookings::units_per_week,
+    bookings::cancel_reason,
+);
+
+/// A booking with its slot and the slot's health worker's name.
+pub type BookingListing = (Booking, Slot, String);
+
+pub fn insert_booking(conn: &mut DbConnection, row: &Booking) -> QueryResult<()> {
+    diesel::insert_into(bookings::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Debug, Default)]
+pub struct BookingFilter {
+    pub id: Option<DbUuid>,
+    pub attendance_id: Option<DbUuid>,
+    pub starts_from: Option<DbTime>,
+    pub starts_before: Option<DbTime>,
+    pub health_worker_id: Option<DbUuid>,
+    pub status: Option<String>,
+}
+
+pub fn list_bookings(conn: &mut DbConnection, filter: &BookingFilter) -> QueryResult<Vec<BookingListing>> {
+    let mut query = bookings::table
+        .inner_join(slots::table.inner_join(health_workers::table))
+        .select((BOOKING, SLOT, health_workers::name))
+        .into_boxed();
+    if let Some(id) = filter.id {
+        query = query.filter(bookings::id.eq(id));
+    }
+    if let Some(attendance) = filter.attendance_id {
+        query = query.filter(bookings::attendance_id.eq(attendance));
+    }
+    if let Some(from) = filter.starts_from {
+        query = query.filter(slots::starts_at.ge(from));
+    }
+    if let Some(before) = filter.starts_before {
+        query = query.filter(slots::starts_at.lt(before));
+    }
+    if let Some(worker) = filter.health_worker_id {
+        query = query.filter(slots::health_worker_id.eq(worker));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(bookings::status.eq(status.clone()));
+    }
+    query
+        .order((slots::starts_at, bookings::booked_at, bookings::id))
+        .load(conn)
+}
+
+/// Records an outcome on a booking that is still `booked`. `Ok(false)`: it was not (any more).
+pub fn record_outcome(conn: &mut DbConnection, row: &Booking) -> QueryResult<bool> {
+    diesel::update(
+        bookings::table
+            .filter(bookings::id.eq(row.id))
+            .filter(bookings::status.eq("booked")),
+    )
+    .set((
+        bookings::status.eq(&row.status),
+        bookings::outcome_at.eq(row.outcome_at),
+        bookings::outcome_by.eq(&row.outcome_by),
+        bookings::brief_intervention_delivered.eq(row.brief_intervention_delivered),
+        bookings::units_per_week.eq(row.units_per_week),
+        bookings::cancel_reason.eq(&row.cancel_reason),
+    ))
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+/// Free live slots starting in `[from, until]`, earliest first.
+pub fn free_slots(conn: &mut DbConnection, from: DbTime, until: DbTime, limit: i64) -> QueryResult<Vec<DbUuid>> {
+    let held = bookings::table
+        .filter(bookings::slot_id.eq(slots::id))
+        .filter(bookings::status.ne("cancelled"))
+        .select(bookings::id);
+    slots::table
+        .filter(slots::withdrawn_at.is_null())
+        .filter(slots::starts_at.ge(from))
+        .filter(slots::starts_at.le(until))
+        .filter(diesel::dsl::not(diesel::dsl::exists(held)))
+        .order((slots::starts_at, slots::id))
+        .select(slots::id)
+        .limit(limit)
+        .load(conn)
+}
+
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = booking_attempts)]
+pub struct BookingAttempt {
+    pub id: DbUuid,
+    pub attendance_id: DbUuid,
+    pub attempted_at: DbTime,
+    pub window_ends_at: DbTime,
+    pub attempted_by: String,
+}
+
+pub fn insert_attempt(conn: &mut DbConnection, row: &BookingAttempt) -> QueryResult<()> {
+    diesel::insert_into(booking_attempts::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = follow_ups)]
+pub struct FollowUp {
+    pub id: DbUuid,
+    pub attendance_id: DbUuid,
+    pub months: i32,
+    pub units_per_week: f64,
+    pub contacted_at: DbTime,
+    pub recorded_at: DbTime,
+    pub recorded_by: String,
+}
+
+pub fn insert_follow_up(conn: &mut DbConnection, row: &FollowUp) -> QueryResult<()> {
+    diesel::insert_into(follow_ups::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_follow_up(conn: &mut DbConnection, attendance_id: DbUuid, months: i32) -> QueryResult<Option<FollowUp>> {
+    follow_ups::table
+        .filter(follow_ups::attendance_id.eq(attendance_id))
+        .filter(follow_ups::months.eq(months))
+        .select((
+            follow_ups::id,
+            follow_ups::attendance_id,
+            follow_ups::months,
+            follow_ups::units_per_week,
+            follow_ups::contacted_at,
+            follow_ups::recorded_at,
+            follow_ups::recorded_by,
+        ))
+        .first(conn)
+        .optional()
+}
