@@ -33,46 +33,8 @@ pub struct Attendance {
     pub created_by: String,
 }
 
-/// Columns in `Attendance` order (`as_select` does not compile through the MultiConnection).
-pub type Columns = (
-    attendances::id,
-    attendances::source_system,
-    attendances::source_id,
-    attendances::patient_key,
-    attendances::nhs_number,
-    attendances::local_id,
-    attendances::sex,
-    attendances::date_of_birth,
-    attendances::site,
-    attendances::arrived_at,
-    attendances::presenting_condition,
-    attendances::presenting_condition_detail,
-    attendances::attendance_category,
-    attendances::indications,
-    attendances::pat_indicated,
-    attendances::created_at,
-    attendances::created_by,
-);
-
-pub const COLUMNS: Columns = (
-    attendances::id,
-    attendances::source_system,
-    attendances::source_id,
-    attendances::patient_key,
-    attendances::nhs_number,
-    attendances::local_id,
-    attendances::sex,
-    attendances::date_of_birth,
-    attendances::site,
-    attendances::arrived_at,
-    attendances::presenting_condition,
-    attendances::presenting_condition_detail,
-    attendances::attendance_category,
-    attendances::indications,
-    attendances::pat_indicated,
-    attendances::created_at,
-    attendances::created_by,
-);
+// Columns in `Attendance` order.
+columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
 
 #[derive(Insertable, Clone, Debug)]
 #[diesel(table_name = attendances)]

@@ -21,27 +21,7 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
-pub const COLUMNS: (
-    audit_events::id,
-    audit_events::occurred_at,
-    audit_events::actor,
-    audit_events::roles,
-    audit_events::action,
-    audit_events::resource_type,
-    audit_events::resource_id,
-    audit_events::patient_key,
-    audit_events::request_id,
-) = (
-    audit_events::id,
-    audit_events::occurred_at,
-    audit_events::actor,
-    audit_events::roles,
-    audit_events::action,
-    audit_events::resource_type,
-    audit_events::resource_id,
-    audit_events::patient_key,
-    audit_events::request_id,
-);
+columns!(pub COLUMNS: Columns = audit_events { id, occurred_at, actor, roles, action, resource_type, resource_id, patient_key, request_id });
 
 pub fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)

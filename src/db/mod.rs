@@ -2,6 +2,15 @@
 //! module per aggregate. Functions here take `&mut DbConnection` and return `QueryResult`; the
 //! handler owns the transaction (STYLE.md §8).
 
+/// Declares the column tuple of a row struct, as a type and a constant, from one list
+/// (`as_select()` does not compile through the MultiConnection, DESIGN.md §9).
+macro_rules! columns {
+    ($vis:vis $name:ident: $ty:ident = $table:ident { $($col:ident),+ $(,)? }) => {
+        $vis type $ty = ($($table::$col,)+);
+        $vis const $name: $ty = ($($table::$col,)+);
+    };
+}
+
 pub mod attendances;
 pub mod audit;
 mod conn;

@@ -33,21 +33,7 @@ pub struct HealthWorker {
     pub created_by: String,
 }
 
-const HEALTH_WORKER: (
-    health_workers::id,
-    health_workers::name,
-    health_workers::staff_id,
-    health_workers::subject,
-    health_workers::created_at,
-    health_workers::created_by,
-) = (
-    health_workers::id,
-    health_workers::name,
-    health_workers::staff_id,
-    health_workers::subject,
-    health_workers::created_at,
-    health_workers::created_by,
-);
+columns!(HEALTH_WORKER: HealthWorkerColumns = health_workers { id, name, staff_id, subject, created_at, created_by });
 
 pub fn insert_health_worker(conn: &mut DbConnection, row: &HealthWorker) -> QueryResult<()> {
     diesel::insert_into(health_workers::table)
@@ -83,23 +69,7 @@ pub struct Slot {
     pub created_by: String,
 }
 
-const SLOT: (
-    slots::id,
-    slots::health_worker_id,
-    slots::starts_at,
-    slots::ends_at,
-    slots::withdrawn_at,
-    slots::created_at,
-    slots::created_by,
-) = (
-    slots::id,
-    slots::health_worker_id,
-    slots::starts_at,
-    slots::ends_at,
-    slots::withdrawn_at,
-    slots::created_at,
-    slots::created_by,
-);
+columns!(SLOT: SlotColumns = slots { id, health_worker_id, starts_at, ends_at, withdrawn_at, created_at, created_by });
 
 /// A live slot with its health worker's name and the booking holding it, if any.
 pub type SlotListing = (Slot, String, Option<DbUuid>);
@@ -183,19 +153,7 @@ pub struct Referral {
     pub recorded_by: String,
 }
 
-const REFERRAL: (
-    referrals::attendance_id,
-    referrals::decision,
-    referrals::decided_at,
-    referrals::recorded_at,
-    referrals::recorded_by,
-) = (
-    referrals::attendance_id,
-    referrals::decision,
-    referrals::decided_at,
-    referrals::recorded_at,
-    referrals::recorded_by,
-);
+columns!(REFERRAL: ReferralColumns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by });
 
 pub fn find_referral(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Referral>> {
     referrals::table
@@ -242,37 +200,7 @@ pub struct Booking {
     pub cancel_reason: Option<String>,
 }
 
-type BookingColumns = (
-    bookings::id,
-    bookings::attendance_id,
-    bookings::slot_id,
-    bookings::status,
-    bookings::within_window,
-    bookings::outside_window_reason,
-    bookings::booked_at,
-    bookings::booked_by,
-    bookings::outcome_at,
-    bookings::outcome_by,
-    bookings::brief_intervention_delivered,
-    bookings::units_per_week,
-    bookings::cancel_reason,
-);
-
-const BOOKING: BookingColumns = (
-    bookings::id,
-    bookings::attendance_id,
-    bookings::slot_id,
-    bookings::status,
-    bookings::within_window,
-    bookings::outside_window_reason,
-    bookings::booked_at,
-    bookings::booked_by,
-    bookings::outcome_at,
-    bookings::outcome_by,
-    bookings::brief_intervention_delivered,
-    bookings::units_per_week,
-    bookings::cancel_reason,
-);
+columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason });
 
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);

@@ -29,39 +29,7 @@ pub struct Screening {
     pub recorded_by: String,
 }
 
-pub type Columns = (
-    screenings::id,
-    screenings::attendance_id,
-    screenings::version,
-    screenings::status,
-    screenings::rule,
-    screenings::result,
-    screenings::units,
-    screenings::answers,
-    screenings::alerts,
-    screenings::advice_given,
-    screenings::leaflet_given,
-    screenings::screened_at,
-    screenings::recorded_at,
-    screenings::recorded_by,
-);
-
-pub const COLUMNS: Columns = (
-    screenings::id,
-    screenings::attendance_id,
-    screenings::version,
-    screenings::status,
-    screenings::rule,
-    screenings::result,
-    screenings::units,
-    screenings::answers,
-    screenings::alerts,
-    screenings::advice_given,
-    screenings::leaflet_given,
-    screenings::screened_at,
-    screenings::recorded_at,
-    screenings::recorded_by,
-);
+columns!(pub COLUMNS: Columns = screenings { id, attendance_id, version, status, rule, result, units, answers, alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by });
 
 /// Every version for the attendance, newest (current) first.
 pub fn history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<Screening>> {
