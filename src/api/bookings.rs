@@ -230,15 +230,28 @@ fn already_booked() -> ApiError {
     }
 }
 
+/// Which rule a failed booking insert broke, if it was one of the two unique indexes.
+fn insert_error(error: &diesel::result::Error) -> Option<ApiError> {
+    if violates(error, "bookings_one_active_per_slot", "bookings.slot_id") {
+        Some(slot_taken())
+    } else if violates(error, "bookings_one_open_per_referral", "bookings.attendance_id") {
+        Some(already_booked())
+    } else {
+        None
+    }
+}
+
 /// Inserts the booking inside a savepoint, so that losing the slot to a simultaneous booking
-/// leaves the surrounding transaction usable. `Ok(false)`: the slot was taken.
+/// leaves the surrounding transaction usable for the next slot. `Ok(false)`: the slot was taken.
 fn try_insert(conn: &mut DbConnection, row: &Booking) -> Result<bool, ApiError> {
     use diesel::Connection;
     match conn.transaction(|conn| scheduling::insert_booking(conn, row)) {
         Ok(()) => Ok(true),
-        Err(e) if violates(&e, "bookings_one_active_per_slot", "bookings.slot_id") => Ok(false),
-        Err(e) if violates(&e, "bookings_one_open_per_referral", "bookings.attendance_id") => Err(already_booked()),
-        Err(e) => Err(e.into()),
+        Err(e) => match insert_error(&e) {
+            Some(ApiError::Conflict { kind: "slot-taken", .. }) => Ok(false),
+            Some(other) => Err(other),
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -292,16 +305,6 @@ pub async fn create(
                 };
                 let screened_at = screening.screened_at.get();
                 let window_ends = window_end(screened_at, window_hours);
-                let filter = BookingFilter {
-                    attendance_id: Some(attendance_id),
-                    ..BookingFilter::default()
-                };
-                if scheduling::list_bookings(conn, &filter)?
-                    .iter()
-                    .any(|(b, _, _)| b.status == "booked")
-                {
-                    return Err(already_booked());
-                }
                 let mut row = Booking {
                     id: DbUuid(uuid::Uuid::now_v7()),
                     attendance_id,
@@ -317,51 +320,59 @@ pub async fn create(
                     units_per_week: None,
                     cancel_reason: None,
                 };
-                let booked_slot: Option<Slot> = match chosen {
-                    Some((slot, _, holder)) => {
+                // The unique indexes decide slot-taken and already-booked; the reads before the
+                // insert only pick which answer comes first (409 before a time rule's 422).
+                let open_booking = |conn: &mut DbConnection| scheduling::has_open_booking(conn, attendance_id);
+                let booked: Option<(Slot, String)> = match chosen {
+                    Some((slot, name, holder)) => {
                         if holder.is_some() {
                             return Err(slot_taken());
                         }
                         let starts = slot.starts_at.get();
-                        if starts < now {
-                            return Err(ApiError::Rule {
+                        row.within_window = starts <= window_ends;
+                        let broken_rule = if starts < now {
+                            Some(ApiError::Rule {
                                 kind: "slot-in-past",
                                 detail: "the slot has already started".into(),
                                 errors: vec![FieldError::new("slot_id", "must be a slot that has not started")],
-                            });
-                        }
-                        row.within_window = starts <= window_ends;
-                        if !row.within_window && row.outside_window_reason.is_none() {
-                            return Err(ApiError::Rule {
+                            })
+                        } else if !row.within_window && row.outside_window_reason.is_none() {
+                            Some(ApiError::Rule {
                                 kind: "outside-window",
                                 detail: format!(
                                     "the slot starts more than {window_hours} hours after the screening: give \
                                      outside_window_reason (patient_preference or no_capacity)"
                                 ),
                                 errors: vec![FieldError::new("outside_window_reason", "required for this slot")],
-                            });
+                            })
+                        } else {
+                            None
+                        };
+                        if let Some(rule) = broken_rule {
+                            return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
-                        if !try_insert(conn, &row)? {
-                            return Err(slot_taken());
-                        }
-                        Some(slot)
+                        scheduling::insert_booking(conn, &row)
+                            .map_err(|e| insert_error(&e).unwrap_or_else(|| e.into()))?;
+                        Some((slot, name))
                     }
                     None => {
+                        if open_booking(conn)? {
+                            return Err(already_booked());
+                        }
                         let from = DbTime::new(now.max(screened_at));
                         let mut booked = None;
                         for slot_id in scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)? {
                             row.slot_id = slot_id;
                             if try_insert(conn, &row)? {
-                                booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, _, _)| slot);
+                                booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, name, _)| (slot, name));
                                 break;
                             }
                         }
                         booked
                     }
                 };
-                let key = Some(attendance.patient_key.as_str());
-                let Some(_) = booked_slot else {
+                let Some((slot, name)) = booked else {
                     scheduling::insert_attempt(
                         conn,
                         &BookingAttempt {
@@ -374,19 +385,15 @@ pub async fn create(
                     )?;
                     return Ok(Booked::NoSlot);
                 };
+                let key = Some(attendance.patient_key.as_str());
                 audit::record(
                     conn,
                     &audit_event(&user, &request_id, "create", "booking", row.id.0, key),
                 )?;
-                let filter = BookingFilter {
-                    id: Some(row.id),
-                    ..BookingFilter::default()
-                };
-                let listing = scheduling::list_bookings(conn, &filter)?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| ApiError::internal("the booking just made is not there"))?;
-                Ok(Booked::Made(Box::new(BookingView::new(&listing, screened_at)?)))
+                Ok(Booked::Made(Box::new(BookingView::new(
+                    &(row, slot, name),
+                    screened_at,
+                )?)))
             })
         })
         .await?;

@@ -250,6 +250,16 @@ pub fn list_bookings(conn: &mut DbConnection, filter: &BookingFilter) -> QueryRe
         .load(conn)
 }
 
+/// Whether the referral has a booking still `booked`.
+pub fn has_open_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        bookings::table
+            .filter(bookings::attendance_id.eq(attendance_id))
+            .filter(bookings::status.eq("booked")),
+    ))
+    .get_result(conn)
+}
+
 /// Records an outcome on a booking that is still `booked`. `Ok(false)`: it was not (any more).
 pub fn record_outcome(conn: &mut DbConnection, row: &Booking) -> QueryResult<bool> {
     diesel::update(
