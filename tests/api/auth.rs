@@ -134,6 +134,20 @@ struct Endpoint {
     path: String,
     body: Option<Value>,
     allowed: &'static [&'static str],
+    /// For writes that cannot succeed twice (a slot, a booking, a withdrawal): an allowed role's
+    /// own path and body, so that each allowed role's request can succeed on its own.
+    per_role: Vec<(&'static str, String, Option<Value>)>,
+}
+
+impl Endpoint {
+    fn request_for(&self, role: &str) -> (&str, Option<&Value>) {
+        self.per_role
+            .iter()
+            .find(|(r, _, _)| *r == role)
+            .map_or((self.path.as_str(), self.body.as_ref()), |(_, path, body)| {
+                (path.as_str(), body.as_ref())
+            })
+    }
 }
 
 /// The protected endpoints of v1, with a real attendance to address.
@@ -148,12 +162,14 @@ async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
             path: "/api/v1/attendances".into(),
             body: Some(attendance_body("auth-new")),
             allowed: &["clinician", "integration"],
+            per_role: vec![],
         },
         Endpoint {
             method: Method::GET,
             path: format!("/api/v1/attendances/{id}"),
             body: None,
             allowed: &["clinician", "integration", "ahw", "admin"],
+            per_role: vec![],
         },
         Endpoint {
             method: Method::PUT,
@@ -169,12 +185,142 @@ async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
                 },
             })),
             allowed: &["clinician", "integration"],
+            per_role: vec![],
         },
         Endpoint {
             method: Method::GET,
             path: "/api/v1/audit-events".into(),
             body: None,
             allowed: &["admin"],
+            per_role: vec![],
+        },
+    ]
+    .into_iter()
+    .chain(scheduling_endpoints(app).await)
+    .collect()
+}
+
+/// The scheduling endpoints of issue 3 (/tmp/scheduling-api.md), each with the records it
+/// addresses.
+async fn scheduling_endpoints(app: &TestApp) -> Vec<Endpoint> {
+    use crate::scheduling_helpers::{
+        accepted_attendance, booked, health_worker, id_of, now, positive_attendance, rfc, slot_at, slot_body,
+    };
+    use chrono::Duration;
+
+    let hw = health_worker(app).await;
+    let t = now();
+    let h = Duration::hours;
+    let new_slot = |hours: i64| Some(slot_body(&hw, t + h(hours), t + h(hours) + Duration::minutes(30)));
+    let withdraw_by_admin = slot_at(app, &hw, t + h(30)).await;
+    let withdraw_by_ahw = slot_at(app, &hw, t + h(31)).await;
+    let referred = positive_attendance(app).await;
+    let decided_at = rfc(t - Duration::minutes(30));
+    let mut bookings_by_role = vec![];
+    for (i, role) in ["clinician", "integration", "ahw"].into_iter().enumerate() {
+        let attendance = accepted_attendance(app).await;
+        let free = slot_at(app, &hw, t + h(2 + i as i64)).await;
+        bookings_by_role.push((
+            role,
+            "/api/v1/bookings".to_owned(),
+            Some(json!({ "attendance_id": attendance, "slot_id": free })),
+        ));
+    }
+    let read_booking = {
+        let attendance = accepted_attendance(app).await;
+        let s = slot_at(app, &hw, t + h(6)).await;
+        id_of(&booked(app, &attendance, &s).await)
+    };
+    let outcome_booking = {
+        let attendance = accepted_attendance(app).await;
+        let s = slot_at(app, &hw, t + h(7)).await;
+        id_of(&booked(app, &attendance, &s).await)
+    };
+    let followed_up = accepted_attendance(app).await;
+    vec![
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/health-workers".into(),
+            body: Some(json!({ "name": "Role Matrix" })),
+            allowed: &["admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/health-workers".into(),
+            body: None,
+            allowed: &["admin", "ahw", "clinician"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/slots".into(),
+            body: new_slot(20),
+            allowed: &["admin", "ahw"],
+            per_role: vec![
+                ("admin", "/api/v1/slots".into(), new_slot(20)),
+                ("ahw", "/api/v1/slots".into(), new_slot(21)),
+            ],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/slots".into(),
+            body: None,
+            allowed: &["admin", "ahw", "clinician", "integration"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::DELETE,
+            path: format!("/api/v1/slots/{withdraw_by_admin}"),
+            body: None,
+            allowed: &["admin", "ahw"],
+            per_role: vec![
+                ("admin", format!("/api/v1/slots/{withdraw_by_admin}"), None),
+                ("ahw", format!("/api/v1/slots/{withdraw_by_ahw}"), None),
+            ],
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: format!("/api/v1/attendances/{referred}/referral"),
+            // The same decision each time: the first role records it, the others replay it.
+            body: Some(json!({ "decision": "accepted", "decided_at": decided_at })),
+            allowed: &["clinician", "integration", "ahw"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/api/v1/bookings".into(),
+            body: bookings_by_role[0].2.clone(),
+            allowed: &["clinician", "integration", "ahw"],
+            per_role: bookings_by_role,
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/bookings".into(),
+            body: None,
+            allowed: &["ahw", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: format!("/api/v1/bookings/{read_booking}"),
+            body: None,
+            allowed: &["ahw", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/api/v1/bookings/{outcome_booking}/outcome"),
+            body: Some(json!({ "status": "cancelled", "reason": "role matrix" })),
+            allowed: &["ahw"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/api/v1/attendances/{followed_up}/follow-ups"),
+            body: Some(json!({ "months": 6, "units_per_week": 10 })),
+            allowed: &["ahw"],
+            per_role: vec![],
         },
     ]
 }
@@ -187,13 +333,14 @@ async fn every_endpoint_by_every_role() {
     for ep in endpoints(&app).await {
         for role in ROLES {
             let token = format!("Bearer {}", app.token(role));
+            let (path, body) = ep.request_for(role);
 
             // Act
-            let resp = send(&app, &ep.method, &ep.path, Some(&token), ep.body.as_ref()).await;
+            let resp = send(&app, &ep.method, path, Some(&token), body).await;
 
             // Assert
             let status = resp.status().as_u16();
-            let what = format!("{} {} as {role}", ep.method, ep.path);
+            let what = format!("{} {path} as {role}", ep.method);
             if ep.allowed.contains(&role) {
                 assert!(
                     (200..300).contains(&status),

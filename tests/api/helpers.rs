@@ -209,7 +209,6 @@ impl TestApp {
     }
 
     /// Moves the service's clock forward (e.g. to when an appointment has started).
-    #[allow(dead_code)] // used by the scheduling tests
     pub fn advance_clock(&self, by: chrono::Duration) {
         self.clock.advance(by);
     }

@@ -5,11 +5,16 @@
 mod attendances;
 mod audit;
 mod auth;
+mod bookings;
 mod concurrency;
 mod errors;
 mod helpers;
 mod migrations;
 mod openapi;
 mod operations;
+mod outcomes;
+mod referrals;
 mod resilience;
+mod scheduling_helpers;
 mod screening;
+mod slots;
