@@ -12,10 +12,11 @@ use super::attendances::PatientView;
 use super::{audit_event, decode_code, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance};
+use crate::db::audit::AuditEvent;
 use crate::db::scheduling::{self, violates, Booking, BookingAttempt, BookingFilter, BookingListing, Slot};
 use crate::db::screenings::Screening;
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{audit, write_transaction, DbConnection};
+use crate::db::{audit, single_write, write_transaction, DbConnection};
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::pat::{Alert, Answers, PatResult, PatRule};
 use crate::domain::scheduling::{window_end, BookingStatus, LeadTime, OutsideWindowReason};
@@ -241,11 +242,10 @@ fn insert_error(error: &diesel::result::Error) -> Option<ApiError> {
     }
 }
 
-/// Inserts the booking inside a savepoint, so that losing the slot to a simultaneous booking
-/// leaves the surrounding transaction usable for the next slot. `Ok(false)`: the slot was taken.
-fn try_insert(conn: &mut DbConnection, row: &Booking) -> Result<bool, ApiError> {
-    use diesel::Connection;
-    match conn.transaction(|conn| scheduling::insert_booking(conn, row)) {
+/// Inserts the booking with its audit event; losing the slot to a simultaneous booking leaves the
+/// connection usable for the next slot (see `insert_booking_with_audit`). `Ok(false)`: taken.
+fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Result<bool, ApiError> {
+    match scheduling::insert_booking_with_audit(conn, row, event) {
         Ok(()) => Ok(true),
         Err(e) => match insert_error(&e) {
             Some(ApiError::Conflict { kind: "slot-taken", .. }) => Ok(false),
@@ -286,8 +286,8 @@ pub async fn create(
     let request_id = request_id.to_string();
     let booked = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let (attendance, screening) = attendances::find_with_current_screening(conn, attendance_id)?
+            single_write(conn, |conn| {
+                let (attendance, screening, referral) = scheduling::booking_context(conn, attendance_id)?
                     .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
                 let chosen = match input.slot_id {
                     Some(slot_id) => Some(
@@ -296,7 +296,6 @@ pub async fn create(
                     ),
                     None => None,
                 };
-                let referral = scheduling::find_referral(conn, attendance_id)?;
                 let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
                     return Err(ApiError::Conflict {
                         kind: "referral-not-accepted",
@@ -320,6 +319,8 @@ pub async fn create(
                     units_per_week: None,
                     cancel_reason: None,
                 };
+                let key = Some(attendance.patient_key.as_str());
+                let event = audit_event(&user, &request_id, "create", "booking", row.id.0, key);
                 // The unique indexes decide slot-taken and already-booked; the reads before the
                 // insert only pick which answer comes first (409 before a time rule's 422).
                 let open_booking = |conn: &mut DbConnection| scheduling::has_open_booking(conn, attendance_id);
@@ -352,7 +353,7 @@ pub async fn create(
                             return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
-                        scheduling::insert_booking(conn, &row)
+                        scheduling::insert_booking_with_audit(conn, &row, &event)
                             .map_err(|e| insert_error(&e).unwrap_or_else(|| e.into()))?;
                         Some((slot, name))
                     }
@@ -364,7 +365,7 @@ pub async fn create(
                         let mut booked = None;
                         for slot_id in scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)? {
                             row.slot_id = slot_id;
-                            if try_insert(conn, &row)? {
+                            if try_insert(conn, &row, &event)? {
                                 booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, name, _)| (slot, name));
                                 break;
                             }
@@ -385,11 +386,6 @@ pub async fn create(
                     )?;
                     return Ok(Booked::NoSlot);
                 };
-                let key = Some(attendance.patient_key.as_str());
-                audit::record(
-                    conn,
-                    &audit_event(&user, &request_id, "create", "booking", row.id.0, key),
-                )?;
                 Ok(Booked::Made(Box::new(BookingView::new(
                     &(row, slot, name),
                     screened_at,

@@ -5,8 +5,15 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
-use super::schema::{booking_attempts, bookings, follow_ups, health_workers, referrals, slots};
-use super::types::{DbTime, DbUuid};
+use diesel::sql_types::{Bool, Nullable, Text};
+
+use super::attendances::Attendance;
+use super::audit::AuditEvent;
+use super::schema::{
+    attendances, booking_attempts, bookings, follow_ups, health_workers, referrals, screenings, slots,
+};
+use super::screenings::Screening;
+use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use super::DbConnection;
 
 /// Whether `error` is the violation of `constraint` (PostgreSQL names it; SQLite names the
@@ -205,11 +212,66 @@ columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);
 
-pub fn insert_booking(conn: &mut DbConnection, row: &Booking) -> QueryResult<()> {
-    diesel::insert_into(bookings::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+/// Inserts a booking and its audit event atomically. PostgreSQL: one statement (a data-modifying
+/// CTE), its own transaction. SQLite: two statements in the caller's `BEGIN IMMEDIATE`
+/// transaction; a unique violation there undoes only the failed statement, so the caller can try
+/// another slot.
+pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(
+            "WITH inserted AS (
+                 INSERT INTO bookings (id, attendance_id, slot_id, status, within_window, outside_window_reason,
+                     booked_at, booked_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 RETURNING id)
+             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                 patient_key, request_id)
+             SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM inserted",
+        )
+        .bind::<PortableUuid, _>(row.id)
+        .bind::<PortableUuid, _>(row.attendance_id)
+        .bind::<PortableUuid, _>(row.slot_id)
+        .bind::<Text, _>(&row.status)
+        .bind::<Bool, _>(row.within_window)
+        .bind::<Nullable<Text>, _>(&row.outside_window_reason)
+        .bind::<PortableTime, _>(row.booked_at)
+        .bind::<Text, _>(&row.booked_by)
+        .bind::<PortableUuid, _>(event.id)
+        .bind::<PortableTime, _>(event.occurred_at)
+        .bind::<Text, _>(&event.actor)
+        .bind::<Text, _>(&event.roles)
+        .bind::<Text, _>(&event.action)
+        .bind::<Text, _>(&event.resource_type)
+        .bind::<Text, _>(&event.resource_id)
+        .bind::<Nullable<Text>, _>(&event.patient_key)
+        .bind::<Nullable<Text>, _>(&event.request_id)
+        .execute(pg)
+        .map(|_| ()),
+        DbConnection::Sqlite(_) => {
+            diesel::insert_into(bookings::table).values(row).execute(conn)?;
+            super::audit::record(conn, event)
+        }
+    }
+}
+
+/// What a booking needs to know about the referral, in one query: the attendance, its current
+/// screening and the referral decision.
+pub fn booking_context(
+    conn: &mut DbConnection,
+    attendance_id: DbUuid,
+) -> QueryResult<Option<(Attendance, Option<Screening>, Option<Referral>)>> {
+    attendances::table
+        .left_join(screenings::table)
+        .left_join(referrals::table)
+        .filter(attendances::id.eq(attendance_id))
+        .order(screenings::version.desc())
+        .select((
+            super::attendances::COLUMNS,
+            super::screenings::COLUMNS.nullable(),
+            REFERRAL.nullable(),
+        ))
+        .first(conn)
+        .optional()
 }
 
 #[derive(Debug, Default)]
