@@ -254,12 +254,12 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
     }
 }
 
+/// An attendance with its current screening and referral decision.
+pub type BookingContext = (Attendance, Option<Screening>, Option<Referral>);
+
 /// What a booking needs to know about the referral, in one query: the attendance, its current
 /// screening and the referral decision.
-pub fn booking_context(
-    conn: &mut DbConnection,
-    attendance_id: DbUuid,
-) -> QueryResult<Option<(Attendance, Option<Screening>, Option<Referral>)>> {
+pub fn booking_context(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<BookingContext>> {
     attendances::table
         .left_join(screenings::table)
         .left_join(referrals::table)
