@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::AuditEvent;
+use super::audit::BindAuditEvent;
 use super::schema::{attendances, screenings};
 use super::screenings::Screening;
 use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
@@ -131,6 +132,7 @@ pub fn record(
                      SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM inserted)
                  SELECT indications, pat_indicated FROM inserted",
             )
+            .into_boxed()
             .bind::<PortableUuid, _>(new.id)
             .bind::<Text, _>(&new.source_system)
             .bind::<Text, _>(&new.source_id)
@@ -152,15 +154,7 @@ pub fn record(
             .bind::<Bool, _>(choice.if_repeat.1)
             .bind::<Text, _>(&choice.otherwise.0)
             .bind::<Bool, _>(choice.otherwise.1)
-            .bind::<PortableUuid, _>(event.id)
-            .bind::<PortableTime, _>(event.occurred_at)
-            .bind::<Text, _>(&event.actor)
-            .bind::<Text, _>(&event.roles)
-            .bind::<Text, _>(&event.action)
-            .bind::<Text, _>(&event.resource_type)
-            .bind::<Text, _>(&event.resource_id)
-            .bind::<Nullable<Text>, _>(&event.patient_key)
-            .bind::<Nullable<Text>, _>(&event.request_id)
+            .bind_audit_event(event)
             .get_result(pg)?;
             (chosen.indications, chosen.pat_indicated)
         }

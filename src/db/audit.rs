@@ -1,10 +1,13 @@
 //! The audit trail: who read or changed whose records. Append-only (database triggers refuse
 //! UPDATE and DELETE); each event is written in the same transaction as the read or change.
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Nullable, Text};
 
 use super::schema::audit_events;
-use super::types::{DbTime, DbUuid};
+use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use super::DbConnection;
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -59,4 +62,24 @@ pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<Au
         .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
         .limit(filter.limit)
         .load(conn)
+}
+
+/// Appends an audit event's nine values, in `audit_events` column order, as the last binds of a
+/// PostgreSQL statement that writes a record and its audit event together.
+pub trait BindAuditEvent<'a> {
+    fn bind_audit_event(self, event: &'a AuditEvent) -> Self;
+}
+
+impl<'a> BindAuditEvent<'a> for BoxedSqlQuery<'a, Pg, SqlQuery> {
+    fn bind_audit_event(self, event: &'a AuditEvent) -> Self {
+        self.bind::<PortableUuid, _>(event.id)
+            .bind::<PortableTime, _>(event.occurred_at)
+            .bind::<Text, _>(&event.actor)
+            .bind::<Text, _>(&event.roles)
+            .bind::<Text, _>(&event.action)
+            .bind::<Text, _>(&event.resource_type)
+            .bind::<Text, _>(&event.resource_id)
+            .bind::<Nullable<Text>, _>(&event.patient_key)
+            .bind::<Nullable<Text>, _>(&event.request_id)
+    }
 }

@@ -9,6 +9,7 @@ use diesel::sql_types::{Bool, Nullable, Text};
 
 use super::attendances::Attendance;
 use super::audit::AuditEvent;
+use super::audit::BindAuditEvent;
 use super::schema::{
     attendances, booking_attempts, bookings, follow_ups, health_workers, referrals, screenings, slots,
 };
@@ -228,6 +229,7 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
                  patient_key, request_id)
              SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM inserted",
         )
+        .into_boxed()
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<PortableUuid, _>(row.slot_id)
@@ -236,15 +238,7 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
         .bind::<Nullable<Text>, _>(&row.outside_window_reason)
         .bind::<PortableTime, _>(row.booked_at)
         .bind::<Text, _>(&row.booked_by)
-        .bind::<PortableUuid, _>(event.id)
-        .bind::<PortableTime, _>(event.occurred_at)
-        .bind::<Text, _>(&event.actor)
-        .bind::<Text, _>(&event.roles)
-        .bind::<Text, _>(&event.action)
-        .bind::<Text, _>(&event.resource_type)
-        .bind::<Text, _>(&event.resource_id)
-        .bind::<Nullable<Text>, _>(&event.patient_key)
-        .bind::<Nullable<Text>, _>(&event.request_id)
+        .bind_audit_event(event)
         .execute(pg)
         .map(|_| ()),
         DbConnection::Sqlite(_) => {

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
 
 use super::audit::AuditEvent;
+use super::audit::BindAuditEvent;
 use super::schema::screenings;
 use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use super::DbConnection;
@@ -55,6 +56,7 @@ pub fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &Audit
                  patient_key, request_id)
              SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM inserted",
         )
+        .into_boxed()
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<Integer, _>(row.version)
@@ -69,15 +71,7 @@ pub fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &Audit
         .bind::<PortableTime, _>(row.screened_at)
         .bind::<PortableTime, _>(row.recorded_at)
         .bind::<Text, _>(&row.recorded_by)
-        .bind::<PortableUuid, _>(event.id)
-        .bind::<PortableTime, _>(event.occurred_at)
-        .bind::<Text, _>(&event.actor)
-        .bind::<Text, _>(&event.roles)
-        .bind::<Text, _>(&event.action)
-        .bind::<Text, _>(&event.resource_type)
-        .bind::<Text, _>(&event.resource_id)
-        .bind::<Nullable<Text>, _>(&event.patient_key)
-        .bind::<Nullable<Text>, _>(&event.request_id)
+        .bind_audit_event(event)
         .execute(pg)
         .map(|_| ()),
         DbConnection::Sqlite(_) => {
