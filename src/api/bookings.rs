@@ -619,7 +619,7 @@ pub async fn outcome(
     let request_id = request_id.to_string();
     let view = state
         .db(move |conn| {
-            write_transaction(conn, |conn| {
+            single_write(conn, |conn| {
                 let filter = BookingFilter {
                     id: Some(id),
                     ..BookingFilter::default()
@@ -655,22 +655,19 @@ pub async fn outcome(
                     cancel_reason: input.reason.clone(),
                     ..booking
                 };
-                if !scheduling::record_outcome(conn, &changed)? {
-                    return Err(invalid());
-                }
                 let (attendance, screening) = attendances::find_with_current_screening(conn, changed.attendance_id)?
                     .ok_or_else(|| ApiError::internal("a booking's attendance is missing"))?;
-                audit::record(
-                    conn,
-                    &audit_event(
-                        &user,
-                        &request_id,
-                        "update",
-                        "booking",
-                        id.0,
-                        Some(&attendance.patient_key),
-                    ),
-                )?;
+                let event = audit_event(
+                    &user,
+                    &request_id,
+                    "update",
+                    "booking",
+                    id.0,
+                    Some(&attendance.patient_key),
+                );
+                if !scheduling::record_outcome(conn, &changed, &event)? {
+                    return Err(invalid());
+                }
                 let screened_at = screening.map_or(changed.booked_at.get(), |s| s.screened_at.get());
                 BookingView::new(&(changed, slot, name), screened_at)
             })

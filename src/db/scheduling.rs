@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
-use diesel::sql_types::{Bool, Nullable, Text};
+use diesel::sql_types::{Bool, Double, Nullable, Text};
 
 use super::attendances::Attendance;
 use super::audit::AuditEvent;
@@ -316,23 +316,53 @@ pub fn has_open_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> Query
     .get_result(conn)
 }
 
-/// Records an outcome on a booking that is still `booked`. `Ok(false)`: it was not (any more).
-pub fn record_outcome(conn: &mut DbConnection, row: &Booking) -> QueryResult<bool> {
-    diesel::update(
-        bookings::table
-            .filter(bookings::id.eq(row.id))
-            .filter(bookings::status.eq("booked")),
-    )
-    .set((
-        bookings::status.eq(&row.status),
-        bookings::outcome_at.eq(row.outcome_at),
-        bookings::outcome_by.eq(&row.outcome_by),
-        bookings::brief_intervention_delivered.eq(row.brief_intervention_delivered),
-        bookings::units_per_week.eq(row.units_per_week),
-        bookings::cancel_reason.eq(&row.cancel_reason),
-    ))
-    .execute(conn)
-    .map(|n| n > 0)
+/// Records an outcome on a booking that is still `booked`, with its audit event. `Ok(false)`: it
+/// was not booked (any more) and nothing was written. PostgreSQL: one statement (the audit
+/// insert reads the update's result), its own transaction. SQLite: in the caller's transaction.
+pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query(
+            "WITH changed AS (
+                 UPDATE bookings SET status = $2, outcome_at = $3, outcome_by = $4,
+                     brief_intervention_delivered = $5, units_per_week = $6, cancel_reason = $7
+                 WHERE id = $1 AND status = 'booked'
+                 RETURNING id)
+             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                 patient_key, request_id)
+             SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM changed",
+        )
+        .into_boxed()
+        .bind::<PortableUuid, _>(row.id)
+        .bind::<Text, _>(&row.status)
+        .bind::<Nullable<PortableTime>, _>(row.outcome_at)
+        .bind::<Nullable<Text>, _>(&row.outcome_by)
+        .bind::<Nullable<Bool>, _>(row.brief_intervention_delivered)
+        .bind::<Nullable<Double>, _>(row.units_per_week)
+        .bind::<Nullable<Text>, _>(&row.cancel_reason)
+        .bind_audit_event(event)
+        .execute(pg)
+        .map(|inserted| inserted > 0),
+        DbConnection::Sqlite(_) => {
+            let changed = diesel::update(
+                bookings::table
+                    .filter(bookings::id.eq(row.id))
+                    .filter(bookings::status.eq("booked")),
+            )
+            .set((
+                bookings::status.eq(&row.status),
+                bookings::outcome_at.eq(row.outcome_at),
+                bookings::outcome_by.eq(&row.outcome_by),
+                bookings::brief_intervention_delivered.eq(row.brief_intervention_delivered),
+                bookings::units_per_week.eq(row.units_per_week),
+                bookings::cancel_reason.eq(&row.cancel_reason),
+            ))
+            .execute(conn)?;
+            if changed > 0 {
+                super::audit::record(conn, event)?;
+            }
+            Ok(changed > 0)
+        }
+    }
 }
 
 /// Free live slots starting in `[from, until]`, earliest first.
