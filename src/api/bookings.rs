@@ -224,6 +224,13 @@ fn slot_taken() -> ApiError {
     }
 }
 
+fn referral_not_accepted() -> ApiError {
+    ApiError::Conflict {
+        kind: "referral-not-accepted",
+        detail: "a booking needs a referral decision of accepted".into(),
+    }
+}
+
 fn already_booked() -> ApiError {
     ApiError::Conflict {
         kind: "already-booked",
@@ -246,7 +253,8 @@ fn insert_error(error: &diesel::result::Error) -> Option<ApiError> {
 /// connection usable for the next slot (see `insert_booking_with_audit`). `Ok(false)`: taken.
 fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Result<bool, ApiError> {
     match scheduling::insert_booking_with_audit(conn, row, event) {
-        Ok(()) => Ok(true),
+        Ok(true) => Ok(true),
+        Ok(false) => Err(referral_not_accepted()),
         Err(e) => match insert_error(&e) {
             Some(ApiError::Conflict { kind: "slot-taken", .. }) => Ok(false),
             Some(other) => Err(other),
@@ -297,10 +305,7 @@ pub async fn create(
                     None => None,
                 };
                 let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
-                    return Err(ApiError::Conflict {
-                        kind: "referral-not-accepted",
-                        detail: "a booking needs a referral decision of accepted".into(),
-                    });
+                    return Err(referral_not_accepted());
                 };
                 let screened_at = screening.screened_at.get();
                 let window_ends = window_end(screened_at, window_hours);
@@ -353,8 +358,11 @@ pub async fn create(
                             return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
-                        scheduling::insert_booking_with_audit(conn, &row, &event)
-                            .map_err(|e| insert_error(&e).unwrap_or_else(|| e.into()))?;
+                        if !scheduling::insert_booking_with_audit(conn, &row, &event)
+                            .map_err(|e| insert_error(&e).unwrap_or_else(|| e.into()))?
+                        {
+                            return Err(referral_not_accepted());
+                        }
                         Some((slot, name))
                     }
                     None => {

@@ -103,6 +103,9 @@ pub async fn record(
         .db(move |conn| {
             let mut attempt = || {
                 write_transaction(conn, |conn| {
+                    // Take turns with a screening correction of the same attendance, so neither
+                    // misses the other (a decision stands on the result it was made for).
+                    attendances::lock(conn, id)?;
                     let (attendance, current) = attendances::find_with_current_screening(conn, id)?
                         .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
                     let screening = match current {
@@ -116,7 +119,8 @@ pub async fn record(
                         Some(s) => s,
                     };
                     let decided_at = input.decided_at.map_or(now, |t| t.with_timezone(&Utc));
-                    let existing = scheduling::find_referral(conn, id)?;
+                    // Locked: a booking being made for this referral finishes first, and is seen.
+                    let existing = scheduling::find_referral_for_update(conn, id)?;
                     let row = Referral {
                         attendance_id: id,
                         decision: input.decision.code().to_owned(),

@@ -10,7 +10,7 @@ use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{attendances, audit, scheduling, single_write, DbConnection};
+use crate::db::{attendances, audit, scheduling, single_write, write_transaction, DbConnection};
 use crate::domain::pat::{self, Alert, Answers, NextStep, PatResult, PatRule, Sex};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
@@ -249,10 +249,23 @@ pub async fn record(
         .db(move |conn| {
             // Two corrections at once both try to become version N+1; the unique (attendance_id,
             // version) lets one win, and the other reads again and goes on from there.
+            // A first screening is written lock-free; a correction (rare) runs in a transaction
+            // holding the attendance's row lock, taking turns with a referral decision.
+            let mut locked = false;
             for _ in 0..MAX_ATTEMPTS {
-                let attempt = single_write(conn, |conn| record_once(conn, id, &checked, &user, &request_id, now))?;
-                if let Attempt::Done(created, view) = attempt {
-                    return Ok((created, *view));
+                let attempt = if locked {
+                    write_transaction(conn, |conn| {
+                        record_once(conn, id, &checked, &user, &request_id, now, true)
+                    })?
+                } else {
+                    single_write(conn, |conn| {
+                        record_once(conn, id, &checked, &user, &request_id, now, false)
+                    })?
+                };
+                match attempt {
+                    Attempt::Done(created, view) => return Ok((created, *view)),
+                    Attempt::NeedsLock => locked = true,
+                    Attempt::Raced => {}
                 }
             }
             Err(ApiError::Conflict {
@@ -276,6 +289,8 @@ enum Attempt {
     Done(bool, Box<ScreeningView>),
     /// Another version was written between reading the current one and writing the next.
     Raced,
+    /// A correction: to be done again holding the attendance's lock.
+    NeedsLock,
 }
 
 /// Reads the attendance and its current screening, then either answers a replay or writes the
@@ -287,7 +302,11 @@ fn record_once(
     user: &AuthUser,
     request_id: &str,
     now: DateTime<Utc>,
+    locked: bool,
 ) -> Result<Attempt, ApiError> {
+    if locked {
+        attendances::lock(conn, id)?;
+    }
     let (attendance, current) = attendances::find_with_current_screening(conn, id)?
         .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
     if let Some(stored) = current.as_ref().filter(|s| checked.same_as(s)) {
@@ -303,6 +322,9 @@ fn record_once(
             ),
         )?;
         return Ok(Attempt::Done(false, Box::new(ScreeningView::from_row(stored)?)));
+    }
+    if current.is_some() && !locked {
+        return Ok(Attempt::NeedsLock);
     }
     let sex: Sex = decode(&attendance.sex)?;
     let score = match (&checked.answers, checked.rule) {

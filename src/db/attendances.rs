@@ -204,6 +204,22 @@ fn screening_columns() -> super::screenings::Columns {
     super::screenings::COLUMNS
 }
 
+/// Locks the attendance row until the transaction ends, so changes that must see each other
+/// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
+/// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
+pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => attendances::table
+            .find(id)
+            .select(attendances::id)
+            .for_update()
+            .first::<DbUuid>(pg)
+            .optional()
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 pub fn find_by_source(
     conn: &mut DbConnection,
     source_system: &str,

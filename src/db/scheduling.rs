@@ -171,6 +171,21 @@ pub fn find_referral(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryRes
         .optional()
 }
 
+/// The referral, locked until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being
+/// made for it holds a share lock on the same row, so a decision change waits for it and then
+/// sees the booking.
+pub fn find_referral_for_update(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Referral>> {
+    match conn {
+        DbConnection::Pg(pg) => referrals::table
+            .find(attendance_id)
+            .select(REFERRAL)
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(_) => find_referral(conn, attendance_id),
+    }
+}
+
 pub fn insert_referral(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
     diesel::insert_into(referrals::table)
         .values(row)
@@ -213,17 +228,23 @@ columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);
 
-/// Inserts a booking and its audit event atomically. PostgreSQL: one statement (a data-modifying
-/// CTE), its own transaction. SQLite: two statements in the caller's `BEGIN IMMEDIATE`
+/// Inserts a booking and its audit event atomically, only while the referral is `accepted`.
+/// `Ok(false)`: it no longer is, and nothing was written. PostgreSQL: one statement (a
+/// data-modifying CTE) that share-locks the referral row, so a simultaneous decision change waits
+/// for it (see `find_referral_for_update`). SQLite: statements in the caller's `BEGIN IMMEDIATE`
 /// transaction; a unique violation there undoes only the failed statement, so the caller can try
 /// another slot.
-pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<()> {
+pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
         DbConnection::Pg(pg) => diesel::sql_query(
-            "WITH inserted AS (
+            "WITH accepted AS (
+                 SELECT attendance_id FROM referrals
+                 WHERE attendance_id = $2 AND decision = 'accepted'
+                 FOR SHARE),
+             inserted AS (
                  INSERT INTO bookings (id, attendance_id, slot_id, status, within_window, outside_window_reason,
                      booked_at, booked_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM accepted
                  RETURNING id)
              INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
                  patient_key, request_id)
@@ -240,10 +261,11 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
         .bind::<Text, _>(&row.booked_by)
         .bind_audit_event(event)
         .execute(pg)
-        .map(|_| ()),
+        .map(|inserted| inserted > 0),
         DbConnection::Sqlite(_) => {
             diesel::insert_into(bookings::table).values(row).execute(conn)?;
-            super::audit::record(conn, event)
+            super::audit::record(conn, event)?;
+            Ok(true)
         }
     }
 }

@@ -64,3 +64,150 @@ async fn simultaneous_corrections_each_become_their_own_version() {
         "every earlier version is kept"
     );
 }
+
+/// Fires every request at once; answers `(attendance id, which request, status)`.
+async fn fire_all(
+    app: &crate::helpers::TestApp,
+    requests: Vec<(String, &'static str, reqwest::Method, String, Value)>,
+) -> Vec<(String, &'static str, u16)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (id, which, method, path, body) in requests {
+        let request = app
+            .client
+            .request(method, app.url(&path))
+            .bearer_auth(app.token("clinician"))
+            .json(&body);
+        tasks.spawn(async move { (id, which, request.send().await.unwrap().status().as_u16()) });
+    }
+    let mut answers = vec![];
+    while let Some(joined) = tasks.join_next().await {
+        answers.push(joined.unwrap());
+    }
+    answers
+}
+
+fn status_of(answers: &[(String, &'static str, u16)], id: &str, which: &str) -> u16 {
+    answers
+        .iter()
+        .find(|(i, w, _)| i == id && *w == which)
+        .map(|(_, _, s)| *s)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_correction_and_a_referral_decision_at_once_never_leave_a_decision_on_a_changed_result() {
+    use crate::scheduling_helpers::{completed, negative_answers, now, positive_attendance_at, referral_path};
+    // Arrange: 12 positive screenings.
+    let app = spawn_app().await;
+    let screened = now() - chrono::Duration::hours(1);
+    let mut ids = vec![];
+    for _ in 0..12 {
+        ids.push(positive_attendance_at(&app, screened).await);
+    }
+
+    // Act: for each, a correction to a negative result and an "accepted" decision, all at once.
+    let mut requests = vec![];
+    for id in &ids {
+        let screening = format!("/api/v1/attendances/{id}/screening");
+        requests.push((
+            id.clone(),
+            "correct",
+            reqwest::Method::PUT,
+            screening,
+            completed(screened, negative_answers()),
+        ));
+        requests.push((
+            id.clone(),
+            "refer",
+            reqwest::Method::PUT,
+            referral_path(id),
+            json!({"decision": "accepted"}),
+        ));
+    }
+    let answers = fire_all(&app, requests).await;
+
+    // Assert: whichever came first wins and the other is refused (DESIGN.md §4): the decision is
+    // never left standing on a result that changed under it.
+    for id in &ids {
+        let (correct, refer) = (status_of(&answers, id, "correct"), status_of(&answers, id, "refer"));
+        assert!(
+            (correct == 200 && refer == 409) || (correct == 409 && refer == 201),
+            "one of the two must win: correction {correct}, decision {refer}"
+        );
+        let stored: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let expected = if stored["referral"].is_null() {
+            "negative"
+        } else {
+            "positive"
+        };
+        assert_eq!(
+            stored["screening"]["result"], expected,
+            "a recorded decision keeps its positive result"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_booking_and_a_declined_decision_at_once_never_leave_a_booking_on_a_declined_referral() {
+    use crate::scheduling_helpers::{accepted_attendance, health_worker, now, referral_path, slot};
+    // Arrange: 12 accepted referrals, each with a free slot of its own.
+    let app = spawn_app().await;
+    let worker = health_worker(&app).await;
+    let mut pairs = vec![];
+    for i in 0..12 {
+        let starts = now() + chrono::Duration::hours(2) + chrono::Duration::minutes(30 * i);
+        let slot_id = slot(&app, &worker, starts, starts + chrono::Duration::minutes(30)).await;
+        pairs.push((accepted_attendance(&app).await, slot_id));
+    }
+
+    // Act: for each, a booking and a change of mind to "declined", at once.
+    let mut requests = vec![];
+    for (id, slot_id) in &pairs {
+        let booking = json!({"attendance_id": id, "slot_id": slot_id});
+        requests.push((
+            id.clone(),
+            "book",
+            reqwest::Method::POST,
+            "/api/v1/bookings".to_owned(),
+            booking,
+        ));
+        requests.push((
+            id.clone(),
+            "decline",
+            reqwest::Method::PUT,
+            referral_path(id),
+            json!({"decision": "declined"}),
+        ));
+    }
+    let answers = fire_all(&app, requests).await;
+
+    // Assert: the booking and the decision change never both succeed.
+    for (id, _) in &pairs {
+        let (book, decline) = (status_of(&answers, id, "book"), status_of(&answers, id, "decline"));
+        assert!(
+            (book == 201 && decline == 409) || (book == 409 && decline == 200),
+            "one of the two must win: booking {book}, decline {decline}"
+        );
+        let stored: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let booked = stored["bookings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["status"] == "booked");
+        assert_eq!(
+            stored["referral"]["decision"] == "declined",
+            !booked,
+            "declined exactly when not booked"
+        );
+    }
+}
