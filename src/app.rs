@@ -43,7 +43,6 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
-    pool: db::Pool,
 }
 
 impl Application {
@@ -65,16 +64,12 @@ impl Application {
                 source,
             })?
             .port();
-        let server = serve(listener, pool.clone(), settings)?;
-        Ok(Application { port, server, pool })
+        let server = serve(listener, pool, settings)?;
+        Ok(Application { port, server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    pub fn pool(&self) -> &db::Pool {
-        &self.pool
     }
 
     /// Runs until SIGINT or SIGTERM; in-flight requests are finished first (up to 30 s).
@@ -110,7 +105,6 @@ fn serve(listener: TcpListener, pool: db::Pool, settings: Settings) -> Result<Se
                 .app_data(metrics.clone())
                 .app_data(json_config())
                 .app_data(query_config())
-                .app_data(path_config())
                 .into_utoipa_app(),
         )
         .split_for_parts();
@@ -187,16 +181,6 @@ fn query_config() -> web::QueryConfig {
         ApiError::BadRequest {
             detail: format!("the query string is not valid: {error}"),
             errors: vec![FieldError::new("query", error.to_string())],
-        }
-        .into()
-    })
-}
-
-fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error, _| {
-        ApiError::BadRequest {
-            detail: format!("the path is not valid: {error}"),
-            errors: vec![FieldError::new("path", error.to_string())],
         }
         .into()
     })

@@ -249,12 +249,17 @@ fn insert_error(error: &diesel::result::Error) -> Option<ApiError> {
     }
 }
 
-/// Inserts the booking with its audit event; losing the slot to a simultaneous booking leaves the
-/// connection usable for the next slot (see `insert_booking_with_audit`). `Ok(false)`: taken.
+/// Inserts the booking with its audit event; losing the slot to a simultaneous booking or
+/// withdrawal leaves the connection usable for the next slot (see `insert_booking_with_audit`).
+/// `Ok(false)`: the slot was taken or withdrawn.
 fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Result<bool, ApiError> {
     match scheduling::insert_booking_with_audit(conn, row, event) {
         Ok(true) => Ok(true),
-        Ok(false) => Err(referral_not_accepted()),
+        // The referral changed, or the slot was withdrawn, since they were read.
+        Ok(false) => match scheduling::find_referral(conn, row.attendance_id)? {
+            Some(referral) if referral.decision == "accepted" => Ok(false),
+            _ => Err(referral_not_accepted()),
+        },
         Err(e) => match insert_error(&e) {
             Some(ApiError::Conflict { kind: "slot-taken", .. }) => Ok(false),
             Some(other) => Err(other),
@@ -358,10 +363,12 @@ pub async fn create(
                             return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
-                        if !scheduling::insert_booking_with_audit(conn, &row, &event)
-                            .map_err(|e| insert_error(&e).unwrap_or_else(|| e.into()))?
-                        {
-                            return Err(referral_not_accepted());
+                        if !try_insert(conn, &row, &event)? {
+                            // Taken by a booking made at the same moment, or withdrawn since read.
+                            return Err(match scheduling::find_live_slot(conn, slot.id)? {
+                                None => ApiError::NotFound("no slot with that id".into()),
+                                Some(_) => slot_taken(),
+                            });
                         }
                         Some((slot, name))
                     }

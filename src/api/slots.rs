@@ -329,6 +329,8 @@ pub async fn withdraw(
     state
         .db(move |conn| {
             write_transaction(conn, |conn| {
+                // Locked first: a booking being made for the slot finishes, and is seen below.
+                scheduling::lock_slot(conn, id)?;
                 scheduling::find_live_slot(conn, id)?
                     .ok_or_else(|| ApiError::NotFound("no slot with that id".into()))?;
                 if scheduling::withdraw_slot(conn, id, now)? {

@@ -134,6 +134,21 @@ pub fn find_live_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option
     Ok(list_slots(conn, &filter)?.into_iter().next())
 }
 
+/// Locks the slot row until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being made
+/// for it holds a share lock, so a withdrawal waits for it and then sees it. SQLite needs nothing.
+pub fn lock_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => slots::table
+            .find(id)
+            .select(slots::id)
+            .for_update()
+            .first::<DbUuid>(pg)
+            .optional()
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Withdraws a live slot that no booking holds. `Ok(false)`: nothing was withdrawn.
 pub fn withdraw_slot(conn: &mut DbConnection, id: DbUuid, at: DbTime) -> QueryResult<bool> {
     let held = bookings::table
@@ -228,10 +243,11 @@ columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);
 
-/// Inserts a booking and its audit event atomically, only while the referral is `accepted`.
-/// `Ok(false)`: it no longer is, and nothing was written. PostgreSQL: one statement (a
-/// data-modifying CTE) that share-locks the referral row, so a simultaneous decision change waits
-/// for it (see `find_referral_for_update`). SQLite: statements in the caller's `BEGIN IMMEDIATE`
+/// Inserts a booking and its audit event atomically, only while the referral is `accepted` and
+/// the slot is live. `Ok(false)`: one of them no longer is, and nothing was written. PostgreSQL:
+/// one statement (a data-modifying CTE) that share-locks the referral and slot rows, so a
+/// simultaneous decision change or withdrawal waits for it and then sees the booking (see
+/// `find_referral_for_update`, `lock_slot`). SQLite: statements in the caller's `BEGIN IMMEDIATE`
 /// transaction; a unique violation there undoes only the failed statement, so the caller can try
 /// another slot.
 pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
@@ -241,10 +257,13 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
                  SELECT attendance_id FROM referrals
                  WHERE attendance_id = $2 AND decision = 'accepted'
                  FOR SHARE),
+             live AS (
+                 SELECT id FROM slots WHERE id = $3 AND withdrawn_at IS NULL
+                 FOR SHARE),
              inserted AS (
                  INSERT INTO bookings (id, attendance_id, slot_id, status, within_window, outside_window_reason,
                      booked_at, booked_by)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM accepted
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM accepted, live
                  RETURNING id)
              INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
                  patient_key, request_id)

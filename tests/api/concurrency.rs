@@ -65,17 +65,36 @@ async fn simultaneous_corrections_each_become_their_own_version() {
     );
 }
 
+/// `count` accepted referrals, each with a free slot of its own: `(attendance id, slot id)`.
+async fn accepted_referrals_with_slots(app: &crate::helpers::TestApp, count: i64) -> Vec<(String, String)> {
+    use crate::scheduling_helpers::{accepted_attendance, health_worker, now, slot};
+    let worker = health_worker(app).await;
+    let mut pairs = vec![];
+    for i in 0..count {
+        let starts = now() + chrono::Duration::hours(2) + chrono::Duration::minutes(30 * i);
+        let slot_id = slot(app, &worker, starts, starts + chrono::Duration::minutes(30)).await;
+        pairs.push((accepted_attendance(app).await, slot_id));
+    }
+    pairs
+}
+
+/// (record id, which request, method, path, body).
+type Request = (String, &'static str, reqwest::Method, String, Value);
+
 /// Fires every request at once; answers `(attendance id, which request, status)`.
-async fn fire_all(
-    app: &crate::helpers::TestApp,
-    requests: Vec<(String, &'static str, reqwest::Method, String, Value)>,
-) -> Vec<(String, &'static str, u16)> {
+async fn fire_all(app: &crate::helpers::TestApp, requests: Vec<Request>) -> Vec<(String, &'static str, u16)> {
     let mut tasks = tokio::task::JoinSet::new();
     for (id, which, method, path, body) in requests {
+        // Withdrawing slots is for AHWs; everything else here a clinician does.
+        let role = if method == reqwest::Method::DELETE {
+            "ahw"
+        } else {
+            "clinician"
+        };
         let request = app
             .client
             .request(method, app.url(&path))
-            .bearer_auth(app.token("clinician"))
+            .bearer_auth(app.token(role))
             .json(&body);
         tasks.spawn(async move { (id, which, request.send().await.unwrap().status().as_u16()) });
     }
@@ -154,16 +173,10 @@ async fn a_correction_and_a_referral_decision_at_once_never_leave_a_decision_on_
 
 #[tokio::test]
 async fn a_booking_and_a_declined_decision_at_once_never_leave_a_booking_on_a_declined_referral() {
-    use crate::scheduling_helpers::{accepted_attendance, health_worker, now, referral_path, slot};
+    use crate::scheduling_helpers::referral_path;
     // Arrange: 12 accepted referrals, each with a free slot of its own.
     let app = spawn_app().await;
-    let worker = health_worker(&app).await;
-    let mut pairs = vec![];
-    for i in 0..12 {
-        let starts = now() + chrono::Duration::hours(2) + chrono::Duration::minutes(30 * i);
-        let slot_id = slot(&app, &worker, starts, starts + chrono::Duration::minutes(30)).await;
-        pairs.push((accepted_attendance(&app).await, slot_id));
-    }
+    let pairs = accepted_referrals_with_slots(&app, 12).await;
 
     // Act: for each, a booking and a change of mind to "declined", at once.
     let mut requests = vec![];
@@ -208,6 +221,54 @@ async fn a_booking_and_a_declined_decision_at_once_never_leave_a_booking_on_a_de
             stored["referral"]["decision"] == "declined",
             !booked,
             "declined exactly when not booked"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_booking_and_a_withdrawal_of_its_slot_at_once_never_leave_a_booking_on_a_withdrawn_slot() {
+    // Arrange: 12 accepted referrals, each with a free slot of its own.
+    let app = spawn_app().await;
+    let pairs = accepted_referrals_with_slots(&app, 12).await;
+
+    // Act: for each, a booking of the slot and its withdrawal, at once.
+    let mut requests = vec![];
+    for (id, slot_id) in &pairs {
+        let booking = json!({"attendance_id": id, "slot_id": slot_id});
+        requests.push((
+            id.clone(),
+            "book",
+            reqwest::Method::POST,
+            "/api/v1/bookings".to_owned(),
+            booking,
+        ));
+        requests.push((
+            id.clone(),
+            "withdraw",
+            reqwest::Method::DELETE,
+            format!("/api/v1/slots/{slot_id}"),
+            json!({}),
+        ));
+    }
+    let answers = fire_all(&app, requests).await;
+
+    // Assert: either the booking holds the slot (withdrawal 409) or the slot is gone (booking 404).
+    for (id, _) in &pairs {
+        let (book, withdraw) = (status_of(&answers, id, "book"), status_of(&answers, id, "withdraw"));
+        assert!(
+            (book == 201 && withdraw == 409) || (book == 404 && withdraw == 204),
+            "one of the two must win: booking {book}, withdrawal {withdraw}"
+        );
+        let stored: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            stored["bookings"].as_array().unwrap().len(),
+            usize::from(book == 201),
+            "booked exactly when it won"
         );
     }
 }
