@@ -328,6 +328,7 @@ pub async fn create(
                     brief_intervention_delivered: None,
                     units_per_week: None,
                     cancel_reason: None,
+                    lead_time: None,
                 };
                 let key = Some(attendance.patient_key.as_str());
                 let event = audit_event(&user, &request_id, "create", "booking", row.id.0, key);
@@ -363,6 +364,7 @@ pub async fn create(
                             return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
+                        row.lead_time = Some(LeadTime::between(screened_at, starts).code().to_owned());
                         if !try_insert(conn, &row, &event)? {
                             // Taken by a booking made at the same moment, or withdrawn since read.
                             return Err(match scheduling::find_live_slot(conn, slot.id)? {
@@ -378,8 +380,10 @@ pub async fn create(
                         }
                         let from = DbTime::new(now.max(screened_at));
                         let mut booked = None;
-                        for slot_id in scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)? {
+                        let free = scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)?;
+                        for (slot_id, starts) in free {
                             row.slot_id = slot_id;
+                            row.lead_time = Some(LeadTime::between(screened_at, starts.get()).code().to_owned());
                             if try_insert(conn, &row, &event)? {
                                 booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, name, _)| (slot, name));
                                 break;

@@ -236,9 +236,11 @@ pub struct Booking {
     pub brief_intervention_delivered: Option<bool>,
     pub units_per_week: Option<f64>,
     pub cancel_reason: Option<String>,
+    /// `same_day`, `next_day` or `later` (Europe/London calendar days from screening to slot).
+    pub lead_time: Option<String>,
 }
 
-columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason });
+columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, lead_time });
 
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);
@@ -262,8 +264,8 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
                  FOR SHARE),
              inserted AS (
                  INSERT INTO bookings (id, attendance_id, slot_id, status, within_window, outside_window_reason,
-                     booked_at, booked_by)
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 FROM accepted, live
+                     booked_at, booked_by, lead_time)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $18 FROM accepted, live
                  RETURNING id)
              INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
                  patient_key, request_id)
@@ -279,6 +281,7 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
         .bind::<PortableTime, _>(row.booked_at)
         .bind::<Text, _>(&row.booked_by)
         .bind_audit_event(event)
+        .bind::<Nullable<Text>, _>(&row.lead_time)
         .execute(pg)
         .map(|inserted| inserted > 0),
         DbConnection::Sqlite(_) => {
@@ -381,6 +384,7 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
         .bind::<Nullable<Double>, _>(row.units_per_week)
         .bind::<Nullable<Text>, _>(&row.cancel_reason)
         .bind_audit_event(event)
+        .bind::<Nullable<Text>, _>(&row.lead_time)
         .execute(pg)
         .map(|inserted| inserted > 0),
         DbConnection::Sqlite(_) => {
@@ -407,7 +411,12 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
 }
 
 /// Free live slots starting in `[from, until]`, earliest first.
-pub fn free_slots(conn: &mut DbConnection, from: DbTime, until: DbTime, limit: i64) -> QueryResult<Vec<DbUuid>> {
+pub fn free_slots(
+    conn: &mut DbConnection,
+    from: DbTime,
+    until: DbTime,
+    limit: i64,
+) -> QueryResult<Vec<(DbUuid, DbTime)>> {
     let held = bookings::table
         .filter(bookings::slot_id.eq(slots::id))
         .filter(bookings::status.ne("cancelled"))
@@ -418,7 +427,7 @@ pub fn free_slots(conn: &mut DbConnection, from: DbTime, until: DbTime, limit: i
         .filter(slots::starts_at.le(until))
         .filter(diesel::dsl::not(diesel::dsl::exists(held)))
         .order((slots::starts_at, slots::id))
-        .select(slots::id)
+        .select((slots::id, slots::starts_at))
         .limit(limit)
         .load(conn)
 }

@@ -126,6 +126,7 @@ diesel::table! {
         brief_intervention_delivered -> Nullable<Bool>,
         units_per_week -> Nullable<Double>,
         cancel_reason -> Nullable<Text>,
+        lead_time -> Nullable<Text>,
     }
 }
 

@@ -92,6 +92,14 @@ pub enum LeadTime {
 }
 
 impl LeadTime {
+    pub fn code(self) -> &'static str {
+        match self {
+            LeadTime::SameDay => "same_day",
+            LeadTime::NextDay => "next_day",
+            LeadTime::Later => "later",
+        }
+    }
+
     pub fn between(screened_at: DateTime<Utc>, starts_at: DateTime<Utc>) -> LeadTime {
         let screened = screened_at.with_timezone(&London).date_naive();
         let starts = starts_at.with_timezone(&London).date_naive();

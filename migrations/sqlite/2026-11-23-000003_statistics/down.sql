@@ -1,0 +1,3 @@
+DROP INDEX attendances_patient_arrived;
+CREATE INDEX attendances_patient_arrived ON attendances (patient_key, arrived_at);
+ALTER TABLE bookings DROP COLUMN lead_time;

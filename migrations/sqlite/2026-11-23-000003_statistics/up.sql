@@ -1,0 +1,21 @@
+-- Statistics: the lead time of each booking (same day / next day / later, by Europe/London
+-- calendar days between the screening and the slot start, DOMAIN.md §6) is fixed when the
+-- booking is made, so attendance by lead time is a plain GROUP BY on either backend.
+ALTER TABLE bookings ADD COLUMN lead_time text
+    CHECK (lead_time IN ('same_day', 'next_day', 'later'));
+
+-- SQLite has no time zones: bookings made before this migration get their lead time from UTC
+-- calendar days (London is UTC or UTC+1, so only a booking within an hour of midnight in summer
+-- can differ). Every booking made afterwards stores the Europe/London answer.
+UPDATE bookings SET lead_time = (
+    SELECT CASE
+        WHEN julianday(date(sl.starts_at)) - julianday(date(s.screened_at)) <= 0 THEN 'same_day'
+        WHEN julianday(date(sl.starts_at)) - julianday(date(s.screened_at)) = 1 THEN 'next_day'
+        ELSE 'later' END
+    FROM slots sl, screenings s
+    WHERE sl.id = bookings.slot_id
+      AND s.attendance_id = bookings.attendance_id
+      AND s.version = (SELECT max(version) FROM screenings s2 WHERE s2.attendance_id = bookings.attendance_id));
+
+DROP INDEX attendances_patient_arrived;
+CREATE INDEX attendances_patient_arrived ON attendances (patient_key, arrived_at, attendance_category);

@@ -1,0 +1,1 @@
+//! `pat-service demo-data`: realistic synthetic data in bulk (being written).

@@ -1,0 +1,1 @@
+//! CSV output for the statistics endpoints (being written).

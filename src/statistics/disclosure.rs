@@ -1,0 +1,1 @@
+//! NHS small-number disclosure control, DOMAIN.md §8 (being written).
