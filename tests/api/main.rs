@@ -18,3 +18,5 @@ mod resilience;
 mod scheduling_helpers;
 mod screening;
 mod slots;
+mod statistics;
+mod statistics_data;
