@@ -21,6 +21,8 @@ figures. Every `/api/v1` call needs `Authorization: Bearer <JWT>` with a `roles`
         (name = "attendances", description = "ED attendances: is the PAT indicated?"),
         (name = "screening", description = "The PAT and its result"),
         (name = "audit", description = "Who read or changed whose records"),
+        (name = "statistics", description = "Figures for audit teams (DOMAIN.md §7), no patient identifiers; \
+`disclosure=nhs` applies NHS small-number suppression"),
         (name = "operations", description = "Health and metrics, no token"),
     )
 )]

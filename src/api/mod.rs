@@ -10,6 +10,7 @@ pub mod health_workers;
 pub mod referrals;
 pub mod screenings;
 pub mod slots;
+pub mod statistics;
 
 use std::sync::Arc;
 
@@ -89,6 +90,9 @@ pub fn v1() -> utoipa_actix_web::scope::Scope<
         .service(bookings::list)
         .service(bookings::get)
         .service(bookings::outcome)
+        .service(statistics::funnel)
+        .service(statistics::referrals)
+        .service(statistics::reattendance)
 }
 
 /// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with

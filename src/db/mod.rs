@@ -17,6 +17,7 @@ mod conn;
 pub mod scheduling;
 pub mod schema;
 pub mod screenings;
+pub mod statistics;
 pub mod types;
 
 use std::time::Duration;

@@ -3,3 +3,5 @@
 
 pub mod csv;
 pub mod disclosure;
+pub mod periods;
+pub mod reports;

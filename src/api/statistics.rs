@@ -1,0 +1,517 @@
+//! `GET /api/v1/statistics/{funnel,referrals,reattendance}`: the figures audit teams pull
+//! (DOMAIN.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
+//! small-number suppression (§8). No response carries a patient identifier.
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{Datelike, Days, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tracing_actix_web::RequestId;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{audit_event, AppState};
+use crate::auth::{AuthUser, Authorized};
+use crate::db::statistics::{self as queries, Scope};
+use crate::db::{audit, single_write};
+use crate::domain::eligibility::PresentingCondition;
+use crate::domain::FieldError;
+use crate::error::{ApiError, Problem};
+use crate::role_set;
+use crate::statistics::csv;
+use crate::statistics::periods::{financial_year_start, financial_years, london_date, months, Period};
+use crate::statistics::reports::{
+    self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
+};
+
+role_set!(
+    /// Audit teams and administrators read the statistics.
+    ReadStatistics: Auditor, Admin
+);
+
+/// The longest range one request may cover.
+const MAX_RANGE_DAYS: u64 = 20 * 366;
+/// DOMAIN.md §7: the 12-month window and the 7-day indicator.
+const TWELVE_MONTH_DAYS: u32 = 365;
+const SEVEN_DAYS: u32 = 7;
+
+/// Query of every statistics endpoint. Values are checked by hand so a wrong one is a 422 that
+/// names its parameter.
+#[derive(Deserialize, IntoParams, Debug)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsQuery {
+    /// First Europe/London calendar date counted, `YYYY-MM-DD` (attendances arriving from its
+    /// local midnight). Default: 1 April starting the current financial year (referrals: the
+    /// financial year of the earliest attendance).
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<String>,
+    /// Europe/London date after the last one counted (exclusive). Default: tomorrow (referrals:
+    /// 1 April ending the current financial year).
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<String>,
+    /// Only attendances at this site (reattendances still count at any site).
+    pub site: Option<String>,
+    /// Funnel only: `none` (default), `month`, `financial_year` or `presenting_condition`.
+    #[param(value_type = Option<GroupBy>)]
+    pub group_by: Option<String>,
+    /// `none` (default) or `nhs` (published figures: NHS small-number suppression).
+    #[param(value_type = Option<Disclosure>)]
+    pub disclosure: Option<String>,
+}
+
+struct Parsed {
+    from: NaiveDate,
+    to: NaiveDate,
+    site: Option<String>,
+    group_by: GroupBy,
+    disclosure: Disclosure,
+}
+
+fn parse_date(errors: &mut Vec<FieldError>, field: &str, raw: Option<&str>) -> Option<NaiveDate> {
+    let raw = raw?;
+    match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Ok(date) if (1900..=2200).contains(&date.year()) => Some(date),
+        _ => {
+            errors.push(FieldError::new(
+                field,
+                "must be a date YYYY-MM-DD between 1900 and 2200",
+            ));
+            None
+        }
+    }
+}
+
+fn parse_code<T: serde::de::DeserializeOwned>(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    raw: Option<&str>,
+    allowed: &str,
+) -> Option<T> {
+    let raw = raw?;
+    match serde_json::from_value(Value::String(raw.to_owned())) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            errors.push(FieldError::new(field, format!("must be one of {allowed}")));
+            None
+        }
+    }
+}
+
+impl StatisticsQuery {
+    /// Checks every parameter, with `default_range` used for a missing `from`/`to`.
+    fn parse(self, default_range: (NaiveDate, NaiveDate), allow_group_by: bool) -> Result<Parsed, ApiError> {
+        let mut errors = Vec::new();
+        let from = parse_date(&mut errors, "from", self.from.as_deref());
+        let to = parse_date(&mut errors, "to", self.to.as_deref());
+        let group_by = parse_code(
+            &mut errors,
+            "group_by",
+            self.group_by.as_deref(),
+            "none, month, financial_year, presenting_condition",
+        );
+        if group_by.is_some() && !allow_group_by {
+            errors.push(FieldError::new("group_by", "only the funnel is grouped"));
+        }
+        let disclosure = parse_code(&mut errors, "disclosure", self.disclosure.as_deref(), "none, nhs");
+        let site = match self.site.as_deref().map(str::trim) {
+            Some("") => {
+                errors.push(FieldError::new("site", "must not be empty"));
+                None
+            }
+            Some(site) if site.chars().count() > 100 => {
+                errors.push(FieldError::new("site", "must be at most 100 characters"));
+                None
+            }
+            other => other.map(str::to_owned),
+        };
+        let from = from.unwrap_or(default_range.0);
+        let to = to.unwrap_or(default_range.1);
+        if errors.is_empty() {
+            if from >= to {
+                errors.push(FieldError::new("to", "must be after from"));
+            } else if to.signed_duration_since(from).num_days() > MAX_RANGE_DAYS as i64 {
+                errors.push(FieldError::new("to", "the range must be at most 20 years"));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        Ok(Parsed {
+            from,
+            to,
+            site,
+            group_by: group_by.unwrap_or(GroupBy::None),
+            disclosure: disclosure.unwrap_or(Disclosure::None),
+        })
+    }
+}
+
+/// The current financial year to date: the default period of the funnel and reattendance.
+fn year_to_date(state: &AppState) -> (NaiveDate, NaiveDate) {
+    let today = london_date(state.settings.clock.now());
+    (
+        financial_year_start(today),
+        today.checked_add_days(Days::new(1)).unwrap_or(today),
+    )
+}
+
+/// Whether the caller asked for CSV (`Accept: text/csv`).
+fn wants_csv(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| item.split(';').next().map(str::trim) == Some("text/csv"))
+}
+
+fn csv_response(name: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(body)
+}
+
+/// Records that `user` pulled a report (no patient key: the figures identify no one).
+fn audit_report(user: &AuthUser, request_id: &str, report: &str) -> crate::db::audit::AuditEvent {
+    audit_event(user, request_id, "read", "statistics", report, None)
+}
+
+/// Fields of an object value, or an empty map.
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::internal(format!("serialising a report: {e}")))
+}
+
+// ----- Funnel -----
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct FunnelReport {
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    pub site: Option<String>,
+    pub group_by: GroupBy,
+    pub disclosure: Disclosure,
+    /// One group per period or condition in the range, in order, empty ones included.
+    pub groups: Vec<FunnelGroup>,
+}
+
+/// The referral funnel of DOMAIN.md §7, per period, site or presenting condition.
+///
+/// Periods are half-open `[from, to)` on the attendance's arrival time with Europe/London
+/// boundaries; a screening, referral or booking belongs to its attendance's period. Everything
+/// after `eligible` counts eligible attendances only. Rates are computed from the published
+/// counts, four decimals, `null` on a zero denominator. `Accept: text/csv` gives one row per
+/// group; a withheld figure is `*`.
+#[utoipa::path(
+    tag = "statistics",
+    params(StatisticsQuery),
+    responses(
+        (status = 200, description = "The funnel (JSON, or CSV with Accept: text/csv)", content(
+            (FunnelReport = "application/json"),
+            (String = "text/csv")
+        )),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/statistics/funnel")]
+pub async fn funnel(
+    auth: Authorized<ReadStatistics>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    request: HttpRequest,
+    query: web::Query<StatisticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner().parse(year_to_date(&state), true)?;
+    let whole = Period {
+        key: "all".into(),
+        from: q.from,
+        to: q.to,
+    };
+    let periods = match q.group_by {
+        GroupBy::None | GroupBy::PresentingCondition => vec![whole],
+        GroupBy::Month => months(q.from, q.to),
+        GroupBy::FinancialYear => financial_years(q.from, q.to),
+    };
+    let keys: Vec<String> = match q.group_by {
+        GroupBy::PresentingCondition => PresentingCondition::ALL.iter().map(|c| c.code().to_owned()).collect(),
+        _ => periods.iter().map(|p| p.key.clone()).collect(),
+    };
+    let scope = Scope {
+        periods: periods.iter().map(Period::bounds).collect(),
+        site: q.site.clone(),
+        by_condition: q.group_by == GroupBy::PresentingCondition,
+    };
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let rows = state
+        .db(move |conn| {
+            let rows = queries::funnel(conn, &scope)?;
+            single_write(conn, |conn| {
+                audit::record(conn, &audit_report(&user, &request_id, "funnel"))
+            })?;
+            Ok(rows)
+        })
+        .await?;
+    let groups: Vec<FunnelGroup> = keys
+        .into_iter()
+        .map(|key| {
+            let row = rows.iter().find(|r| r.gkey == key).cloned().unwrap_or_default();
+            reports::funnel_group(key, &row, q.disclosure)
+        })
+        .collect();
+    let report = FunnelReport {
+        from: q.from,
+        to: q.to,
+        site: q.site,
+        group_by: q.group_by,
+        disclosure: q.disclosure,
+        groups,
+    };
+    if wants_csv(&request) {
+        let head = json!({
+            "from": report.from, "to": report.to, "site": report.site,
+            "group_by": report.group_by, "disclosure": report.disclosure,
+        });
+        let rows = report
+            .groups
+            .iter()
+            .map(|group| {
+                let mut row = fields(head.clone());
+                row.extend(fields(to_value(group)?));
+                Ok((Value::Object(row), group.suppressed.clone()))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        return Ok(csv_response("funnel", csv::from_rows(&rows)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+// ----- Referral trend -----
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ReferralsReport {
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    pub site: Option<String>,
+    pub disclosure: Disclosure,
+    /// What is counted, in words.
+    pub definition: String,
+    pub years: Vec<ReferralYear>,
+}
+
+/// Accepted referrals per NHS financial year and the change from the year before.
+///
+/// `accepted` counts eligible, PAT-positive attendances arriving in the year whose referral
+/// decision is `accepted` (an AHW appointment) — the funnel's `accepted` for the same year;
+/// `seen_in_department` is reported beside it, not in it. `change_percent` has one decimal.
+#[utoipa::path(
+    tag = "statistics",
+    params(StatisticsQuery),
+    responses(
+        (status = 200, description = "The trend (JSON, or CSV with Accept: text/csv)", content(
+            (ReferralsReport = "application/json"),
+            (String = "text/csv")
+        )),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/statistics/referrals")]
+pub async fn referrals(
+    auth: Authorized<ReadStatistics>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    request: HttpRequest,
+    query: web::Query<StatisticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let today = london_date(state.settings.clock.now());
+    let this_year = financial_year_start(today);
+    let next_year = this_year.checked_add_months(Months::new(12)).unwrap_or(today);
+    let earliest = if query.from.is_none() {
+        state
+            .db(|conn| Ok(queries::earliest_arrival(conn)?))
+            .await?
+            .map(|t| financial_year_start(london_date(t.get())))
+    } else {
+        None
+    };
+    let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
+    let periods = financial_years(q.from, q.to);
+    let scope = Scope {
+        periods: periods.iter().map(Period::bounds).collect(),
+        site: q.site.clone(),
+        by_condition: false,
+    };
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let rows = state
+        .db(move |conn| {
+            let rows = queries::referrals(conn, &scope)?;
+            single_write(conn, |conn| {
+                audit::record(conn, &audit_report(&user, &request_id, "referrals"))
+            })?;
+            Ok(rows)
+        })
+        .await?;
+    let counted: Vec<YearCount> = periods
+        .iter()
+        .map(|p| {
+            let start = financial_year_start(p.from);
+            let whole_end = start.checked_add_months(Months::new(12)).unwrap_or(p.to);
+            YearCount {
+                financial_year: p.key.clone(),
+                from: p.from,
+                to: p.to,
+                partial: p.from != start || p.to != whole_end || whole_end > today,
+                counts: rows.iter().find(|r| r.gkey == p.key).cloned().unwrap_or_default(),
+            }
+        })
+        .collect();
+    let report = ReferralsReport {
+        from: q.from,
+        to: q.to,
+        site: q.site,
+        disclosure: q.disclosure,
+        definition: "Referrals accepted for an Alcohol Health Worker appointment, by the NHS financial year \
+                     (1 April to 31 March, Europe/London) of the attendance: eligible attendances whose current \
+                     PAT is positive and whose referral decision is accepted. Patients seen in the department \
+                     at once are counted apart."
+            .into(),
+        years: reports::referral_years(&counted, q.disclosure),
+    };
+    if wants_csv(&request) {
+        let head = json!({ "site": report.site, "disclosure": report.disclosure });
+        let rows = report
+            .years
+            .iter()
+            .map(|year| {
+                let mut row = fields(head.clone());
+                row.extend(fields(to_value(year)?));
+                Ok((Value::Object(row), year.suppressed.clone()))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        return Ok(csv_response("referrals", csv::from_rows(&rows)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+// ----- Reattendance -----
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ReattendanceReport {
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    pub site: Option<String>,
+    pub disclosure: Disclosure,
+    /// Length of the 12-month window.
+    pub window_days: u32,
+    pub twelve_month: TwelveMonth,
+    pub seven_day: SevenDay,
+    /// Paths of the withheld figures.
+    pub suppressed: Vec<String>,
+}
+
+/// 12-month reattendance by referral decision, and the 7-day unplanned reattendance rate.
+///
+/// Two different measures, each named in the answer. 12-month: index = each patient's (NHS
+/// number, else local hospital number) first positive PAT attendance in the period (at `site`
+/// if given); reattendances = that patient's attendances at any site in `(index, index + 365
+/// days]`; cohorts by the decision at the index attendance (accepted includes seen in the
+/// department); patients whose window has not ended are counted in `follow_up_incomplete`
+/// instead. 7-day: attendances in the period followed by an unplanned attendance of the same
+/// patient within 7 days (which may fall after the period). Observational, not a trial.
+#[utoipa::path(
+    tag = "statistics",
+    params(StatisticsQuery),
+    responses(
+        (status = 200, description = "Both measures (JSON, or CSV with Accept: text/csv)", content(
+            (ReattendanceReport = "application/json"),
+            (String = "text/csv")
+        )),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/statistics/reattendance")]
+pub async fn reattendance(
+    auth: Authorized<ReadStatistics>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    request: HttpRequest,
+    query: web::Query<StatisticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner().parse(year_to_date(&state), false)?;
+    let whole = Period {
+        key: "all".into(),
+        from: q.from,
+        to: q.to,
+    };
+    let scope = Scope {
+        periods: vec![whole.bounds()],
+        site: q.site.clone(),
+        by_condition: false,
+    };
+    let now = state.settings.clock.now();
+    let user = auth.user;
+    let request_id = request_id.to_string();
+    let (cohorts, seven) = state
+        .db(move |conn| {
+            let cohorts = queries::twelve_month(conn, &scope, TWELVE_MONTH_DAYS, now)?;
+            let seven = queries::seven_day(conn, &scope, SEVEN_DAYS)?;
+            single_write(conn, |conn| {
+                audit::record(conn, &audit_report(&user, &request_id, "reattendance"))
+            })?;
+            Ok((cohorts, seven))
+        })
+        .await?;
+    let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);
+    let report = ReattendanceReport {
+        from: q.from,
+        to: q.to,
+        site: q.site,
+        disclosure: q.disclosure,
+        window_days: TWELVE_MONTH_DAYS,
+        twelve_month,
+        seven_day,
+        suppressed,
+    };
+    if wants_csv(&request) {
+        let row = to_value(&report)?;
+        return Ok(csv_response(
+            "reattendance",
+            csv::from_rows(&[(row, report.suppressed.clone())]),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
