@@ -194,6 +194,27 @@ async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
             allowed: &["admin"],
             per_role: vec![],
         },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/statistics/funnel".into(),
+            body: None,
+            allowed: &["auditor", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/statistics/referrals".into(),
+            body: None,
+            allowed: &["auditor", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/statistics/reattendance".into(),
+            body: None,
+            allowed: &["auditor", "admin"],
+            per_role: vec![],
+        },
     ]
     .into_iter()
     .chain(scheduling_endpoints(app).await)
@@ -353,6 +374,52 @@ async fn every_endpoint_by_every_role() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn the_role_table_covers_every_operation_in_the_openapi_document() {
+    // Arrange
+    let app = spawn_app().await;
+    let document = pat_service::openapi::document_json().unwrap();
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let mut documented: Vec<String> = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for method in operations.as_object().unwrap().keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+
+    // Act: the endpoints the table walks, with their ids put back as `{id}`.
+    let mut walked: Vec<String> = endpoints(&app)
+        .await
+        .iter()
+        .map(|ep| {
+            let templated: Vec<String> = ep
+                .path
+                .split('/')
+                .map(|part| {
+                    if uuid::Uuid::parse_str(part).is_ok() {
+                        "{id}".to_owned()
+                    } else {
+                        part.to_owned()
+                    }
+                })
+                .collect();
+            format!("{} {}", ep.method, templated.join("/"))
+        })
+        .collect();
+
+    // Assert
+    walked.sort();
+    walked.dedup();
+    documented.sort();
+    assert_eq!(
+        walked, documented,
+        "every documented operation is in the role table, and nothing else"
+    );
 }
 
 #[tokio::test]
