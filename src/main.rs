@@ -1,4 +1,4 @@
-//! The `pat-service` command: serve, migrate, print the OpenAPI document, mint a token.
+//! The `pat-service` command: serve, migrate, print the OpenAPI document, mint a token, load demo data.
 
 use std::process::ExitCode;
 
@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use pat_service::app::Application;
 use pat_service::auth::{mint_hs256, Role};
 use pat_service::config::{JwtKey, Settings};
-use pat_service::{db, openapi, telemetry};
+use pat_service::{db, demo, openapi, telemetry};
 
 #[derive(Parser)]
 #[command(name = "pat-service", version, about = "Paddington Alcohol Test pathway service")]
@@ -40,6 +40,22 @@ enum Command {
         #[arg(long, default_value_t = 12)]
         hours: u64,
     },
+    /// Fill the database with realistic synthetic data (migrations run first). The same seed and
+    /// --until give the same data; a seed already loaded is refused.
+    DemoData {
+        /// How many ED attendances (1 to 20,000,000).
+        #[arg(long, default_value_t = 100_000)]
+        attendances: u64,
+        /// Spread over this many years up to --until (1 to 20).
+        #[arg(long, default_value_t = 5)]
+        years: u32,
+        /// Seed of the generator; also part of every source id.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The instant the data ends at (RFC 3339, not in the future); default now.
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +85,20 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Openapi => {
             print!("{}", openapi::document_json().map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Command::DemoData {
+            attendances,
+            years,
+            seed,
+            until,
+        } => {
+            let config = demo::DemoConfig::new(attendances, years, seed).map_err(|e| e.to_string())?;
+            let settings = Settings::from_env(true).map_err(|e| e.to_string())?;
+            let rules = demo::PathwayRules::from(&settings);
+            let summary = demo::run(&settings.database_url, rules, &config, until, |line| println!("{line}"))
+                .map_err(|e| e.to_string())?;
+            println!("{summary}");
             Ok(())
         }
         Command::Token { roles, sub, hours } => {
