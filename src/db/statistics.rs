@@ -117,9 +117,11 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
     )
 }
 
-/// Current screening of `alias_attendance`: the highest version.
-const CURRENT_SCREENING: &str =
-    "s.version = (SELECT max(s2.version) FROM screenings s2 WHERE s2.attendance_id = s.attendance_id)";
+/// `s` is the current screening of its attendance: no later version exists. Only corrections
+/// (version > 1, the partial index `screenings_corrections`) can be later, so the anti-join reads
+/// that small index rather than probing every screening once per attendance.
+const CURRENT_SCREENING: &str = "NOT EXISTS (SELECT 1 FROM screenings s2
+     WHERE s2.version > 1 AND s2.attendance_id = s.attendance_id AND s2.version > s.version)";
 
 /// Every count of the funnel for one group, in the order of `FunnelCounts::values`.
 #[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
@@ -188,12 +190,31 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
+/// No screening, booking or booking attempt of an attendance in scope is older than this: a
+/// screening before the arrival is refused, bookings follow the screening, and an arrival may be
+/// recorded at most 15 minutes ahead of the clock — a day covers that with room. Reading only
+/// what is newer keeps a year's report from hashing or sorting every screening and booking ever
+/// made.
+fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
+    let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
+    start - chrono::Duration::days(1)
+}
+
 /// Sums of a condition as a count (portable: no `FILTER`, no boolean arithmetic).
 fn count_if(condition: &str, alias: &str) -> String {
     format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS {alias}")
 }
 
+/// Sums the `n` of the pre-aggregated rows that meet a condition.
+fn sum_if(condition: &str, alias: &str) -> String {
+    format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN c.n ELSE 0 END), 0) AS bigint) AS {alias}")
+}
+
 /// The funnel of DOMAIN.md §7, one row per group that has any attendance.
+///
+/// Each attendance in scope is joined once to its current screening, referral decision and
+/// booking summary (hash joins over the year), then collapsed to the few hundred distinct
+/// combinations of what happened, which the counts are summed from.
 pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
     let dialect = Dialect::of(conn);
     let positive = "c.eligible = 1 AND c.result = 'positive'";
@@ -206,13 +227,13 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
         "under_age",
         "not_asked",
     ]
-    .map(|reason| count_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason))
+    .map(|reason| sum_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason))
     .join(",\n ");
     let by_lead = |status: &str| {
         ["same_day", "next_day", "later"]
             .map(|lead| {
-                count_if(
-                    &format!("{accepted} AND bk.last_status = '{status}' AND bk.last_lead = '{lead}'"),
+                sum_if(
+                    &format!("{accepted} AND c.last_status = '{status}' AND c.last_lead = '{lead}'"),
                     &format!("{status}_{lead}"),
                 )
             })
@@ -220,30 +241,43 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
     };
     let sql = format!(
         "WITH {scoped},
-         cur AS (
-             SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, r.decision
-             FROM att
-             LEFT JOIN screenings s ON s.attendance_id = att.id AND {CURRENT_SCREENING}
-             LEFT JOIN referrals r ON r.attendance_id = att.id),
          ranked AS (
              SELECT b.attendance_id, b.status, b.within_window, b.lead_time,
                     row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at, b.id) AS first_rank,
                     row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at DESC, b.id DESC) AS last_rank
              FROM bookings b
-             WHERE b.attendance_id IN (SELECT cur.id FROM cur WHERE cur.decision = 'accepted')),
+             WHERE b.booked_at >= {follow_up_from}),
          bk AS (
              SELECT attendance_id,
-                    count(*) AS bookings,
-                    SUM(CASE WHEN status <> 'cancelled' THEN 1 ELSE 0 END) AS not_cancelled,
+                    CASE WHEN SUM(CASE WHEN status <> 'cancelled' THEN 1 ELSE 0 END) = 0 THEN 1 ELSE 0 END
+                        AS all_cancelled,
                     MAX(CASE WHEN first_rank = 1 AND within_window THEN 1 ELSE 0 END) AS first_within,
                     MAX(CASE WHEN last_rank = 1 THEN status END) AS last_status,
                     MAX(CASE WHEN last_rank = 1 THEN lead_time END) AS last_lead
              FROM ranked GROUP BY attendance_id),
          attempted AS (
-             SELECT DISTINCT ba.attendance_id FROM booking_attempts ba
-             WHERE ba.attendance_id IN (SELECT cur.id FROM cur WHERE cur.decision = 'accepted'))
+             SELECT DISTINCT ba.attendance_id FROM booking_attempts ba WHERE ba.attempted_at >= {follow_up_from}),
+         per_attendance AS (
+             SELECT att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, r.decision,
+                    CASE WHEN bk.attendance_id IS NULL THEN 0 ELSE 1 END AS booked,
+                    COALESCE(bk.all_cancelled, 0) AS all_cancelled,
+                    COALESCE(bk.first_within, 0) AS first_within,
+                    bk.last_status, bk.last_lead,
+                    CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted
+             FROM att
+             LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
+                                    AND {CURRENT_SCREENING}
+             LEFT JOIN referrals r ON r.attendance_id = att.id
+             LEFT JOIN bk ON bk.attendance_id = att.id
+             LEFT JOIN attempted ON attempted.attendance_id = att.id),
+         c AS (
+             SELECT gkey, eligible, status, result, advice_given, leaflet_given, decision, booked, all_cancelled,
+                    first_within, last_status, last_lead, attempted, count(*) AS n
+             FROM per_attendance
+             GROUP BY gkey, eligible, status, result, advice_given, leaflet_given, decision, booked, all_cancelled,
+                      first_within, last_status, last_lead, attempted)
          SELECT c.gkey,
-         count(*) AS attendances,
+         CAST(SUM(c.n) AS bigint) AS attendances,
          {eligible},
          {screened},
          {not_screened},
@@ -264,41 +298,37 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
          {cancelled},
          {attended_by_lead},
          {dna_by_lead}
-         FROM cur c
-         LEFT JOIN bk ON bk.attendance_id = c.id
-         LEFT JOIN attempted ON attempted.attendance_id = c.id
+         FROM c
          GROUP BY c.gkey",
         scoped = scoped_attendances(dialect, scope),
-        eligible = count_if("c.eligible = 1", "eligible"),
-        screened = count_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
-        not_recorded = count_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
-        outside = count_if(
+        follow_up_from = dialect.instant(earliest_follow_up(scope)),
+        eligible = sum_if("c.eligible = 1", "eligible"),
+        screened = sum_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
+        not_recorded = sum_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
+        outside = sum_if(
             "c.eligible = 0 AND c.status = 'completed'",
             "screened_outside_indications"
         ),
-        positive_count = count_if(positive, "positive"),
-        advice = count_if(&format!("{positive} AND c.advice_given"), "advice_given"),
-        leaflet = count_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
-        offered = count_if(&format!("{positive} AND c.decision IS NOT NULL"), "offered"),
-        accepted_count = count_if(&accepted, "accepted"),
-        declined = count_if(&format!("{positive} AND c.decision = 'declined'"), "declined"),
-        seen = count_if(
+        positive_count = sum_if(positive, "positive"),
+        advice = sum_if(&format!("{positive} AND c.advice_given"), "advice_given"),
+        leaflet = sum_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
+        offered = sum_if(&format!("{positive} AND c.decision IS NOT NULL"), "offered"),
+        accepted_count = sum_if(&accepted, "accepted"),
+        declined = sum_if(&format!("{positive} AND c.decision = 'declined'"), "declined"),
+        seen = sum_if(
             &format!("{positive} AND c.decision = 'seen_in_department'"),
             "seen_in_department"
         ),
-        booked = count_if(&format!("{accepted} AND bk.bookings > 0"), "booked"),
-        within = count_if(&format!("{accepted} AND bk.first_within = 1"), "booked_within_24h"),
-        no_slot = count_if(
-            &format!("{accepted} AND attempted.attendance_id IS NOT NULL"),
-            "no_slot_in_window"
-        ),
-        attended = count_if(&format!("{accepted} AND bk.last_status = 'attended'"), "attended"),
-        dna = count_if(
-            &format!("{accepted} AND bk.last_status = 'did_not_attend'"),
+        booked = sum_if(&format!("{accepted} AND c.booked = 1"), "booked"),
+        within = sum_if(&format!("{accepted} AND c.first_within = 1"), "booked_within_24h"),
+        no_slot = sum_if(&format!("{accepted} AND c.attempted = 1"), "no_slot_in_window"),
+        attended = sum_if(&format!("{accepted} AND c.last_status = 'attended'"), "attended"),
+        dna = sum_if(
+            &format!("{accepted} AND c.last_status = 'did_not_attend'"),
             "did_not_attend"
         ),
-        cancelled = count_if(
-            &format!("{accepted} AND bk.bookings > 0 AND bk.not_cancelled = 0"),
+        cancelled = sum_if(
+            &format!("{accepted} AND c.booked = 1 AND c.all_cancelled = 1"),
             "cancelled"
         ),
         attended_by_lead = by_lead("attended"),
@@ -391,7 +421,8 @@ pub fn twelve_month(
              SELECT att.patient_key, att.arrived_at, r.decision,
                     row_number() OVER (PARTITION BY att.patient_key ORDER BY att.arrived_at, att.id) AS n
              FROM att
-             JOIN screenings s ON s.attendance_id = att.id AND {CURRENT_SCREENING}
+             JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
+                               AND {CURRENT_SCREENING}
              LEFT JOIN referrals r ON r.attendance_id = att.id
              WHERE att.eligible = 1 AND s.result = 'positive'),
          indexed AS (
@@ -410,6 +441,7 @@ pub fn twelve_month(
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
         scoped = scoped_attendances(dialect, scope),
+        follow_up_from = dialect.instant(earliest_follow_up(scope)),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
@@ -428,23 +460,56 @@ pub struct SevenDayRow {
 /// unplanned, attendance of the same patient (any site) in `(arrival, arrival + days]`.
 pub fn seven_day(conn: &mut DbConnection, scope: &Scope, days: u32) -> QueryResult<SevenDayRow> {
     let dialect = Dialect::of(conn);
-    let sql = format!(
-        "WITH {scoped}
-         SELECT count(*) AS attendances,
-                {reattended}
-         FROM att",
-        scoped = scoped_attendances(dialect, scope),
-        reattended = count_if(
-            &format!(
-                "EXISTS (SELECT 1 FROM attendances b
-                         WHERE b.patient_key = att.patient_key
-                           AND b.arrived_at > att.arrived_at AND b.arrived_at <= {}
-                           AND b.attendance_category = 'unplanned')",
-                dialect.plus_days("att.arrived_at", days)
+    let sql = match dialect {
+        // One pass in patient and time order: a window counts each attendance's unplanned
+        // successors in (arrival, arrival + days] (microsecond precision, so "after" is strict).
+        // Attendances up to `days` after the period are read too: they can be the reattendance.
+        Dialect::Postgres => {
+            let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
+            let end = scope.periods.iter().map(|p| p.end).max().unwrap_or_default();
+            let site = if scope.site.is_some() { " AND a.site = $1" } else { "" };
+            format!(
+                "WITH span AS (
+                     SELECT a.patient_key, a.arrived_at, a.attendance_category,
+                            CASE WHEN a.arrived_at < {end}{site} THEN 1 ELSE 0 END AS in_scope
+                     FROM attendances a
+                     WHERE a.arrived_at >= {start} AND a.arrived_at <= {last}),
+                 followed AS (
+                     SELECT in_scope,
+                            SUM(CASE WHEN attendance_category = 'unplanned' THEN 1 ELSE 0 END) OVER (
+                                PARTITION BY patient_key ORDER BY arrived_at
+                                RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '{hours} hours' FOLLOWING
+                            ) AS later_unplanned
+                     FROM span)
+                 SELECT {attendances}, {reattended} FROM followed",
+                start = dialect.instant(start),
+                end = dialect.instant(end),
+                last = dialect.instant(end + chrono::Duration::days(i64::from(days))),
+                hours = days * 24,
+                attendances = count_if("in_scope = 1", "attendances"),
+                reattended = count_if("in_scope = 1 AND later_unplanned > 0", "reattended"),
+            )
+        }
+        // SQLite probes the (patient_key, arrived_at, attendance_category) index per attendance:
+        // in-process, that is quicker than sorting the year.
+        Dialect::Sqlite => format!(
+            "WITH {scoped}
+             SELECT count(*) AS attendances,
+                    {reattended}
+             FROM att",
+            scoped = scoped_attendances(dialect, scope),
+            reattended = count_if(
+                &format!(
+                    "EXISTS (SELECT 1 FROM attendances b
+                             WHERE b.patient_key = att.patient_key
+                               AND b.arrived_at > att.arrived_at AND b.arrived_at <= {}
+                               AND b.attendance_category = 'unplanned')",
+                    dialect.plus_days("att.arrived_at", days)
+                ),
+                "reattended"
             ),
-            "reattended"
         ),
-    );
+    };
     let rows: Vec<SevenDayRow> = run(conn, &sql, scope.site.as_deref())?;
     Ok(rows.into_iter().next().unwrap_or_default())
 }
@@ -454,6 +519,8 @@ fn run<T>(conn: &mut DbConnection, sql: &str, site: Option<&str>) -> QueryResult
 where
     T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
 {
+    // The SQL holds no patient data (the site is a bound parameter): safe to log for tuning.
+    tracing::debug!(sql, "statistics query");
     match conn {
         DbConnection::Pg(pg) => {
             let query = diesel::sql_query(sql).into_boxed();

@@ -19,3 +19,7 @@ UPDATE bookings SET lead_time = (
 
 DROP INDEX attendances_patient_arrived;
 CREATE INDEX attendances_patient_arrived ON attendances (patient_key, arrived_at, attendance_category);
+
+-- Corrections only (version 2 and later): a screening is current when no later version exists,
+-- and this small index answers that for a whole year of attendances at once.
+CREATE INDEX screenings_corrections ON screenings (attendance_id, version) WHERE version > 1;
