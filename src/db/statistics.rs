@@ -200,6 +200,93 @@ fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
     start - chrono::Duration::days(1)
 }
 
+/// The funnel's CTEs after `att`, ending in `c`: what happened to each attendance in scope,
+/// with a count `n` the outer query sums. The two backends get different plans for the same
+/// rows.
+fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
+    let from = dialect.instant(earliest_follow_up(scope));
+    match dialect {
+        // PostgreSQL: hash joins of the year's attendances with their current screening,
+        // decision and booking summary, then collapsed to the few hundred distinct combinations
+        // of what happened before anything is counted.
+        Dialect::Postgres => format!(
+            "ranked AS (
+                 SELECT b.attendance_id, b.status, b.within_window, b.lead_time,
+                        row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at, b.id) AS first_rank,
+                        row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at DESC, b.id DESC)
+                            AS last_rank
+                 FROM bookings b
+                 WHERE b.booked_at >= {from}),
+             bk AS (
+                 SELECT attendance_id,
+                        CASE WHEN SUM(CASE WHEN status <> 'cancelled' THEN 1 ELSE 0 END) = 0 THEN 1 ELSE 0 END
+                            AS all_cancelled,
+                        MAX(CASE WHEN first_rank = 1 AND within_window THEN 1 ELSE 0 END) AS first_within,
+                        MAX(CASE WHEN last_rank = 1 THEN status END) AS last_status,
+                        MAX(CASE WHEN last_rank = 1 THEN lead_time END) AS last_lead
+                 FROM ranked GROUP BY attendance_id),
+             attempted AS (
+                 SELECT DISTINCT ba.attendance_id FROM booking_attempts ba WHERE ba.attempted_at >= {from}),
+             per_attendance AS (
+                 SELECT att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, r.decision,
+                        CASE WHEN bk.attendance_id IS NULL THEN 0 ELSE 1 END AS booked,
+                        COALESCE(bk.all_cancelled, 0) AS all_cancelled,
+                        COALESCE(bk.first_within, 0) AS first_within,
+                        bk.last_status, bk.last_lead,
+                        CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted
+                 FROM att
+                 LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {from}
+                                        AND {CURRENT_SCREENING}
+                 LEFT JOIN referrals r ON r.attendance_id = att.id
+                 LEFT JOIN bk ON bk.attendance_id = att.id
+                 LEFT JOIN attempted ON attempted.attendance_id = att.id),
+             c AS (
+                 SELECT gkey, eligible, status, result, advice_given, leaflet_given, decision, booked,
+                        all_cancelled, first_within, last_status, last_lead, attempted, count(*) AS n
+                 FROM per_attendance
+                 GROUP BY gkey, eligible, status, result, advice_given, leaflet_given, decision, booked,
+                          all_cancelled, first_within, last_status, last_lead, attempted)"
+        ),
+        // SQLite looks rows up one at a time: each attendance looks up its current screening
+        // (covering index); only a positive looks up its decision, and only an accepted
+        // referral its bookings, each computed once into a small table that the attendances
+        // then find through an automatic index.
+        Dialect::Sqlite => {
+            let latest = "FROM bookings b WHERE b.attendance_id = p.id ORDER BY b.booked_at DESC, b.id DESC LIMIT 1";
+            format!(
+                "scr AS (
+                     SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given
+                     FROM att
+                     LEFT JOIN screenings s INDEXED BY screenings_statistics
+                         ON s.attendance_id = att.id AND {CURRENT_SCREENING}),
+                 pos AS MATERIALIZED (
+                     SELECT scr.id, (SELECT r.decision FROM referrals r WHERE r.attendance_id = scr.id) AS decision
+                     FROM scr WHERE scr.eligible = 1 AND scr.result = 'positive'),
+                 acc AS MATERIALIZED (
+                     SELECT p.id,
+                            EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = p.id) AS booked,
+                            NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = p.id AND b.status <> 'cancelled')
+                                AS all_cancelled,
+                            (SELECT b.within_window FROM bookings b WHERE b.attendance_id = p.id
+                             ORDER BY b.booked_at, b.id LIMIT 1) AS first_within,
+                            (SELECT b.status {latest}) AS last_status,
+                            (SELECT b.lead_time {latest}) AS last_lead,
+                            EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = p.id) AS attempted
+                     FROM pos p WHERE p.decision = 'accepted'),
+                 c AS (
+                     SELECT scr.gkey, scr.eligible, scr.status, scr.result, scr.advice_given, scr.leaflet_given,
+                            pos.decision, COALESCE(acc.booked, 0) AS booked,
+                            COALESCE(acc.all_cancelled, 0) AS all_cancelled,
+                            COALESCE(acc.first_within, 0) AS first_within, acc.last_status, acc.last_lead,
+                            COALESCE(acc.attempted, 0) AS attempted, 1 AS n
+                     FROM scr
+                     LEFT JOIN pos ON pos.id = scr.id
+                     LEFT JOIN acc ON acc.id = scr.id)"
+            )
+        }
+    }
+}
+
 /// Sums of a condition as a count (portable: no `FILTER`, no boolean arithmetic).
 fn count_if(condition: &str, alias: &str) -> String {
     format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS {alias}")
@@ -241,41 +328,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
     };
     let sql = format!(
         "WITH {scoped},
-         ranked AS (
-             SELECT b.attendance_id, b.status, b.within_window, b.lead_time,
-                    row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at, b.id) AS first_rank,
-                    row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at DESC, b.id DESC) AS last_rank
-             FROM bookings b
-             WHERE b.booked_at >= {follow_up_from}),
-         bk AS (
-             SELECT attendance_id,
-                    CASE WHEN SUM(CASE WHEN status <> 'cancelled' THEN 1 ELSE 0 END) = 0 THEN 1 ELSE 0 END
-                        AS all_cancelled,
-                    MAX(CASE WHEN first_rank = 1 AND within_window THEN 1 ELSE 0 END) AS first_within,
-                    MAX(CASE WHEN last_rank = 1 THEN status END) AS last_status,
-                    MAX(CASE WHEN last_rank = 1 THEN lead_time END) AS last_lead
-             FROM ranked GROUP BY attendance_id),
-         attempted AS (
-             SELECT DISTINCT ba.attendance_id FROM booking_attempts ba WHERE ba.attempted_at >= {follow_up_from}),
-         per_attendance AS (
-             SELECT att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, r.decision,
-                    CASE WHEN bk.attendance_id IS NULL THEN 0 ELSE 1 END AS booked,
-                    COALESCE(bk.all_cancelled, 0) AS all_cancelled,
-                    COALESCE(bk.first_within, 0) AS first_within,
-                    bk.last_status, bk.last_lead,
-                    CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted
-             FROM att
-             LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
-                                    AND {CURRENT_SCREENING}
-             LEFT JOIN referrals r ON r.attendance_id = att.id
-             LEFT JOIN bk ON bk.attendance_id = att.id
-             LEFT JOIN attempted ON attempted.attendance_id = att.id),
-         c AS (
-             SELECT gkey, eligible, status, result, advice_given, leaflet_given, decision, booked, all_cancelled,
-                    first_within, last_status, last_lead, attempted, count(*) AS n
-             FROM per_attendance
-             GROUP BY gkey, eligible, status, result, advice_given, leaflet_given, decision, booked, all_cancelled,
-                      first_within, last_status, last_lead, attempted)
+         {per_attendance}
          SELECT c.gkey,
          CAST(SUM(c.n) AS bigint) AS attendances,
          {eligible},
@@ -301,7 +354,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
          FROM c
          GROUP BY c.gkey",
         scoped = scoped_attendances(dialect, scope),
-        follow_up_from = dialect.instant(earliest_follow_up(scope)),
+        per_attendance = funnel_rows(dialect, scope),
         eligible = sum_if("c.eligible = 1", "eligible"),
         screened = sum_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
         not_recorded = sum_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),

@@ -23,3 +23,11 @@ CREATE INDEX attendances_patient_arrived ON attendances (patient_key, arrived_at
 -- Corrections only (version 2 and later): a screening is current when no later version exists,
 -- and this small index answers that for a whole year of attendances at once.
 CREATE INDEX screenings_corrections ON screenings (attendance_id, version) WHERE version > 1;
+
+-- SQLite joins by looking rows up one at a time, so the statistics read covering indexes: a
+-- year of attendances in arrival order with every column the reports use, and each attendance's
+-- screenings with their outcome, without touching the tables.
+CREATE INDEX attendances_statistics ON attendances (
+    arrived_at, id, patient_key, indications, presenting_condition, site, attendance_category);
+CREATE INDEX screenings_statistics ON screenings (
+    attendance_id, version, status, result, advice_given, leaflet_given, screened_at);
