@@ -29,6 +29,27 @@ role_set!(
     ReadStatistics: Auditor, Admin
 );
 
+/// The problems every statistics endpoint can answer (application/problem+json).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // documents responses; never constructed
+pub enum StatisticsProblems {
+    /// Malformed query
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No valid token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// Role not allowed
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// Invalid parameter
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Database unavailable
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
 /// The longest range one request may cover.
 const MAX_RANGE_DAYS: u64 = 20 * 366;
 /// DOMAIN.md §7: the 12-month window and the 7-day indicator.
@@ -223,11 +244,7 @@ pub struct FunnelReport {
             (FunnelReport = "application/json"),
             (String = "text/csv")
         )),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        StatisticsProblems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -332,11 +349,7 @@ pub struct ReferralsReport {
             (ReferralsReport = "application/json"),
             (String = "text/csv")
         )),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        StatisticsProblems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -455,11 +468,7 @@ pub struct ReattendanceReport {
             (ReattendanceReport = "application/json"),
             (String = "text/csv")
         )),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        StatisticsProblems,
     ),
     security(("bearerAuth" = []))
 )]

@@ -29,6 +29,23 @@ pub struct Scope {
     pub by_condition: bool,
 }
 
+impl Scope {
+    /// The whole range covered: the first period's start and the last one's end.
+    fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let start = self.periods.iter().map(|p| p.start).min().unwrap_or_default();
+        let end = self.periods.iter().map(|p| p.end).max().unwrap_or_default();
+        (start, end)
+    }
+}
+
+/// ` AND a.site = <parameter 1>` when the scope names a site.
+fn site_filter(dialect: Dialect, scope: &Scope) -> String {
+    match scope.site {
+        Some(_) => format!(" AND a.site = {}", dialect.param(1)),
+        None => String::new(),
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Dialect {
     Postgres,
@@ -91,13 +108,8 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
 
 /// The attendances in scope with their group key: `att (id, patient_key, arrived_at, eligible, gkey)`.
 fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
-    let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
-    let end = scope.periods.iter().map(|p| p.end).max().unwrap_or_default();
-    let site = if scope.site.is_some() {
-        format!(" AND a.site = {}", dialect.param(1))
-    } else {
-        String::new()
-    };
+    let (start, end) = scope.span();
+    let site = site_filter(dialect, scope);
     let gkey = if scope.by_condition {
         "a.presenting_condition"
     } else {
@@ -196,8 +208,7 @@ pub struct FunnelRow {
 /// what is newer keeps a year's report from hashing or sorting every screening and booking ever
 /// made.
 fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
-    let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
-    start - chrono::Duration::days(1)
+    scope.span().0 - chrono::Duration::days(1)
 }
 
 /// The funnel's CTEs after `att`, ending in `c`: what happened to each attendance in scope,
@@ -405,13 +416,8 @@ pub struct ReferralRow {
 /// (small) rather than every attendance.
 pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
     let dialect = Dialect::of(conn);
-    let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
-    let end = scope.periods.iter().map(|p| p.end).max().unwrap_or_default();
-    let site = if scope.site.is_some() {
-        format!(" AND a.site = {}", dialect.param(1))
-    } else {
-        String::new()
-    };
+    let (start, end) = scope.span();
+    let site = site_filter(dialect, scope);
     let sql = format!(
         "WITH {periods}
          SELECT p.pkey AS gkey,
@@ -518,8 +524,7 @@ pub fn seven_day(conn: &mut DbConnection, scope: &Scope, days: u32) -> QueryResu
         // successors in (arrival, arrival + days] (microsecond precision, so "after" is strict).
         // Attendances up to `days` after the period are read too: they can be the reattendance.
         Dialect::Postgres => {
-            let start = scope.periods.iter().map(|p| p.start).min().unwrap_or_default();
-            let end = scope.periods.iter().map(|p| p.end).max().unwrap_or_default();
+            let (start, end) = scope.span();
             let site = if scope.site.is_some() { " AND a.site = $1" } else { "" };
             format!(
                 "WITH span AS (
