@@ -84,6 +84,15 @@ impl Dialect {
         }
     }
 
+    /// SQLite's planner, without statistics, reads screenings through the unique index and then
+    /// the table; name the covering one.
+    fn screenings_index(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "",
+            Dialect::Sqlite => " INDEXED BY screenings_statistics",
+        }
+    }
+
     /// The n-th bound parameter (1-based).
     fn param(self, n: usize) -> String {
         match self {
@@ -211,9 +220,9 @@ fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
     scope.span().0 - chrono::Duration::days(1)
 }
 
-/// The funnel's CTEs after `att`, ending in `c`: what happened to each attendance in scope,
-/// with a count `n` the outer query sums. The two backends get different plans for the same
-/// rows.
+/// The funnel's CTEs after `att`: what happened to each attendance in scope, with a count `n`
+/// the outer query sums — in `c` on PostgreSQL; on SQLite in `scr` (every attendance) and
+/// `referred` (positives only). The two backends get different plans for the same rows.
 fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
     let from = dialect.instant(earliest_follow_up(scope));
     match dialect {
@@ -264,14 +273,16 @@ fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
         // then find through an automatic index.
         Dialect::Sqlite => {
             let latest = "FROM bookings b WHERE b.attendance_id = p.id ORDER BY b.booked_at DESC, b.id DESC LIMIT 1";
+            let covering = dialect.screenings_index();
             format!(
-                "scr AS (
-                     SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given
+                "scr AS MATERIALIZED (
+                     SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given,
+                            1 AS n
                      FROM att
-                     LEFT JOIN screenings s INDEXED BY screenings_statistics
-                         ON s.attendance_id = att.id AND {CURRENT_SCREENING}),
+                     LEFT JOIN screenings s{covering} ON s.attendance_id = att.id AND {CURRENT_SCREENING}),
                  pos AS MATERIALIZED (
-                     SELECT scr.id, (SELECT r.decision FROM referrals r WHERE r.attendance_id = scr.id) AS decision
+                     SELECT scr.id, scr.gkey,
+                            (SELECT r.decision FROM referrals r WHERE r.attendance_id = scr.id) AS decision
                      FROM scr WHERE scr.eligible = 1 AND scr.result = 'positive'),
                  acc AS MATERIALIZED (
                      SELECT p.id,
@@ -284,15 +295,12 @@ fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
                             (SELECT b.lead_time {latest}) AS last_lead,
                             EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = p.id) AS attempted
                      FROM pos p WHERE p.decision = 'accepted'),
-                 c AS (
-                     SELECT scr.gkey, scr.eligible, scr.status, scr.result, scr.advice_given, scr.leaflet_given,
-                            pos.decision, COALESCE(acc.booked, 0) AS booked,
-                            COALESCE(acc.all_cancelled, 0) AS all_cancelled,
+                 referred AS (
+                     SELECT pos.gkey, 1 AS eligible, 'positive' AS result, pos.decision,
+                            COALESCE(acc.booked, 0) AS booked, COALESCE(acc.all_cancelled, 0) AS all_cancelled,
                             COALESCE(acc.first_within, 0) AS first_within, acc.last_status, acc.last_lead,
                             COALESCE(acc.attempted, 0) AS attempted, 1 AS n
-                     FROM scr
-                     LEFT JOIN pos ON pos.id = scr.id
-                     LEFT JOIN acc ON acc.id = scr.id)"
+                     FROM pos LEFT JOIN acc ON acc.id = pos.id)"
             )
         }
     }
@@ -317,87 +325,112 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
     let dialect = Dialect::of(conn);
     let positive = "c.eligible = 1 AND c.result = 'positive'";
     let accepted = format!("{positive} AND c.decision = 'accepted'");
-    let not_screened = [
+    let mut of_screening = vec![
+        "CAST(SUM(c.n) AS bigint) AS attendances".to_owned(),
+        sum_if("c.eligible = 1", "eligible"),
+        sum_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
+    ];
+    for reason in [
         "refused",
         "intoxicated",
         "lacks_capacity",
         "too_unwell",
         "under_age",
         "not_asked",
-    ]
-    .map(|reason| sum_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason))
-    .join(",\n ");
-    let by_lead = |status: &str| {
-        ["same_day", "next_day", "later"]
-            .map(|lead| {
-                sum_if(
-                    &format!("{accepted} AND c.last_status = '{status}' AND c.last_lead = '{lead}'"),
-                    &format!("{status}_{lead}"),
-                )
-            })
-            .join(",\n ")
-    };
-    let sql = format!(
-        "WITH {scoped},
-         {per_attendance}
-         SELECT c.gkey,
-         CAST(SUM(c.n) AS bigint) AS attendances,
-         {eligible},
-         {screened},
-         {not_screened},
-         {not_recorded},
-         {outside},
-         {positive_count},
-         {advice},
-         {leaflet},
-         {offered},
-         {accepted_count},
-         {declined},
-         {seen},
-         {booked},
-         {within},
-         {no_slot},
-         {attended},
-         {dna},
-         {cancelled},
-         {attended_by_lead},
-         {dna_by_lead}
-         FROM c
-         GROUP BY c.gkey",
-        scoped = scoped_attendances(dialect, scope),
-        per_attendance = funnel_rows(dialect, scope),
-        eligible = sum_if("c.eligible = 1", "eligible"),
-        screened = sum_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
-        not_recorded = sum_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
-        outside = sum_if(
+    ] {
+        of_screening.push(sum_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason));
+    }
+    of_screening.extend([
+        sum_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
+        sum_if(
             "c.eligible = 0 AND c.status = 'completed'",
-            "screened_outside_indications"
+            "screened_outside_indications",
         ),
-        positive_count = sum_if(positive, "positive"),
-        advice = sum_if(&format!("{positive} AND c.advice_given"), "advice_given"),
-        leaflet = sum_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
-        offered = sum_if(&format!("{positive} AND c.decision IS NOT NULL"), "offered"),
-        accepted_count = sum_if(&accepted, "accepted"),
-        declined = sum_if(&format!("{positive} AND c.decision = 'declined'"), "declined"),
-        seen = sum_if(
-            &format!("{positive} AND c.decision = 'seen_in_department'"),
-            "seen_in_department"
+        sum_if(positive, "positive"),
+        sum_if(&format!("{positive} AND c.advice_given"), "advice_given"),
+        sum_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
+    ]);
+    let mut of_referral = vec![
+        (format!("{positive} AND c.decision IS NOT NULL"), "offered".to_owned()),
+        (accepted.clone(), "accepted".to_owned()),
+        (format!("{positive} AND c.decision = 'declined'"), "declined".to_owned()),
+        (
+            format!("{positive} AND c.decision = 'seen_in_department'"),
+            "seen_in_department".to_owned(),
         ),
-        booked = sum_if(&format!("{accepted} AND c.booked = 1"), "booked"),
-        within = sum_if(&format!("{accepted} AND c.first_within = 1"), "booked_within_24h"),
-        no_slot = sum_if(&format!("{accepted} AND c.attempted = 1"), "no_slot_in_window"),
-        attended = sum_if(&format!("{accepted} AND c.last_status = 'attended'"), "attended"),
-        dna = sum_if(
-            &format!("{accepted} AND c.last_status = 'did_not_attend'"),
-            "did_not_attend"
+        (format!("{accepted} AND c.booked = 1"), "booked".to_owned()),
+        (
+            format!("{accepted} AND c.first_within = 1"),
+            "booked_within_24h".to_owned(),
         ),
-        cancelled = sum_if(
-            &format!("{accepted} AND c.booked = 1 AND c.all_cancelled = 1"),
-            "cancelled"
+        (
+            format!("{accepted} AND c.attempted = 1"),
+            "no_slot_in_window".to_owned(),
         ),
-        attended_by_lead = by_lead("attended"),
-        dna_by_lead = by_lead("did_not_attend"),
-    );
+        (
+            format!("{accepted} AND c.last_status = 'attended'"),
+            "attended".to_owned(),
+        ),
+        (
+            format!("{accepted} AND c.last_status = 'did_not_attend'"),
+            "did_not_attend".to_owned(),
+        ),
+        (
+            format!("{accepted} AND c.booked = 1 AND c.all_cancelled = 1"),
+            "cancelled".to_owned(),
+        ),
+    ];
+    for status in ["attended", "did_not_attend"] {
+        for lead in ["same_day", "next_day", "later"] {
+            of_referral.push((
+                format!("{accepted} AND c.last_status = '{status}' AND c.last_lead = '{lead}'"),
+                format!("{status}_{lead}"),
+            ));
+        }
+    }
+    let referral_sums = || {
+        of_referral
+            .iter()
+            .map(|(condition, alias)| sum_if(condition, alias))
+            .collect::<Vec<_>>()
+    };
+    let sql = match dialect {
+        Dialect::Postgres => format!(
+            "WITH {scoped},
+             {rows}
+             SELECT c.gkey, {screening}, {referral}
+             FROM c GROUP BY c.gkey",
+            scoped = scoped_attendances(dialect, scope),
+            rows = funnel_rows(dialect, scope),
+            screening = of_screening.join(",\n "),
+            referral = referral_sums().join(",\n "),
+        ),
+        // SQLite: the attendance-level counts over every attendance, the referral-level ones
+        // over positives only, joined by group.
+        Dialect::Sqlite => format!(
+            "WITH {scoped},
+             {rows},
+             by_attendance AS (SELECT c.gkey, {screening} FROM scr c GROUP BY c.gkey),
+             by_referral AS (SELECT c.gkey, {referral} FROM referred c GROUP BY c.gkey)
+             SELECT a.gkey, {screening_columns}, {referral_columns}
+             FROM by_attendance a LEFT JOIN by_referral r ON r.gkey = a.gkey",
+            scoped = scoped_attendances(dialect, scope),
+            rows = funnel_rows(dialect, scope),
+            screening = of_screening.join(",\n "),
+            referral = referral_sums().join(",\n "),
+            screening_columns = of_screening
+                .iter()
+                .filter_map(|column| column.rsplit(" AS ").next())
+                .map(|alias| format!("a.{alias}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            referral_columns = of_referral
+                .iter()
+                .map(|(_, alias)| format!("CAST(COALESCE(r.{alias}, 0) AS bigint) AS {alias}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+    };
     run(conn, &sql, scope.site.as_deref())
 }
 
@@ -424,13 +457,19 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
                 {accepted},
                 {seen}
          FROM referrals r
-         JOIN attendances a ON a.id = r.attendance_id
+         {first} JOIN attendances a ON a.id = r.attendance_id
          JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
-         JOIN screenings s ON s.attendance_id = a.id AND {CURRENT_SCREENING}
+         JOIN screenings s{covering} ON s.attendance_id = a.id AND {CURRENT_SCREENING}
          WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.indications <> ''
            AND s.result = 'positive'{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),
+        // SQLite takes a CROSS JOIN's tables in the order written: read the decisions first.
+        first = match dialect {
+            Dialect::Postgres => "",
+            Dialect::Sqlite => "CROSS",
+        },
+        covering = dialect.screenings_index(),
         accepted = count_if("r.decision = 'accepted'", "accepted"),
         seen = count_if("r.decision = 'seen_in_department'", "seen_in_department"),
         start = dialect.instant(start),
@@ -480,7 +519,7 @@ pub fn twelve_month(
              SELECT att.patient_key, att.arrived_at, r.decision,
                     row_number() OVER (PARTITION BY att.patient_key ORDER BY att.arrived_at, att.id) AS n
              FROM att
-             JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
+             JOIN screenings s{covering} ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
                                AND {CURRENT_SCREENING}
              LEFT JOIN referrals r ON r.attendance_id = att.id
              WHERE att.eligible = 1 AND s.result = 'positive'),
@@ -501,6 +540,7 @@ pub fn twelve_month(
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
         scoped = scoped_attendances(dialect, scope),
         follow_up_from = dialect.instant(earliest_follow_up(scope)),
+        covering = dialect.screenings_index(),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
