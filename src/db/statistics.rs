@@ -221,16 +221,21 @@ fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
 }
 
 /// The funnel's CTEs after `att`: what happened to each attendance in scope, with a count `n`
-/// the outer query sums — in `c` on PostgreSQL; on SQLite in `scr` (every attendance) and
-/// `referred` (positives only). The two backends get different plans for the same rows.
+/// the outer query sums — `scr` (every attendance with its current screening) and `referred`
+/// (positives with a decision, and their bookings). The two backends get different plans for
+/// the same rows.
 fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
     let from = dialect.instant(earliest_follow_up(scope));
     match dialect {
-        // PostgreSQL: hash joins of the year's attendances with their current screening,
-        // decision and booking summary, then collapsed to the few hundred distinct combinations
-        // of what happened before anything is counted.
+        // PostgreSQL: hash joins of the year's attendances with their current screening, and of
+        // the positives with their decision and booking summary.
         Dialect::Postgres => format!(
-            "ranked AS (
+            "scr AS (
+                 SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, 1 AS n
+                 FROM att
+                 LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {from}
+                                        AND {CURRENT_SCREENING}),
+             ranked AS (
                  SELECT b.attendance_id, b.status, b.within_window, b.lead_time,
                         row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at, b.id) AS first_rank,
                         row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at DESC, b.id DESC)
@@ -247,25 +252,18 @@ fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
                  FROM ranked GROUP BY attendance_id),
              attempted AS (
                  SELECT DISTINCT ba.attendance_id FROM booking_attempts ba WHERE ba.attempted_at >= {from}),
-             per_attendance AS (
-                 SELECT att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, r.decision,
+             referred AS (
+                 SELECT scr.gkey, 1 AS eligible, 'positive' AS result, r.decision,
                         CASE WHEN bk.attendance_id IS NULL THEN 0 ELSE 1 END AS booked,
                         COALESCE(bk.all_cancelled, 0) AS all_cancelled,
                         COALESCE(bk.first_within, 0) AS first_within,
                         bk.last_status, bk.last_lead,
-                        CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted
-                 FROM att
-                 LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {from}
-                                        AND {CURRENT_SCREENING}
-                 LEFT JOIN referrals r ON r.attendance_id = att.id
-                 LEFT JOIN bk ON bk.attendance_id = att.id
-                 LEFT JOIN attempted ON attempted.attendance_id = att.id),
-             c AS (
-                 SELECT gkey, eligible, status, result, advice_given, leaflet_given, decision, booked,
-                        all_cancelled, first_within, last_status, last_lead, attempted, count(*) AS n
-                 FROM per_attendance
-                 GROUP BY gkey, eligible, status, result, advice_given, leaflet_given, decision, booked,
-                          all_cancelled, first_within, last_status, last_lead, attempted)"
+                        CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted, 1 AS n
+                 FROM scr
+                 JOIN referrals r ON r.attendance_id = scr.id
+                 LEFT JOIN bk ON bk.attendance_id = scr.id
+                 LEFT JOIN attempted ON attempted.attendance_id = scr.id
+                 WHERE scr.eligible = 1 AND scr.result = 'positive')"
         ),
         // SQLite looks rows up one at a time: each attendance looks up its current screening
         // (covering index); only a positive looks up its decision, and only an accepted
@@ -394,43 +392,31 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
             .map(|(condition, alias)| sum_if(condition, alias))
             .collect::<Vec<_>>()
     };
-    let sql = match dialect {
-        Dialect::Postgres => format!(
-            "WITH {scoped},
-             {rows}
-             SELECT c.gkey, {screening}, {referral}
-             FROM c GROUP BY c.gkey",
-            scoped = scoped_attendances(dialect, scope),
-            rows = funnel_rows(dialect, scope),
-            screening = of_screening.join(",\n "),
-            referral = referral_sums().join(",\n "),
-        ),
-        // SQLite: the attendance-level counts over every attendance, the referral-level ones
-        // over positives only, joined by group.
-        Dialect::Sqlite => format!(
-            "WITH {scoped},
-             {rows},
-             by_attendance AS (SELECT c.gkey, {screening} FROM scr c GROUP BY c.gkey),
-             by_referral AS (SELECT c.gkey, {referral} FROM referred c GROUP BY c.gkey)
-             SELECT a.gkey, {screening_columns}, {referral_columns}
-             FROM by_attendance a LEFT JOIN by_referral r ON r.gkey = a.gkey",
-            scoped = scoped_attendances(dialect, scope),
-            rows = funnel_rows(dialect, scope),
-            screening = of_screening.join(",\n "),
-            referral = referral_sums().join(",\n "),
-            screening_columns = of_screening
-                .iter()
-                .filter_map(|column| column.rsplit(" AS ").next())
-                .map(|alias| format!("a.{alias}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            referral_columns = of_referral
-                .iter()
-                .map(|(_, alias)| format!("CAST(COALESCE(r.{alias}, 0) AS bigint) AS {alias}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-    };
+    // The attendance-level counts over every attendance, the referral-level ones over the
+    // positives with a decision, joined by group.
+    let sql = format!(
+        "WITH {scoped},
+         {rows},
+         by_attendance AS (SELECT c.gkey, {screening} FROM scr c GROUP BY c.gkey),
+         by_referral AS (SELECT c.gkey, {referral} FROM referred c GROUP BY c.gkey)
+         SELECT a.gkey, {screening_columns}, {referral_columns}
+         FROM by_attendance a LEFT JOIN by_referral r ON r.gkey = a.gkey",
+        scoped = scoped_attendances(dialect, scope),
+        rows = funnel_rows(dialect, scope),
+        screening = of_screening.join(",\n "),
+        referral = referral_sums().join(",\n "),
+        screening_columns = of_screening
+            .iter()
+            .filter_map(|column| column.rsplit(" AS ").next())
+            .map(|alias| format!("a.{alias}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        referral_columns = of_referral
+            .iter()
+            .map(|(_, alias)| format!("CAST(COALESCE(r.{alias}, 0) AS bigint) AS {alias}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     run(conn, &sql, scope.site.as_deref())
 }
 
