@@ -475,6 +475,22 @@ pub fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<super::ty
         .optional()
 }
 
+/// `positive_screenings (attendance_id)`: current screenings with a positive result from the
+/// period on. PostgreSQL computes them apart (a few percent of the table) and hash-joins the
+/// year's attendances to them; SQLite looks each attendance's screening up in the covering index.
+fn positive_screenings(dialect: Dialect, scope: &Scope) -> String {
+    let from = dialect.instant(earliest_follow_up(scope));
+    let (materialized, covering) = match dialect {
+        Dialect::Postgres => ("MATERIALIZED ", ""),
+        Dialect::Sqlite => ("", " INDEXED BY screenings_statistics"),
+    };
+    format!(
+        "positive_screenings AS {materialized}(
+             SELECT s.attendance_id FROM screenings s{covering}
+             WHERE s.result = 'positive' AND s.screened_at >= {from} AND {CURRENT_SCREENING})"
+    )
+}
+
 /// The 12-month cohorts: one row per (cohort, window complete) with patients and their
 /// reattendances. `cohort` is `accepted` (incl. seen in department), `declined` or `none`.
 #[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
@@ -501,14 +517,14 @@ pub fn twelve_month(
     let window_end = dialect.plus_days("i.arrived_at", window_days);
     let sql = format!(
         "WITH {scoped},
+         {positive_screenings},
          positives AS (
              SELECT att.patient_key, att.arrived_at, r.decision,
                     row_number() OVER (PARTITION BY att.patient_key ORDER BY att.arrived_at, att.id) AS n
              FROM att
-             JOIN screenings s{covering} ON s.attendance_id = att.id AND s.screened_at >= {follow_up_from}
-                               AND {CURRENT_SCREENING}
+             JOIN positive_screenings ps ON ps.attendance_id = att.id
              LEFT JOIN referrals r ON r.attendance_id = att.id
-             WHERE att.eligible = 1 AND s.result = 'positive'),
+             WHERE att.eligible = 1),
          indexed AS (
              SELECT i.patient_key, i.arrived_at, {window_end} AS window_end,
                     CASE WHEN i.decision IN ('accepted', 'seen_in_department') THEN 'accepted'
@@ -525,8 +541,7 @@ pub fn twelve_month(
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
         scoped = scoped_attendances(dialect, scope),
-        follow_up_from = dialect.instant(earliest_follow_up(scope)),
-        covering = dialect.screenings_index(),
+        positive_screenings = positive_screenings(dialect, scope),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
