@@ -32,12 +32,10 @@ LOADGEN_BIN="${LOADGEN_BIN:-$ROOT/target/release/examples/loadgen}"
 # The service's default PAT_BOOKING_WINDOW_HOURS: every slot must start within it of the screenings.
 WINDOW_MINUTES=$((24 * 60))
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 
-for tool in curl awk sed sort grep date; do
-    command -v "$tool" >/dev/null || die "$tool is required"
-done
+require_tools curl awk sed sort grep date
 for setting in RUN_SECONDS WARMUP ROUNDS NSLOTS SLOT_MINUTES LEAD_MINUTES; do
     [[ "${!setting}" =~ ^[0-9]+$ ]] || die "$setting must be a whole number (got '${!setting}')"
 done
@@ -58,41 +56,13 @@ estimate=$((n_clients * ROUNDS * (2 * (WARMUP + RUN_SECONDS) + 10) + 120))
 [ "$estimate" -lt $((LEAD_MINUTES * 60)) ] \
     || die "the run would take about $((estimate / 60)) minutes, longer than BENCH_SLOT_LEAD_MINUTES ($LEAD_MINUTES): raise it"
 
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-    log "building release binaries"
-    cargo build --release --bin pat-service --example loadgen
-fi
+bench_build --bin pat-service --example loadgen
 [ -x "$SERVICE_BIN" ] || die "no service binary at $SERVICE_BIN"
 [ -x "$LOADGEN_BIN" ] || die "no load generator at $LOADGEN_BIN"
 
-STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-RESULTS="$ROOT/bench/results/bookings-$STAMP"
-mkdir -p "$RESULTS"
+bench_results_dir "bookings-"
 
-SERVICE_PID=""
-stop_service() {
-    local pid="$SERVICE_PID"
-    [ -n "$pid" ] || return 0
-    SERVICE_PID=""
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    stop_service || true
-    pg_stop || true
-}
-
-# shellcheck source=../.ci/postgres.sh
-source "$ROOT/.ci/postgres.sh"
-pg_start
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_pg_start
 
 "$PG_BIN/createdb" -h "$PG_HOST" -p "$PG_PORT" -U postgres bench
 BENCH_DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/bench"
@@ -101,42 +71,7 @@ psql_bench() {
     "$PG_BIN/psql" -h "$PG_HOST" -p "$PG_PORT" -U postgres -d bench -X -q -A -t -v ON_ERROR_STOP=1 "$@"
 }
 
-# A free loopback port for the service (nothing answers on it).
-SERVICE_PORT=18080
-while (exec 3<>"/dev/tcp/127.0.0.1/$SERVICE_PORT") 2>/dev/null; do
-    SERVICE_PORT=$((SERVICE_PORT + 1))
-done
-BASE_URL="http://127.0.0.1:$SERVICE_PORT"
-# 24 random bytes as 48 hex characters.
-JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-
-service_env() {
-    env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" \
-        PAT_JWT_SECRET="$JWT_SECRET" PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$@"
-}
-
-log "starting $SERVICE_BIN on $BASE_URL (log: $RESULTS/service.log)"
-# Started directly (not through service_env, a function, which would run in a subshell) so that
-# $! is the service's own process id.
-env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" PAT_JWT_SECRET="$JWT_SECRET" \
-    PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$SERVICE_BIN" serve >"$RESULTS/service.log" 2>&1 &
-SERVICE_PID=$!
-ready=""
-for _ in $(seq 1 240); do
-    if curl -fsS -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
-        tail -n 50 "$RESULTS/service.log" >&2
-        die "the service exited before it was ready"
-    fi
-    sleep 0.25
-done
-if [ -z "$ready" ]; then
-    tail -n 50 "$RESULTS/service.log" >&2
-    die "the service was not ready within 60 s"
-fi
+start_service "$RESULTS/service.log"
 
 # Three tokens, one role each, as the three callers would hold them: an administrator sets up the
 # health worker and the slots, the ED's integration engine records and books, the alcohol health
@@ -246,18 +181,9 @@ check_no_double_booking() {
 }
 echo "when,active_bookings,slots_with_more_than_one" >"$RESULTS/double-booking-checks.csv"
 
-# json_field FILE NAME: a number from the load generator's one-line JSON.
-json_field() {
-    sed -n "s/.*\"$2\":\\([-0-9.eE+]*\\).*/\\1/p" "$1"
-}
 # pgbench_tps FILE: the tps "without initial connection time".
 pgbench_tps() {
     sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$1"
-}
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 pgbench_bookings() {
     psql_bench -c "SELECT count(*) FROM bookings WHERE booked_by LIKE 'pgbench-%'"
@@ -354,7 +280,7 @@ stop_service
 SERVICE_ROWS="$(psql_bench -c "SELECT count(*) FROM bookings WHERE booked_by NOT LIKE 'pgbench-%'")"
 PGBENCH_ROWS="$(psql_bench -c "SELECT count(*) FROM bookings WHERE booked_by LIKE 'pgbench-%'")"
 FINAL_DOUBLES="$(double_booked)"
-CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+CPU_MODEL="$(cpu_model)"
 PG_VERSION="$("$PG_BIN/postgres" --version)"
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 DIRTY=""

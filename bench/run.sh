@@ -22,101 +22,26 @@ CLIENTS_LIST="${BENCH_CLIENTS:-1 32}"
 SERVICE_BIN="${PAT_SERVICE_BIN:-$ROOT/target/release/pat-service}"
 LOADGEN_BIN="${LOADGEN_BIN:-$ROOT/target/release/examples/loadgen}"
 
-log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
 
-for tool in curl awk sed sort; do
-    command -v "$tool" >/dev/null || die "$tool is required"
-done
+require_tools curl awk sed sort
 
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-    log "building release binaries"
-    cargo build --release --bin pat-service --example loadgen
-fi
+bench_build --bin pat-service --example loadgen
 [ -x "$SERVICE_BIN" ] || die "no service binary at $SERVICE_BIN"
 [ -x "$LOADGEN_BIN" ] || die "no load generator at $LOADGEN_BIN"
 
-STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-RESULTS="$ROOT/bench/results/$STAMP"
-mkdir -p "$RESULTS"
+bench_results_dir ""
 
-SERVICE_PID=""
-stop_service() {
-    local pid="$SERVICE_PID"
-    [ -n "$pid" ] || return 0
-    SERVICE_PID=""
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    stop_service || true
-    pg_stop || true
-}
-
-# shellcheck source=../.ci/postgres.sh
-source "$ROOT/.ci/postgres.sh"
-pg_start
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_pg_start
 
 "$PG_BIN/createdb" -h "$PG_HOST" -p "$PG_PORT" -U postgres bench
 BENCH_DB_URL="postgres://postgres@$PG_HOST:$PG_PORT/bench"
 
-# A free loopback port for the service (nothing answers on it).
-SERVICE_PORT=18080
-while (exec 3<>"/dev/tcp/127.0.0.1/$SERVICE_PORT") 2>/dev/null; do
-    SERVICE_PORT=$((SERVICE_PORT + 1))
-done
-BASE_URL="http://127.0.0.1:$SERVICE_PORT"
-# 24 random bytes as 48 hex characters.
-JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-
-service_env() {
-    env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" \
-        PAT_JWT_SECRET="$JWT_SECRET" PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$@"
-}
-
-log "starting $SERVICE_BIN on $BASE_URL (log: $RESULTS/service.log)"
-# Started directly (not through service_env, a function, which would run in a subshell) so that
-# $! is the service's own process id.
-env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" PAT_JWT_SECRET="$JWT_SECRET" \
-    PAT_DB_POOL_SIZE=40 RUST_LOG=warn "$SERVICE_BIN" serve >"$RESULTS/service.log" 2>&1 &
-SERVICE_PID=$!
-ready=""
-for _ in $(seq 1 240); do
-    if curl -fsS -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
-        tail -n 50 "$RESULTS/service.log" >&2
-        die "the service exited before it was ready"
-    fi
-    sleep 0.25
-done
-if [ -z "$ready" ]; then
-    tail -n 50 "$RESULTS/service.log" >&2
-    die "the service was not ready within 60 s"
-fi
+start_service "$RESULTS/service.log"
 
 TOKEN="$(service_env "$SERVICE_BIN" token --role integration --sub bench-loadgen)"
 [ -n "$TOKEN" ] || die "pat-service token printed nothing"
-
-# json_field FILE NAME: a number from the load generator's one-line JSON.
-json_field() {
-    sed -n "s/.*\"$2\":\\([-0-9.eE+]*\\).*/\\1/p" "$1"
-}
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2];
-              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 echo "clients,round,service_pairs_per_sec,service_requests_per_sec,pair_p50_ms,pair_p99_ms,post_p50_ms,post_p99_ms,put_p50_ms,put_p99_ms,errors,pgbench_tps,pgbench_service_sql_tps" \
     >"$RESULTS/runs.csv"
@@ -191,7 +116,7 @@ for clients in $CLIENTS_LIST; do
 done
 
 stop_service
-CPU_MODEL="$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
+CPU_MODEL="$(cpu_model)"
 PG_VERSION="$("$PG_BIN/postgres" --version)"
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 {
