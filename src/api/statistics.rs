@@ -52,9 +52,6 @@ pub enum StatisticsProblems {
 
 /// The longest range one request may cover.
 const MAX_RANGE_DAYS: u64 = 20 * 366;
-/// DOMAIN.md §7: the 12-month window and the 7-day indicator.
-const TWELVE_MONTH_DAYS: u32 = 365;
-const SEVEN_DAYS: u32 = 7;
 
 /// Query of every statistics endpoint. Values are checked by hand so a wrong one is a 422 that
 /// names its parameter.
@@ -496,8 +493,8 @@ pub async fn reattendance(
     let request_id = request_id.to_string();
     let (cohorts, seven) = state
         .db(move |conn| {
-            let cohorts = queries::twelve_month(conn, &scope, TWELVE_MONTH_DAYS, now)?;
-            let seven = queries::seven_day(conn, &scope, SEVEN_DAYS)?;
+            let cohorts = queries::twelve_month(conn, &scope, now)?;
+            let seven = queries::seven_day(conn, &scope)?;
             single_write(conn, |conn| {
                 audit::record(conn, &audit_report(&user, &request_id, "reattendance"))
             })?;
@@ -510,7 +507,7 @@ pub async fn reattendance(
         to: q.to,
         site: q.site,
         disclosure: q.disclosure,
-        window_days: TWELVE_MONTH_DAYS,
+        window_days: queries::TWELVE_MONTH_DAYS,
         twelve_month,
         seven_day,
         suppressed,

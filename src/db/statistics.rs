@@ -84,15 +84,6 @@ impl Dialect {
         }
     }
 
-    /// SQLite's planner, without statistics, reads screenings through the unique index and then
-    /// the table; name the covering one.
-    fn screenings_index(self) -> &'static str {
-        match self {
-            Dialect::Postgres => "",
-            Dialect::Sqlite => " INDEXED BY screenings_statistics",
-        }
-    }
-
     /// The n-th bound parameter (1-based).
     fn param(self, n: usize) -> String {
         match self {
@@ -115,7 +106,14 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
     format!("periods (pkey, pstart, pend) AS (VALUES {})", rows.join(", "))
 }
 
-/// The attendances in scope with their group key: `att (id, patient_key, arrived_at, eligible, gkey)`.
+/// The attendances in scope with their group key and pathway summary:
+/// `att (id, patient_key, arrived_at, eligible, gkey, status, result, advice_given, leaflet_given,
+/// decision, reattendances, unplanned_within_7d)`.
+///
+/// The summary columns are kept by triggers (migration `pathway_summary`): the current
+/// screening's status, result, advice and leaflet, the referral decision, and the reattendance
+/// facts — the patient's attendances in `(arrival, arrival + 365 days]` and whether an unplanned
+/// one falls in `(arrival, arrival + 7 days]` — so every report reads one row per attendance.
 fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
     let (start, end) = scope.span();
     let site = site_filter(dialect, scope);
@@ -127,8 +125,12 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
     format!(
         "{periods},
          att AS (
-             SELECT a.id, a.patient_key, a.arrived_at, a.attendance_category,
-                    CASE WHEN a.indications <> '' THEN 1 ELSE 0 END AS eligible, {gkey} AS gkey
+             SELECT a.id, a.patient_key, a.arrived_at,
+                    CASE WHEN a.indications <> '' THEN 1 ELSE 0 END AS eligible, {gkey} AS gkey,
+                    a.screening_status AS status, a.screening_result AS result,
+                    a.screening_advice_given AS advice_given, a.screening_leaflet_given AS leaflet_given,
+                    a.referral_decision AS decision, a.reattendances_365d AS reattendances,
+                    CASE WHEN a.unplanned_within_7d THEN 1 ELSE 0 END AS unplanned_within_7d
              FROM attendances a
              JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
              WHERE a.arrived_at >= {start} AND a.arrived_at < {end}{site})",
@@ -138,11 +140,10 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
     )
 }
 
-/// `s` is the current screening of its attendance: no later version exists. Only corrections
-/// (version > 1, the partial index `screenings_corrections`) can be later, so the anti-join reads
-/// that small index rather than probing every screening once per attendance.
-const CURRENT_SCREENING: &str = "NOT EXISTS (SELECT 1 FROM screenings s2
-     WHERE s2.version > 1 AND s2.attendance_id = s.attendance_id AND s2.version > s.version)";
+/// The days of the two reattendance windows (DOMAIN.md §7). The triggers of migration
+/// `pathway_summary` keep the facts for exactly these windows: change both together.
+pub const TWELVE_MONTH_DAYS: u32 = 365;
+pub const SEVEN_DAYS: u32 = 7;
 
 /// Every count of the funnel for one group, in the order of `FunnelCounts::values`.
 #[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
@@ -211,97 +212,18 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
-/// No screening, booking or booking attempt of an attendance in scope is older than this: a
-/// screening before the arrival is refused, bookings follow the screening, and an arrival may be
-/// recorded at most 15 minutes ahead of the clock — a day covers that with room. Reading only
-/// what is newer keeps a year's report from hashing or sorting every screening and booking ever
-/// made.
-fn earliest_follow_up(scope: &Scope) -> DateTime<Utc> {
-    scope.span().0 - chrono::Duration::days(1)
-}
-
-/// The funnel's CTEs after `att`: what happened to each attendance in scope, with a count `n`
-/// the outer query sums — `scr` (every attendance with its current screening) and `referred`
-/// (positives with a decision, and their bookings). The two backends get different plans for
-/// the same rows.
-fn funnel_rows(dialect: Dialect, scope: &Scope) -> String {
-    let from = dialect.instant(earliest_follow_up(scope));
-    match dialect {
-        // PostgreSQL: hash joins of the year's attendances with their current screening, and of
-        // the positives with their decision and booking summary.
-        Dialect::Postgres => format!(
-            "scr AS (
-                 SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given, 1 AS n
-                 FROM att
-                 LEFT JOIN screenings s ON s.attendance_id = att.id AND s.screened_at >= {from}
-                                        AND {CURRENT_SCREENING}),
-             ranked AS (
-                 SELECT b.attendance_id, b.status, b.within_window, b.lead_time,
-                        row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at, b.id) AS first_rank,
-                        row_number() OVER (PARTITION BY b.attendance_id ORDER BY b.booked_at DESC, b.id DESC)
-                            AS last_rank
-                 FROM bookings b
-                 WHERE b.booked_at >= {from}),
-             bk AS (
-                 SELECT attendance_id,
-                        CASE WHEN SUM(CASE WHEN status <> 'cancelled' THEN 1 ELSE 0 END) = 0 THEN 1 ELSE 0 END
-                            AS all_cancelled,
-                        MAX(CASE WHEN first_rank = 1 AND within_window THEN 1 ELSE 0 END) AS first_within,
-                        MAX(CASE WHEN last_rank = 1 THEN status END) AS last_status,
-                        MAX(CASE WHEN last_rank = 1 THEN lead_time END) AS last_lead
-                 FROM ranked GROUP BY attendance_id),
-             attempted AS (
-                 SELECT DISTINCT ba.attendance_id FROM booking_attempts ba WHERE ba.attempted_at >= {from}),
-             referred AS (
-                 SELECT scr.gkey, 1 AS eligible, 'positive' AS result, r.decision,
-                        CASE WHEN bk.attendance_id IS NULL THEN 0 ELSE 1 END AS booked,
-                        COALESCE(bk.all_cancelled, 0) AS all_cancelled,
-                        COALESCE(bk.first_within, 0) AS first_within,
-                        bk.last_status, bk.last_lead,
-                        CASE WHEN attempted.attendance_id IS NULL THEN 0 ELSE 1 END AS attempted, 1 AS n
-                 FROM scr
-                 JOIN referrals r ON r.attendance_id = scr.id
-                 LEFT JOIN bk ON bk.attendance_id = scr.id
-                 LEFT JOIN attempted ON attempted.attendance_id = scr.id
-                 WHERE scr.eligible = 1 AND scr.result = 'positive')"
-        ),
-        // SQLite looks rows up one at a time: each attendance looks up its current screening
-        // (covering index); only a positive looks up its decision, and only an accepted
-        // referral its bookings, each computed once into a small table that the attendances
-        // then find through an automatic index.
-        Dialect::Sqlite => {
-            let latest = "FROM bookings b WHERE b.attendance_id = p.id ORDER BY b.booked_at DESC, b.id DESC LIMIT 1";
-            let covering = dialect.screenings_index();
-            format!(
-                "scr AS MATERIALIZED (
-                     SELECT att.id, att.gkey, att.eligible, s.status, s.result, s.advice_given, s.leaflet_given,
-                            1 AS n
-                     FROM att
-                     LEFT JOIN screenings s{covering} ON s.attendance_id = att.id AND {CURRENT_SCREENING}),
-                 pos AS MATERIALIZED (
-                     SELECT scr.id, scr.gkey,
-                            (SELECT r.decision FROM referrals r WHERE r.attendance_id = scr.id) AS decision
-                     FROM scr WHERE scr.eligible = 1 AND scr.result = 'positive'),
-                 acc AS MATERIALIZED (
-                     SELECT p.id,
-                            EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = p.id) AS booked,
-                            NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = p.id AND b.status <> 'cancelled')
-                                AS all_cancelled,
-                            (SELECT b.within_window FROM bookings b WHERE b.attendance_id = p.id
-                             ORDER BY b.booked_at, b.id LIMIT 1) AS first_within,
-                            (SELECT b.status {latest}) AS last_status,
-                            (SELECT b.lead_time {latest}) AS last_lead,
-                            EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = p.id) AS attempted
-                     FROM pos p WHERE p.decision = 'accepted'),
-                 referred AS (
-                     SELECT pos.gkey, 1 AS eligible, 'positive' AS result, pos.decision,
-                            COALESCE(acc.booked, 0) AS booked, COALESCE(acc.all_cancelled, 0) AS all_cancelled,
-                            COALESCE(acc.first_within, 0) AS first_within, acc.last_status, acc.last_lead,
-                            COALESCE(acc.attempted, 0) AS attempted, 1 AS n
-                     FROM pos LEFT JOIN acc ON acc.id = pos.id)"
-            )
-        }
-    }
+/// `c`: each attendance in scope with what happened to it, its referral's booking summary
+/// (kept by triggers from the bookings and unmet booking attempts) joined on, and a count `n`.
+fn funnel_rows() -> &'static str {
+    "c AS (
+         SELECT att.gkey, att.eligible, att.status, att.result, att.advice_given, att.leaflet_given, att.decision,
+                CASE WHEN bs.booked THEN 1 ELSE 0 END AS booked,
+                CASE WHEN bs.all_cancelled THEN 1 ELSE 0 END AS all_cancelled,
+                CASE WHEN bs.first_within_window THEN 1 ELSE 0 END AS first_within,
+                bs.latest_status AS last_status, bs.latest_lead_time AS last_lead,
+                CASE WHEN bs.attempted THEN 1 ELSE 0 END AS attempted, 1 AS n
+         FROM att
+         LEFT JOIN booking_summaries bs ON bs.attendance_id = att.id)"
 }
 
 /// Sums of a condition as a count (portable: no `FILTER`, no boolean arithmetic).
@@ -316,9 +238,8 @@ fn sum_if(condition: &str, alias: &str) -> String {
 
 /// The funnel of DOMAIN.md §7, one row per group that has any attendance.
 ///
-/// Each attendance in scope is joined once to its current screening, referral decision and
-/// booking summary (hash joins over the year), then collapsed to the few hundred distinct
-/// combinations of what happened, which the counts are summed from.
+/// One pass over the attendances in scope, each carrying its current screening and referral
+/// decision, with its referral's booking summary joined on.
 pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
     let dialect = Dialect::of(conn);
     let positive = "c.eligible = 1 AND c.result = 'positive'";
@@ -386,36 +307,18 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
             ));
         }
     }
-    let referral_sums = || {
-        of_referral
-            .iter()
-            .map(|(condition, alias)| sum_if(condition, alias))
-            .collect::<Vec<_>>()
-    };
-    // The attendance-level counts over every attendance, the referral-level ones over the
-    // positives with a decision, joined by group.
+    let sums: Vec<String> = of_screening
+        .into_iter()
+        .chain(of_referral.iter().map(|(condition, alias)| sum_if(condition, alias)))
+        .collect();
     let sql = format!(
         "WITH {scoped},
-         {rows},
-         by_attendance AS (SELECT c.gkey, {screening} FROM scr c GROUP BY c.gkey),
-         by_referral AS (SELECT c.gkey, {referral} FROM referred c GROUP BY c.gkey)
-         SELECT a.gkey, {screening_columns}, {referral_columns}
-         FROM by_attendance a LEFT JOIN by_referral r ON r.gkey = a.gkey",
+         {rows}
+         SELECT c.gkey, {sums}
+         FROM c GROUP BY c.gkey",
         scoped = scoped_attendances(dialect, scope),
-        rows = funnel_rows(dialect, scope),
-        screening = of_screening.join(",\n "),
-        referral = referral_sums().join(",\n "),
-        screening_columns = of_screening
-            .iter()
-            .filter_map(|column| column.rsplit(" AS ").next())
-            .map(|alias| format!("a.{alias}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        referral_columns = of_referral
-            .iter()
-            .map(|(_, alias)| format!("CAST(COALESCE(r.{alias}, 0) AS bigint) AS {alias}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        rows = funnel_rows(),
+        sums = sums.join(",\n "),
     );
     run(conn, &sql, scope.site.as_deref())
 }
@@ -445,9 +348,8 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
          FROM referrals r
          {first} JOIN attendances a ON a.id = r.attendance_id
          JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
-         JOIN screenings s{covering} ON s.attendance_id = a.id AND {CURRENT_SCREENING}
          WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.indications <> ''
-           AND s.result = 'positive'{site}
+           AND a.screening_result = 'positive'{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),
         // SQLite takes a CROSS JOIN's tables in the order written: read the decisions first.
@@ -455,7 +357,6 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
             Dialect::Postgres => "",
             Dialect::Sqlite => "CROSS",
         },
-        covering = dialect.screenings_index(),
         accepted = count_if("r.decision = 'accepted'", "accepted"),
         seen = count_if("r.decision = 'seen_in_department'", "seen_in_department"),
         start = dialect.instant(start),
@@ -475,22 +376,6 @@ pub fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<super::ty
         .optional()
 }
 
-/// `positive_screenings (attendance_id)`: current screenings with a positive result from the
-/// period on. PostgreSQL computes them apart (a few percent of the table) and hash-joins the
-/// year's attendances to them; SQLite looks each attendance's screening up in the covering index.
-fn positive_screenings(dialect: Dialect, scope: &Scope) -> String {
-    let from = dialect.instant(earliest_follow_up(scope));
-    let (materialized, covering) = match dialect {
-        Dialect::Postgres => ("MATERIALIZED ", ""),
-        Dialect::Sqlite => ("", " INDEXED BY screenings_statistics"),
-    };
-    format!(
-        "positive_screenings AS {materialized}(
-             SELECT s.attendance_id FROM screenings s{covering}
-             WHERE s.result = 'positive' AND s.screened_at >= {from} AND {CURRENT_SCREENING})"
-    )
-}
-
 /// The 12-month cohorts: one row per (cohort, window complete) with patients and their
 /// reattendances. `cohort` is `accepted` (incl. seen in department), `declined` or `none`.
 #[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
@@ -506,42 +391,30 @@ pub struct CohortRow {
 }
 
 /// DOMAIN.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
-/// the index; count that patient's attendances anywhere in `(index, index + window_days]`.
-pub fn twelve_month(
-    conn: &mut DbConnection,
-    scope: &Scope,
-    window_days: u32,
-    now: DateTime<Utc>,
-) -> QueryResult<Vec<CohortRow>> {
+/// the index; its stored count of the patient's attendances anywhere in `(index, index + 365
+/// days]` is summed per cohort, apart for windows not yet ended at `now`.
+pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
     let dialect = Dialect::of(conn);
-    let window_end = dialect.plus_days("i.arrived_at", window_days);
+    let window_end = dialect.plus_days("i.arrived_at", TWELVE_MONTH_DAYS);
     let sql = format!(
         "WITH {scoped},
-         {positive_screenings},
          positives AS (
-             SELECT att.patient_key, att.arrived_at, r.decision,
+             SELECT att.patient_key, att.arrived_at, att.decision, att.reattendances,
                     row_number() OVER (PARTITION BY att.patient_key ORDER BY att.arrived_at, att.id) AS n
              FROM att
-             JOIN positive_screenings ps ON ps.attendance_id = att.id
-             LEFT JOIN referrals r ON r.attendance_id = att.id
-             WHERE att.eligible = 1),
+             WHERE att.eligible = 1 AND att.result = 'positive'),
          indexed AS (
-             SELECT i.patient_key, i.arrived_at, {window_end} AS window_end,
+             SELECT i.reattendances,
+                    CASE WHEN {window_end} <= {now} THEN 1 ELSE 0 END AS complete,
                     CASE WHEN i.decision IN ('accepted', 'seen_in_department') THEN 'accepted'
                          WHEN i.decision = 'declined' THEN 'declined'
                          ELSE 'none' END AS cohort
              FROM positives i WHERE i.n = 1)
-         SELECT x.cohort,
-                CAST(CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END AS bigint) AS complete,
-                count(*) AS patients,
-                CAST(COALESCE(SUM((SELECT count(*) FROM attendances b
-                                   WHERE b.patient_key = x.patient_key
-                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end)), 0)
-                     AS bigint) AS reattendances
+         SELECT x.cohort, CAST(x.complete AS bigint) AS complete, count(*) AS patients,
+                CAST(COALESCE(SUM(x.reattendances), 0) AS bigint) AS reattendances
          FROM indexed x
-         GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
+         GROUP BY x.cohort, x.complete",
         scoped = scoped_attendances(dialect, scope),
-        positive_screenings = positive_screenings(dialect, scope),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
@@ -556,59 +429,18 @@ pub struct SevenDayRow {
     pub reattended: i64,
 }
 
-/// DOMAIN.md §7 7-day unplanned reattendance: attendances in scope followed by another,
-/// unplanned, attendance of the same patient (any site) in `(arrival, arrival + days]`.
-pub fn seven_day(conn: &mut DbConnection, scope: &Scope, days: u32) -> QueryResult<SevenDayRow> {
+/// DOMAIN.md §7 7-day unplanned reattendance: attendances in scope whose stored fact says another,
+/// unplanned, attendance of the same patient (any site, possibly after the period) arrived in
+/// `(arrival, arrival + 7 days]`.
+pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
     let dialect = Dialect::of(conn);
-    let sql = match dialect {
-        // One pass in patient and time order: a window counts each attendance's unplanned
-        // successors in (arrival, arrival + days] (microsecond precision, so "after" is strict).
-        // Attendances up to `days` after the period are read too: they can be the reattendance.
-        Dialect::Postgres => {
-            let (start, end) = scope.span();
-            let site = if scope.site.is_some() { " AND a.site = $1" } else { "" };
-            format!(
-                "WITH span AS (
-                     SELECT a.patient_key, a.arrived_at, a.attendance_category,
-                            CASE WHEN a.arrived_at < {end}{site} THEN 1 ELSE 0 END AS in_scope
-                     FROM attendances a
-                     WHERE a.arrived_at >= {start} AND a.arrived_at <= {last}),
-                 followed AS (
-                     SELECT in_scope,
-                            SUM(CASE WHEN attendance_category = 'unplanned' THEN 1 ELSE 0 END) OVER (
-                                PARTITION BY patient_key ORDER BY arrived_at
-                                RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '{hours} hours' FOLLOWING
-                            ) AS later_unplanned
-                     FROM span)
-                 SELECT {attendances}, {reattended} FROM followed",
-                start = dialect.instant(start),
-                end = dialect.instant(end),
-                last = dialect.instant(end + chrono::Duration::days(i64::from(days))),
-                hours = days * 24,
-                attendances = count_if("in_scope = 1", "attendances"),
-                reattended = count_if("in_scope = 1 AND later_unplanned > 0", "reattended"),
-            )
-        }
-        // SQLite probes the (patient_key, arrived_at, attendance_category) index per attendance:
-        // in-process, that is quicker than sorting the year.
-        Dialect::Sqlite => format!(
-            "WITH {scoped}
-             SELECT count(*) AS attendances,
-                    {reattended}
-             FROM att",
-            scoped = scoped_attendances(dialect, scope),
-            reattended = count_if(
-                &format!(
-                    "EXISTS (SELECT 1 FROM attendances b
-                             WHERE b.patient_key = att.patient_key
-                               AND b.arrived_at > att.arrived_at AND b.arrived_at <= {}
-                               AND b.attendance_category = 'unplanned')",
-                    dialect.plus_days("att.arrived_at", days)
-                ),
-                "reattended"
-            ),
-        ),
-    };
+    let sql = format!(
+        "WITH {scoped}
+         SELECT count(*) AS attendances, {reattended}
+         FROM att",
+        scoped = scoped_attendances(dialect, scope),
+        reattended = count_if("att.unplanned_within_7d = 1", "reattended"),
+    );
     let rows: Vec<SevenDayRow> = run(conn, &sql, scope.site.as_deref())?;
     Ok(rows.into_iter().next().unwrap_or_default())
 }

@@ -543,7 +543,7 @@ pub fn reattendance(
         measure: "7-day unplanned reattendance (NHS A&E quality indicator): share of attendances in the period \
                   followed by another unplanned attendance of the same patient, at any site, within 7 days"
             .into(),
-        window_days: 7,
+        window_days: crate::db::statistics::SEVEN_DAYS,
         attendances: p[6],
         reattended_within_7_days: p[7],
         rate: seven_rate,

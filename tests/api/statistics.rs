@@ -1600,3 +1600,94 @@ async fn no_answer_carries_a_patient_identifier() {
         }
     }
 }
+
+#[tokio::test]
+async fn reattendance_does_not_depend_on_the_order_attendances_are_recorded() {
+    // Arrange: period 6 January – 3 February 2025 (GMT). Each patient's attendances are recorded
+    // latest first, as an EPR catching up on a backlog might send them.
+    //   R1 (accepted): index 01-10T10:00, recorded after 01-17T10:00 (unplanned, exactly 7 d),
+    //      2026-01-10T10:00 (exactly 365 d) and 2026-01-10T10:01 (365 d + 1 min).
+    //   R2 (declined): 01-20T10:00, 01-14T10:00 (planned), index 01-12T10:00, then 01-08T10:00
+    //      (not screened), in that order.
+    let app = spawn_app().await;
+    let smh = Some("SMH");
+    let at = |text: &str| t(&format!("{text}:00Z"));
+    let r1 = Patient::nhs(951);
+    visit(&app, &r1, "fall", smh, at("2026-01-10T10:01")).await;
+    visit(&app, &r1, "fall", smh, at("2026-01-10T10:00")).await;
+    visit(&app, &r1, "fall", smh, at("2025-01-17T10:00")).await;
+    positive_visit(&app, &r1, "fall", smh, at("2025-01-10T10:00"), Some("accepted")).await;
+    let r2 = Patient::nhs(952);
+    visit(&app, &r2, "fall", smh, at("2025-01-20T10:00")).await;
+    planned_visit(&app, &r2, "fall", smh, at("2025-01-14T10:00")).await;
+    positive_visit(&app, &r2, "fall", smh, at("2025-01-12T10:00"), Some("declined")).await;
+    visit(&app, &r2, "fall", smh, at("2025-01-08T10:00")).await;
+    let period = Period {
+        from: date("2025-01-06"),
+        to: date("2025-02-03"),
+        b: t("2025-01-06T12:00:00Z"),
+    };
+
+    // Act
+    let answer = stats(&app, &format!("{REATTENDANCE}?from=2025-01-06&to=2025-02-03")).await;
+
+    // Assert. 12-month, (index, index + 365 d]:
+    //   R1 index 01-10: 01-17 and 2026-01-10T10:00 count, 10:01 does not → accepted 1, 2, 2.0
+    //   R2 index 01-12 (01-08 was not screened): 01-14, 01-20 → declined 1, 2, 2.0
+    //   difference 0.0, avoided 0.0; both windows ended in January 2026.
+    // 7-day, unplanned in (arrival, arrival + 7 d]; in the period R1 01-10, 01-17 and R2 01-08,
+    // 01-12, 01-14, 01-20 = 6:
+    //   R1 01-10 ← 01-17 (exactly 7 d) yes; R1 01-17 no (next in 2026)
+    //   R2 01-08 ← 01-12 yes; 01-12: 01-14 is planned, 01-20 is 8 d later → no;
+    //   R2 01-14 ← 01-20 yes; 01-20 no → 3; rate 3/6 = 0.5.
+    assert_reattendance_header(&answer, &period, None, "none");
+    let expected = reattendance_figures(
+        (1, 2, Some(2.0)),
+        (1, 2, Some(2.0)),
+        Some(0.0),
+        Some(0.0),
+        0,
+        0,
+        (6, 3, Some(0.5)),
+    );
+    assert_figures(&answer, &expected, "", "attendances recorded latest first");
+}
+
+#[tokio::test]
+async fn attendances_of_one_patient_recorded_at_once_leave_the_reattendance_right() {
+    // Arrange: twelve unplanned attendances of one patient, two days apart from
+    // 2025-01-07T10:00Z, all sent at once.
+    let app = spawn_app().await;
+    let patient = Patient::nhs(961);
+    let first = t("2025-01-07T10:00:00Z");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/attendances");
+        let token = app.token("integration");
+        let body = json!({
+            "source_system": "stats-test",
+            "source_id": format!("at-once-{i}"),
+            "patient": patient.json(),
+            "arrived_at": crate::scheduling_helpers::rfc(first + days(2 * i)),
+            "presenting_condition": "fall",
+            "attendance_category": "unplanned",
+        });
+        tasks.spawn(async move {
+            let response = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            response.status().as_u16()
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        assert_eq!(joined.unwrap(), 201, "each attendance is recorded");
+    }
+
+    // Act
+    let answer = stats(&app, &format!("{REATTENDANCE}?from=2025-01-06&to=2025-02-03")).await;
+
+    // Assert: all twelve (01-07 … 01-29) are in the period; each but the last is followed by the
+    // next, unplanned, two days later → 11 of 12; 11/12 = 0.91666… → 0.9167. No screening, so
+    // both 12-month cohorts are empty.
+    let expected = reattendance_figures((0, 0, None), (0, 0, None), None, None, 0, 0, (12, 11, Some(0.9167)));
+    assert_figures(&answer, &expected, "", "attendances recorded at once");
+}

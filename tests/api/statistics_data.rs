@@ -118,7 +118,7 @@ impl Patient {
         }
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let mut p = json!({ "sex": "male" });
         if let Some(n) = &self.nhs_number {
             p["nhs_number"] = json!(n);

@@ -1,0 +1,146 @@
+-- What happened to each attendance, kept beside it by triggers so that the statistics read one
+-- row per attendance instead of joining and sorting screenings, referrals, bookings and the
+-- patient's other attendances for every report (DOMAIN.md §7). The source tables stay the
+-- record; these columns are derived from them inside the same transaction, by the database.
+
+-- The current screening (the highest version) and the referral decision, and the two
+-- reattendance facts: how many of the patient's attendances fall in (arrival, arrival + 365 × 24 h]
+-- and whether an unplanned one falls in (arrival, arrival + 7 × 24 h]. Both count attendances
+-- recorded so far, at any site; a window that has not ended yet can still grow.
+ALTER TABLE attendances
+    ADD COLUMN screening_version integer,
+    ADD COLUMN screening_status text,
+    ADD COLUMN screening_result text,
+    ADD COLUMN screening_advice_given boolean,
+    ADD COLUMN screening_leaflet_given boolean,
+    ADD COLUMN referral_decision text,
+    ADD COLUMN reattendances_365d integer NOT NULL DEFAULT 0,
+    ADD COLUMN unplanned_within_7d boolean NOT NULL DEFAULT false;
+-- Room on each page for the summary updates to stay on the page (HOT updates).
+ALTER TABLE attendances SET (fillfactor = 90);
+
+-- The bookings of an accepted referral, summarised: its own table, so that a booking (which
+-- holds its referral's share lock) never waits for the attendance row, which a referral decision
+-- locks before the referral: no lock cycle between the two paths.
+CREATE TABLE booking_summaries (
+    attendance_id uuid PRIMARY KEY REFERENCES referrals (attendance_id),
+    booked boolean NOT NULL DEFAULT false,
+    first_within_window boolean,
+    latest_status text,
+    latest_lead_time text,
+    all_cancelled boolean,
+    attempted boolean NOT NULL DEFAULT false
+);
+
+-- A screening only ever adds a version: the highest one wins, whatever order concurrent
+-- corrections commit in (the WHERE is checked again against the row a waiting update finds).
+CREATE FUNCTION pathway_screening() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE attendances
+    SET screening_version = NEW.version, screening_status = NEW.status, screening_result = NEW.result,
+        screening_advice_given = NEW.advice_given, screening_leaflet_given = NEW.leaflet_given
+    WHERE id = NEW.attendance_id AND (screening_version IS NULL OR screening_version < NEW.version);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER screenings_pathway AFTER INSERT ON screenings
+    FOR EACH ROW EXECUTE FUNCTION pathway_screening();
+
+CREATE FUNCTION pathway_referral() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE attendances SET referral_decision = NEW.decision
+    WHERE id = NEW.attendance_id AND referral_decision IS DISTINCT FROM NEW.decision;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER referrals_pathway AFTER INSERT OR UPDATE OF decision ON referrals
+    FOR EACH ROW EXECUTE FUNCTION pathway_referral();
+
+-- Bookings and unmet attempts: the summary row is locked first, so the recomputation (a new
+-- statement, with a fresh snapshot) sees every booking committed by whoever held it before.
+CREATE FUNCTION pathway_bookings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO booking_summaries (attendance_id) VALUES (NEW.attendance_id) ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM booking_summaries WHERE attendance_id = NEW.attendance_id FOR UPDATE;
+    UPDATE booking_summaries s SET
+        booked = EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = s.attendance_id),
+        first_within_window = (SELECT b.within_window FROM bookings b WHERE b.attendance_id = s.attendance_id
+                               ORDER BY b.booked_at, b.id LIMIT 1),
+        latest_status = (SELECT b.status FROM bookings b WHERE b.attendance_id = s.attendance_id
+                         ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
+        latest_lead_time = (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = s.attendance_id
+                            ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
+        all_cancelled = NOT EXISTS (SELECT 1 FROM bookings b
+                                    WHERE b.attendance_id = s.attendance_id AND b.status <> 'cancelled'),
+        attempted = EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = s.attendance_id)
+    WHERE s.attendance_id = NEW.attendance_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER bookings_pathway AFTER INSERT OR UPDATE OF status ON bookings
+    FOR EACH ROW EXECUTE FUNCTION pathway_bookings();
+CREATE TRIGGER booking_attempts_pathway AFTER INSERT ON booking_attempts
+    FOR EACH ROW EXECUTE FUNCTION pathway_bookings();
+
+-- A new attendance changes the reattendance facts of the patient's attendances in the year
+-- before it, and has its own. Recomputed, not incremented, under a per-patient advisory lock:
+-- the recomputation (a new statement, a fresh snapshot) sees every attendance of the patient
+-- committed by whoever held the lock before, so concurrent arrivals of one patient, in any
+-- order, leave every row right.
+CREATE FUNCTION pathway_reattendance() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('pat-service patient ' || NEW.patient_key, 0));
+    UPDATE attendances x SET reattendances_365d = f.reattendances, unplanned_within_7d = f.unplanned
+    FROM (SELECT y.id,
+                 (SELECT count(*) FROM attendances b
+                  WHERE b.patient_key = y.patient_key
+                    AND b.arrived_at > y.arrived_at AND b.arrived_at <= y.arrived_at + interval '8760 hours')
+                     AS reattendances,
+                 EXISTS (SELECT 1 FROM attendances b
+                         WHERE b.patient_key = y.patient_key AND b.attendance_category = 'unplanned'
+                           AND b.arrived_at > y.arrived_at AND b.arrived_at <= y.arrived_at + interval '168 hours')
+                     AS unplanned
+          FROM attendances y
+          WHERE y.patient_key = NEW.patient_key
+            AND y.arrived_at >= NEW.arrived_at - interval '8760 hours' AND y.arrived_at <= NEW.arrived_at) f
+    WHERE x.id = f.id AND (x.reattendances_365d <> f.reattendances OR x.unplanned_within_7d <> f.unplanned);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER attendances_pathway AFTER INSERT ON attendances
+    FOR EACH ROW EXECUTE FUNCTION pathway_reattendance();
+
+-- What is already recorded.
+UPDATE attendances a SET screening_version = s.version, screening_status = s.status,
+    screening_result = s.result, screening_advice_given = s.advice_given,
+    screening_leaflet_given = s.leaflet_given
+FROM (SELECT DISTINCT ON (attendance_id) attendance_id, version, status, result, advice_given, leaflet_given
+      FROM screenings ORDER BY attendance_id, version DESC) s
+WHERE s.attendance_id = a.id;
+
+UPDATE attendances a SET referral_decision = r.decision FROM referrals r WHERE r.attendance_id = a.id;
+
+UPDATE attendances a SET reattendances_365d = f.reattendances, unplanned_within_7d = f.unplanned
+FROM (SELECT id,
+             count(*) OVER (PARTITION BY patient_key ORDER BY arrived_at
+                            RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '8760 hours' FOLLOWING)
+                 AS reattendances,
+             count(*) FILTER (WHERE attendance_category = 'unplanned') OVER (
+                 PARTITION BY patient_key ORDER BY arrived_at
+                 RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '168 hours' FOLLOWING) > 0
+                 AS unplanned
+      FROM attendances) f
+WHERE f.id = a.id AND (f.reattendances > 0 OR f.unplanned);
+
+INSERT INTO booking_summaries (attendance_id, booked, first_within_window, latest_status, latest_lead_time,
+    all_cancelled, attempted)
+SELECT r.attendance_id,
+       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id),
+       (SELECT b.within_window FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at, b.id LIMIT 1),
+       (SELECT b.status FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
+       (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
+       NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled'),
+       EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id)
+FROM referrals r
+WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id)
+   OR EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id);
+

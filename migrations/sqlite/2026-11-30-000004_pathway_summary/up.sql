@@ -1,0 +1,130 @@
+-- What happened to each attendance, kept beside it by triggers so that the statistics read one
+-- row per attendance instead of looking up screenings, referrals, bookings and the patient's
+-- other attendances for every report (DOMAIN.md §7). The source tables stay the record; these
+-- columns are derived from them inside the same (serialised) write transaction, by the database.
+
+-- The current screening (the highest version) and the referral decision, and the two
+-- reattendance facts: how many of the patient's attendances fall in (arrival, arrival + 365 days]
+-- and whether an unplanned one falls in (arrival, arrival + 7 days]. Both count attendances
+-- recorded so far, at any site; a window that has not ended yet can still grow.
+ALTER TABLE attendances ADD COLUMN screening_version integer;
+ALTER TABLE attendances ADD COLUMN screening_status text;
+ALTER TABLE attendances ADD COLUMN screening_result text;
+ALTER TABLE attendances ADD COLUMN screening_advice_given boolean;
+ALTER TABLE attendances ADD COLUMN screening_leaflet_given boolean;
+ALTER TABLE attendances ADD COLUMN referral_decision text;
+ALTER TABLE attendances ADD COLUMN reattendances_365d integer NOT NULL DEFAULT 0;
+ALTER TABLE attendances ADD COLUMN unplanned_within_7d boolean NOT NULL DEFAULT 0;
+
+-- The bookings of an accepted referral, summarised (as on PostgreSQL, where a table of its own
+-- keeps the booking and decision paths' locks apart).
+CREATE TABLE booking_summaries (
+    attendance_id TEXT PRIMARY KEY NOT NULL REFERENCES referrals (attendance_id),
+    booked boolean NOT NULL DEFAULT 0,
+    first_within_window boolean,
+    latest_status text,
+    latest_lead_time text,
+    all_cancelled boolean,
+    attempted boolean NOT NULL DEFAULT 0
+);
+
+-- A screening only ever adds a version: the highest one is current.
+CREATE TRIGGER screenings_pathway AFTER INSERT ON screenings
+BEGIN
+    UPDATE attendances
+    SET screening_version = NEW.version, screening_status = NEW.status, screening_result = NEW.result,
+        screening_advice_given = NEW.advice_given, screening_leaflet_given = NEW.leaflet_given
+    WHERE id = NEW.attendance_id AND (screening_version IS NULL OR screening_version < NEW.version);
+END;
+
+CREATE TRIGGER referrals_pathway_insert AFTER INSERT ON referrals
+BEGIN
+    UPDATE attendances SET referral_decision = NEW.decision WHERE id = NEW.attendance_id;
+END;
+CREATE TRIGGER referrals_pathway_update AFTER UPDATE OF decision ON referrals
+BEGIN
+    UPDATE attendances SET referral_decision = NEW.decision WHERE id = NEW.attendance_id;
+END;
+
+-- Bookings and unmet attempts: the referral's summary, recomputed from its bookings.
+CREATE VIEW booking_summary_of AS
+SELECT r.attendance_id,
+       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id) AS booked,
+       (SELECT b.within_window FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at, b.id LIMIT 1) AS first_within_window,
+       (SELECT b.status FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_status,
+       (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_lead_time,
+       NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled')
+           AS all_cancelled,
+       EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id) AS attempted
+FROM referrals r;
+
+CREATE TRIGGER bookings_pathway_insert AFTER INSERT ON bookings
+BEGIN
+    INSERT OR REPLACE INTO booking_summaries
+    SELECT * FROM booking_summary_of WHERE attendance_id = NEW.attendance_id;
+END;
+CREATE TRIGGER bookings_pathway_update AFTER UPDATE OF status ON bookings
+BEGIN
+    INSERT OR REPLACE INTO booking_summaries
+    SELECT * FROM booking_summary_of WHERE attendance_id = NEW.attendance_id;
+END;
+CREATE TRIGGER booking_attempts_pathway AFTER INSERT ON booking_attempts
+BEGIN
+    INSERT OR REPLACE INTO booking_summaries
+    SELECT * FROM booking_summary_of WHERE attendance_id = NEW.attendance_id;
+END;
+
+-- A new attendance changes the reattendance facts of the patient's attendances in the year
+-- before it, and has its own: recomputed for each of them. Times are fixed-width
+-- `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so a shifted time is the shifted whole seconds with the same
+-- fraction, and compares as text.
+CREATE TRIGGER attendances_pathway AFTER INSERT ON attendances
+BEGIN
+    UPDATE attendances SET
+        reattendances_365d = (
+            SELECT count(*) FROM attendances b
+            WHERE b.patient_key = attendances.patient_key AND b.arrived_at > attendances.arrived_at
+              AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+365 days')
+                                  || substr(attendances.arrived_at, 20)),
+        unplanned_within_7d = EXISTS (
+            SELECT 1 FROM attendances b
+            WHERE b.patient_key = attendances.patient_key AND b.attendance_category = 'unplanned'
+              AND b.arrived_at > attendances.arrived_at
+              AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+7 days')
+                                  || substr(attendances.arrived_at, 20))
+    WHERE patient_key = NEW.patient_key
+      AND arrived_at >= strftime('%Y-%m-%dT%H:%M:%S', substr(NEW.arrived_at, 1, 19), '-365 days')
+                        || substr(NEW.arrived_at, 20)
+      AND arrived_at <= NEW.arrived_at;
+END;
+
+-- What is already recorded.
+UPDATE attendances SET (screening_version, screening_status, screening_result, screening_advice_given,
+                        screening_leaflet_given) = (
+    SELECT s.version, s.status, s.result, s.advice_given, s.leaflet_given FROM screenings s
+    WHERE s.attendance_id = attendances.id ORDER BY s.version DESC LIMIT 1)
+WHERE EXISTS (SELECT 1 FROM screenings s WHERE s.attendance_id = attendances.id);
+
+UPDATE attendances SET referral_decision = (
+    SELECT r.decision FROM referrals r WHERE r.attendance_id = attendances.id)
+WHERE EXISTS (SELECT 1 FROM referrals r WHERE r.attendance_id = attendances.id);
+
+UPDATE attendances SET
+    reattendances_365d = (
+        SELECT count(*) FROM attendances b
+        WHERE b.patient_key = attendances.patient_key AND b.arrived_at > attendances.arrived_at
+          AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+365 days')
+                              || substr(attendances.arrived_at, 20)),
+    unplanned_within_7d = EXISTS (
+        SELECT 1 FROM attendances b
+        WHERE b.patient_key = attendances.patient_key AND b.attendance_category = 'unplanned'
+          AND b.arrived_at > attendances.arrived_at
+          AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+7 days')
+                              || substr(attendances.arrived_at, 20));
+
+INSERT INTO booking_summaries
+SELECT * FROM booking_summary_of
+WHERE booked OR attempted;
