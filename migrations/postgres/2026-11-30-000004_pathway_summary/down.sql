@@ -1,6 +1,7 @@
 DROP TRIGGER attendances_pathway ON attendances;
 DROP FUNCTION pathway_reattendance();
 DROP TRIGGER booking_attempts_pathway ON booking_attempts;
+DROP FUNCTION pathway_booking_attempt();
 DROP TRIGGER bookings_pathway ON bookings;
 DROP FUNCTION pathway_bookings();
 DROP TRIGGER referrals_pathway ON referrals;

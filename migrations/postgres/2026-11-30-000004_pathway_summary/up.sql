@@ -54,7 +54,7 @@ END $$;
 CREATE TRIGGER referrals_pathway AFTER INSERT OR UPDATE OF decision ON referrals
     FOR EACH ROW EXECUTE FUNCTION pathway_referral();
 
--- Bookings and unmet attempts: the summary row is locked first, so the recomputation (a new
+-- Bookings: the summary row is locked first, so the recomputation (a new
 -- statement, with a fresh snapshot) sees every booking committed by whoever held it before.
 CREATE FUNCTION pathway_bookings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -69,15 +69,26 @@ BEGIN
         latest_lead_time = (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = s.attendance_id
                             ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
         all_cancelled = NOT EXISTS (SELECT 1 FROM bookings b
-                                    WHERE b.attendance_id = s.attendance_id AND b.status <> 'cancelled'),
-        attempted = EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = s.attendance_id)
+                                    WHERE b.attendance_id = s.attendance_id AND b.status <> 'cancelled')
     WHERE s.attendance_id = NEW.attendance_id;
     RETURN NULL;
 END $$;
 CREATE TRIGGER bookings_pathway AFTER INSERT OR UPDATE OF status ON bookings
     FOR EACH ROW EXECUTE FUNCTION pathway_bookings();
+
+-- An unmet attempt is for ever: set, never recomputed.
+CREATE FUNCTION pathway_booking_attempt() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO booking_summaries (attendance_id, attempted) VALUES (NEW.attendance_id, true)
+    ON CONFLICT (attendance_id) DO UPDATE SET attempted = true WHERE NOT booking_summaries.attempted;
+    RETURN NULL;
+END $$;
 CREATE TRIGGER booking_attempts_pathway AFTER INSERT ON booking_attempts
-    FOR EACH ROW EXECUTE FUNCTION pathway_bookings();
+    FOR EACH ROW EXECUTE FUNCTION pathway_booking_attempt();
+
+-- These functions' plans are cached for the life of a connection, often made while the tables
+-- were still small: every statement reads through an index it names by its shape (a key or
+-- (patient_key, arrived_at) condition, no join), so no cached plan becomes a scan of a table.
 
 -- A new attendance changes the reattendance facts of the patient's attendances in the year
 -- before it, and has its own. Recomputed, not incremented, under a per-patient advisory lock:
@@ -87,20 +98,28 @@ CREATE TRIGGER booking_attempts_pathway AFTER INSERT ON booking_attempts
 CREATE FUNCTION pathway_reattendance() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('pat-service patient ' || NEW.patient_key, 0));
-    UPDATE attendances x SET reattendances_365d = f.reattendances, unplanned_within_7d = f.unplanned
-    FROM (SELECT y.id,
-                 (SELECT count(*) FROM attendances b
-                  WHERE b.patient_key = y.patient_key
-                    AND b.arrived_at > y.arrived_at AND b.arrived_at <= y.arrived_at + interval '8760 hours')
-                     AS reattendances,
-                 EXISTS (SELECT 1 FROM attendances b
-                         WHERE b.patient_key = y.patient_key AND b.attendance_category = 'unplanned'
-                           AND b.arrived_at > y.arrived_at AND b.arrived_at <= y.arrived_at + interval '168 hours')
-                     AS unplanned
-          FROM attendances y
-          WHERE y.patient_key = NEW.patient_key
-            AND y.arrived_at >= NEW.arrived_at - interval '8760 hours' AND y.arrived_at <= NEW.arrived_at) f
-    WHERE x.id = f.id AND (x.reattendances_365d <> f.reattendances OR x.unplanned_within_7d <> f.unplanned);
+    -- No join in this statement: its plan is cached for the connection's life (as are all of
+    -- these functions' plans), and a join's plan, made while the table was small, can be a scan
+    -- of the whole table. Probes of the (patient_key, arrived_at) index stay right at any size.
+    UPDATE attendances x
+    SET reattendances_365d = (SELECT count(*) FROM attendances b
+                              WHERE b.patient_key = x.patient_key AND b.arrived_at > x.arrived_at
+                                AND b.arrived_at <= x.arrived_at + interval '8760 hours'),
+        unplanned_within_7d = EXISTS (SELECT 1 FROM attendances b
+                                      WHERE b.patient_key = x.patient_key AND b.attendance_category = 'unplanned'
+                                        AND b.arrived_at > x.arrived_at
+                                        AND b.arrived_at <= x.arrived_at + interval '168 hours')
+    WHERE x.patient_key = NEW.patient_key
+      AND x.arrived_at >= NEW.arrived_at - interval '8760 hours' AND x.arrived_at <= NEW.arrived_at
+      -- only rows whose facts change get a new version (the new attendance, usually the latest,
+      -- keeps its defaults)
+      AND (x.reattendances_365d, x.unplanned_within_7d) IS DISTINCT FROM (
+              (SELECT count(*) FROM attendances b
+               WHERE b.patient_key = x.patient_key AND b.arrived_at > x.arrived_at
+                 AND b.arrived_at <= x.arrived_at + interval '8760 hours'),
+              EXISTS (SELECT 1 FROM attendances b
+                      WHERE b.patient_key = x.patient_key AND b.attendance_category = 'unplanned'
+                        AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.arrived_at + interval '168 hours'));
     RETURN NULL;
 END $$;
 CREATE TRIGGER attendances_pathway AFTER INSERT ON attendances
