@@ -112,7 +112,7 @@ pub fn record(
 ) -> QueryResult<Attendance> {
     let (indications, pat_indicated) = match conn {
         DbConnection::Pg(pg) => {
-            let chosen: Chosen = diesel::sql_query(
+            let chosen: Chosen = super::prepared::Prepared::new(
                 "WITH prior AS (
                      SELECT count(*) AS n FROM attendances
                      WHERE patient_key = $4 AND arrived_at >= $16 AND arrived_at < $10),
@@ -132,7 +132,6 @@ pub fn record(
                      SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM inserted)
                  SELECT indications, pat_indicated FROM inserted",
             )
-            .into_boxed()
             .bind::<PortableUuid, _>(new.id)
             .bind::<Text, _>(&new.source_system)
             .bind::<Text, _>(&new.source_id)

@@ -1,9 +1,7 @@
 //! The audit trail: who read or changed whose records. Append-only (database triggers refuse
 //! UPDATE and DELETE); each event is written in the same transaction as the read or change.
 
-use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Nullable, Text};
 
 use super::schema::audit_events;
@@ -70,7 +68,7 @@ pub trait BindAuditEvent<'a> {
     fn bind_audit_event(self, event: &'a AuditEvent) -> Self;
 }
 
-impl<'a> BindAuditEvent<'a> for BoxedSqlQuery<'a, Pg, SqlQuery> {
+impl<'a> BindAuditEvent<'a> for super::prepared::Prepared<'a> {
     fn bind_audit_event(self, event: &'a AuditEvent) -> Self {
         self.bind::<PortableUuid, _>(event.id)
             .bind::<PortableTime, _>(event.occurred_at)

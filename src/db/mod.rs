@@ -14,6 +14,7 @@ macro_rules! columns {
 pub mod attendances;
 pub mod audit;
 mod conn;
+pub mod prepared;
 pub mod scheduling;
 pub mod schema;
 pub mod screenings;

@@ -254,7 +254,7 @@ pub type BookingListing = (Booking, Slot, String);
 /// another slot.
 pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(
+        DbConnection::Pg(pg) => super::prepared::Prepared::new(
             "WITH accepted AS (
                  SELECT attendance_id FROM referrals
                  WHERE attendance_id = $2 AND decision = 'accepted'
@@ -271,7 +271,6 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
                  patient_key, request_id)
              SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM inserted",
         )
-        .into_boxed()
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<PortableUuid, _>(row.slot_id)
@@ -365,7 +364,7 @@ pub fn has_open_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> Query
 /// insert reads the update's result), its own transaction. SQLite: in the caller's transaction.
 pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(
+        DbConnection::Pg(pg) => super::prepared::Prepared::new(
             "WITH changed AS (
                  UPDATE bookings SET status = $2, outcome_at = $3, outcome_by = $4,
                      brief_intervention_delivered = $5, units_per_week = $6, cancel_reason = $7
@@ -375,7 +374,6 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
                  patient_key, request_id)
              SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM changed",
         )
-        .into_boxed()
         .bind::<PortableUuid, _>(row.id)
         .bind::<Text, _>(&row.status)
         .bind::<Nullable<PortableTime>, _>(row.outcome_at)
@@ -384,7 +382,6 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
         .bind::<Nullable<Double>, _>(row.units_per_week)
         .bind::<Nullable<Text>, _>(&row.cancel_reason)
         .bind_audit_event(event)
-        .bind::<Nullable<Text>, _>(&row.lead_time)
         .execute(pg)
         .map(|inserted| inserted > 0),
         DbConnection::Sqlite(_) => {

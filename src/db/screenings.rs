@@ -46,7 +46,7 @@ pub fn history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Ve
 /// transaction makes the two inserts one.
 pub fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &AuditEvent) -> QueryResult<()> {
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(
+        DbConnection::Pg(pg) => super::prepared::Prepared::new(
             "WITH inserted AS (
                  INSERT INTO screenings (id, attendance_id, version, status, rule, result, units, answers,
                      alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by)
@@ -56,7 +56,6 @@ pub fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &Audit
                  patient_key, request_id)
              SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM inserted",
         )
-        .into_boxed()
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<Integer, _>(row.version)
