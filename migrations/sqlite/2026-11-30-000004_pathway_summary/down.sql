@@ -1,3 +1,7 @@
+CREATE INDEX attendances_statistics ON attendances (
+    arrived_at, id, patient_key, indications, presenting_condition, site, attendance_category);
+CREATE INDEX screenings_statistics ON screenings (
+    attendance_id, version, status, result, advice_given, leaflet_given, screened_at);
 DROP TRIGGER attendances_pathway;
 DROP TRIGGER booking_attempts_pathway;
 DROP TRIGGER bookings_pathway_update;

@@ -128,3 +128,8 @@ UPDATE attendances SET
 INSERT INTO booking_summaries
 SELECT * FROM booking_summary_of
 WHERE booked OR attempted;
+
+-- The statistics no longer read screenings, nor attendances without these columns: the
+-- covering indexes built for them would only slow every write.
+DROP INDEX attendances_statistics;
+DROP INDEX screenings_statistics;
