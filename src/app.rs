@@ -64,7 +64,13 @@ impl Application {
                 source,
             })?
             .port();
-        let server = serve(listener, pool, settings)?;
+        // The replica is not migrated (it follows the primary) nor needed to start: until it
+        // answers, statistics are 503 and everything else works.
+        let statistics_pool = match &settings.statistics_database_url {
+            Some(url) => db::pool(url, settings.statistics_pool_size, settings.db_timeout)?,
+            None => pool.clone(),
+        };
+        let server = serve(listener, pool, statistics_pool, settings)?;
         Ok(Application { port, server })
     }
 
@@ -90,10 +96,16 @@ where
         .service(api::v1())
 }
 
-fn serve(listener: TcpListener, pool: db::Pool, settings: Settings) -> Result<Server, StartError> {
+fn serve(
+    listener: TcpListener,
+    pool: db::Pool,
+    statistics_pool: db::Pool,
+    settings: Settings,
+) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
     let state = web::Data::new(AppState {
         pool,
+        statistics_pool,
         settings: Arc::new(settings),
     });
     let metrics = web::Data::new(Metrics::default());

@@ -56,6 +56,11 @@ pub struct Settings {
     pub repeat_attender_min_prior: u32,
     pub repeat_attender_window_days: i64,
     pub db_pool_size: u32,
+    /// `PAT_STATISTICS_DATABASE_URL`: a PostgreSQL streaming replica the statistics read from
+    /// (DESIGN.md §8). `None`: they read from `database_url` like everything else.
+    pub statistics_database_url: Option<String>,
+    /// `PAT_STATISTICS_POOL_SIZE` (4): connections to the replica.
+    pub statistics_pool_size: u32,
     /// How long a request waits for a database connection before answering 503.
     pub db_timeout: Duration,
     /// The service's "now" (the system clock; tests move it).
@@ -189,6 +194,14 @@ impl Settings {
                 |n| (1..=1000).contains(n),
                 "a whole number from 1 to 1000",
             )?,
+            statistics_database_url: statistics_database_url(&get)?,
+            statistics_pool_size: parse_number(
+                "PAT_STATISTICS_POOL_SIZE",
+                get("PAT_STATISTICS_POOL_SIZE"),
+                4,
+                |n| (1..=100).contains(n),
+                "a whole number from 1 to 100",
+            )?,
             db_timeout: Duration::from_secs(parse_number(
                 "PAT_DB_TIMEOUT_SECONDS",
                 get("PAT_DB_TIMEOUT_SECONDS"),
@@ -199,6 +212,29 @@ impl Settings {
             clock: crate::clock::Clock::system(),
         })
     }
+}
+
+/// `PAT_STATISTICS_DATABASE_URL`, which only makes sense as a PostgreSQL replica of a PostgreSQL
+/// `DATABASE_URL`: the triggers that keep the statistics' summaries run on the primary and reach
+/// the replica with everything else.
+fn statistics_database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(url) = get("PAT_STATISTICS_DATABASE_URL") else {
+        return Ok(None);
+    };
+    let is_postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+    if !is_postgres(&url) {
+        return Err(invalid(
+            "PAT_STATISTICS_DATABASE_URL",
+            "must be a postgres:// URL (a streaming replica of DATABASE_URL)",
+        ));
+    }
+    if !get("DATABASE_URL").is_some_and(|primary| is_postgres(&primary)) {
+        return Err(invalid(
+            "PAT_STATISTICS_DATABASE_URL",
+            "needs DATABASE_URL to be PostgreSQL too: SQLite has no replica",
+        ));
+    }
+    Ok(Some(url))
 }
 
 /// 256 random bits from the operating system (via UUID v4), hex: a development secret that
@@ -261,5 +297,54 @@ mod tests {
                 "{name}={value} must be refused"
             );
         }
+    }
+
+    #[test]
+    fn the_statistics_replica_must_be_postgresql_beside_a_postgresql_primary() {
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let primary = ("DATABASE_URL", "postgres://pat@primary/pat");
+        let replica = ("PAT_STATISTICS_DATABASE_URL", "postgres://pat@replica/pat");
+        let read = settings(&[secret, primary, replica], false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            read.statistics_database_url.as_deref(),
+            Some("postgres://pat@replica/pat")
+        );
+        assert_eq!(read.statistics_pool_size, 4);
+        assert_eq!(
+            settings(&[secret, primary], false)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .statistics_database_url,
+            None
+        );
+
+        let names_it = |result: Result<Settings, ConfigError>| {
+            matches!(
+                result,
+                Err(ConfigError::Invalid {
+                    name: "PAT_STATISTICS_DATABASE_URL",
+                    ..
+                })
+            )
+        };
+        assert!(
+            names_it(settings(&[secret, replica], false)),
+            "the default primary is SQLite"
+        );
+        assert!(names_it(settings(
+            &[secret, ("DATABASE_URL", "sqlite://pat.db"), replica],
+            false
+        )));
+        assert!(names_it(settings(
+            &[secret, primary, ("PAT_STATISTICS_DATABASE_URL", "sqlite://copy.db")],
+            false
+        )));
+        let pool = ("PAT_STATISTICS_POOL_SIZE", "0");
+        assert!(matches!(
+            settings(&[secret, primary, replica, pool], false),
+            Err(ConfigError::Invalid {
+                name: "PAT_STATISTICS_POOL_SIZE",
+                ..
+            })
+        ));
     }
 }

@@ -30,6 +30,8 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    /// Where the statistics read: the replica of `PAT_STATISTICS_DATABASE_URL`, or `pool`.
+    pub statistics_pool: Pool,
     pub settings: Arc<Settings>,
 }
 
@@ -45,22 +47,38 @@ impl AppState {
         F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let attempts = pool.max_size() + 1;
-            let mut outcome = Err(ApiError::Unavailable("no connection was tried".into()));
-            for _ in 0..attempts {
-                let mut conn = pool.get()?;
-                outcome = work(&mut conn.inner);
-                match outcome {
-                    Err(ApiError::ConnectionLost(_)) => conn.mark_lost(),
-                    _ => break,
-                }
-            }
-            outcome
-        })
-        .await?
+        run_on(self.pool.clone(), work).await
     }
+
+    /// As [`AppState::db`], on the statistics' connections (read only when they are a replica).
+    pub async fn statistics_db<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        run_on(self.statistics_pool.clone(), work).await
+    }
+}
+
+async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, ApiError>
+where
+    F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(move || {
+        let attempts = pool.max_size() + 1;
+        let mut outcome = Err(ApiError::Unavailable("no connection was tried".into()));
+        for _ in 0..attempts {
+            let mut conn = pool.get()?;
+            outcome = work(&mut conn.inner);
+            match outcome {
+                Err(ApiError::ConnectionLost(_)) => conn.mark_lost(),
+                _ => break,
+            }
+        }
+        outcome
+    })
+    .await?
 }
 
 /// Every `/api/v1` route, registered through utoipa-actix-web so each appears in the OpenAPI

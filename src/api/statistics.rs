@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::statistics::{self as queries, Scope};
-use crate::db::{audit, single_write};
+use crate::db::{audit, single_write, DbConnection};
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
@@ -199,6 +199,32 @@ fn audit_report(user: &AuthUser, request_id: &str, report: &str) -> crate::db::a
     audit_event(user, request_id, "read", "statistics", report, None)
 }
 
+/// Runs a report's queries on the statistics' connections (a replica, if configured), then
+/// records who pulled which report on the primary: the figures are answered only once that
+/// audit event is written.
+async fn audited<T, F>(
+    state: &AppState,
+    user: AuthUser,
+    request_id: String,
+    report: &'static str,
+    queries: F,
+) -> Result<T, ApiError>
+where
+    F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let figures = state.statistics_db(queries).await?;
+    state
+        .db(move |conn| {
+            single_write(conn, |conn| {
+                audit::record(conn, &audit_report(&user, &request_id, report))
+            })?;
+            Ok(())
+        })
+        .await?;
+    Ok(figures)
+}
+
 /// Fields of an object value, or an empty map.
 fn fields(value: Value) -> Map<String, Value> {
     match value {
@@ -275,15 +301,10 @@ pub async fn funnel(
     };
     let user = auth.user;
     let request_id = request_id.to_string();
-    let rows = state
-        .db(move |conn| {
-            let rows = queries::funnel(conn, &scope)?;
-            single_write(conn, |conn| {
-                audit::record(conn, &audit_report(&user, &request_id, "funnel"))
-            })?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited(&state, user, request_id, "funnel", move |conn| {
+        Ok(queries::funnel(conn, &scope)?)
+    })
+    .await?;
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
@@ -364,7 +385,7 @@ pub async fn referrals(
     let next_year = this_year.checked_add_months(Months::new(12)).unwrap_or(today);
     let earliest = if query.from.is_none() {
         state
-            .db(|conn| Ok(queries::earliest_arrival(conn)?))
+            .statistics_db(|conn| Ok(queries::earliest_arrival(conn)?))
             .await?
             .map(|t| financial_year_start(london_date(t.get())))
     } else {
@@ -379,15 +400,10 @@ pub async fn referrals(
     };
     let user = auth.user;
     let request_id = request_id.to_string();
-    let rows = state
-        .db(move |conn| {
-            let rows = queries::referrals(conn, &scope)?;
-            single_write(conn, |conn| {
-                audit::record(conn, &audit_report(&user, &request_id, "referrals"))
-            })?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = audited(&state, user, request_id, "referrals", move |conn| {
+        Ok(queries::referrals(conn, &scope)?)
+    })
+    .await?;
     let counted: Vec<YearCount> = periods
         .iter()
         .map(|p| {
@@ -491,16 +507,13 @@ pub async fn reattendance(
     let now = state.settings.clock.now();
     let user = auth.user;
     let request_id = request_id.to_string();
-    let (cohorts, seven) = state
-        .db(move |conn| {
-            let cohorts = queries::twelve_month(conn, &scope, now)?;
-            let seven = queries::seven_day(conn, &scope)?;
-            single_write(conn, |conn| {
-                audit::record(conn, &audit_report(&user, &request_id, "reattendance"))
-            })?;
-            Ok((cohorts, seven))
-        })
-        .await?;
+    let (cohorts, seven) = audited(&state, user, request_id, "reattendance", move |conn| {
+        Ok((
+            queries::twelve_month(conn, &scope, now)?,
+            queries::seven_day(conn, &scope)?,
+        ))
+    })
+    .await?;
     let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);
     let report = ReattendanceReport {
         from: q.from,

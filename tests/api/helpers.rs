@@ -154,6 +154,8 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,
         db_pool_size: 10,
+        statistics_database_url: None,
+        statistics_pool_size: 2,
         db_timeout: Duration::from_secs(5),
         clock: pat_service::clock::Clock::system(),
     }
