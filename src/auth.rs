@@ -6,7 +6,7 @@ use std::future::{ready, Ready};
 use std::marker::PhantomData;
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,8 +67,14 @@ pub struct Claims {
 
 /// Verifies tokens: one pinned algorithm, issuer and audience checked, `exp` required.
 pub struct Authenticator {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
+}
+
+enum Keys {
+    One(DecodingKey),
+    /// A JSON Web Key Set's keys of the pinned algorithm's type, with their `kid`.
+    Set(Vec<(Option<String>, DecodingKey)>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,18 +93,47 @@ impl Authenticator {
                 DecodingKey::from_ec_pem(public_key_pem.as_bytes()).map_err(|e| KeyError(e.to_string()))?,
                 Algorithm::ES256,
             ),
+            JwtKey::Jwks { rs256, jwks_json } => {
+                let algorithm = if *rs256 { Algorithm::RS256 } else { Algorithm::ES256 };
+                let keys = Keys::Set(key_set(jwks_json, algorithm)?);
+                return Ok(Authenticator::with(keys, algorithm, settings));
+            }
         };
+        Ok(Authenticator::with(Keys::One(key), algorithm, settings))
+    }
+
+    fn with(keys: Keys, algorithm: Algorithm, settings: &JwtSettings) -> Authenticator {
         let mut validation = Validation::new(algorithm);
         validation.algorithms = vec![algorithm];
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
-        Ok(Authenticator { key, validation })
+        Authenticator { keys, validation }
+    }
+
+    /// The key a token is checked with: the only one, or the key set's key its `kid` names (a
+    /// set of one key also takes tokens without `kid`).
+    fn key_for(&self, token: &str) -> Result<&DecodingKey, ApiError> {
+        match &self.keys {
+            Keys::One(key) => Ok(key),
+            Keys::Set(keys) => {
+                let header = decode_header(token)
+                    .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid ({e})")))?;
+                let found = match (&header.kid, keys.as_slice()) {
+                    (Some(kid), _) => keys.iter().find(|(id, _)| id.as_ref() == Some(kid)),
+                    (None, [only]) => Some(only),
+                    (None, _) => None,
+                };
+                found
+                    .map(|(_, key)| key)
+                    .ok_or_else(|| ApiError::Unauthorized("the bearer token names no key of the key set (kid)".into()))
+            }
+        }
     }
 
     pub fn verify(&self, token: &str) -> Result<AuthUser, ApiError> {
-        let data = decode::<Claims>(token, &self.key, &self.validation)
+        let data = decode::<Claims>(token, self.key_for(token)?, &self.validation)
             .map_err(|e| ApiError::Unauthorized(format!("the bearer token is not valid ({e})")))?;
         let claims = data.claims;
         if claims.sub.trim().is_empty() {
@@ -110,6 +145,38 @@ impl Authenticator {
             roles,
         })
     }
+}
+
+/// The keys of a JSON Web Key Set usable with `algorithm`: RSA keys for RS256, P-256 keys for
+/// ES256, not marked for encryption nor for another algorithm. Any other key is left out (an
+/// HMAC "oct" key above all: it would turn a public key set into a shared secret). No usable
+/// key, or a malformed set, refuses to start.
+fn key_set(jwks_json: &str, algorithm: Algorithm) -> Result<Vec<(Option<String>, DecodingKey)>, KeyError> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
+    let set: JwkSet = serde_json::from_str(jwks_json).map_err(|e| KeyError(format!("not a JSON Web Key Set: {e}")))?;
+    let wanted = if algorithm == Algorithm::RS256 {
+        KeyAlgorithm::RS256
+    } else {
+        KeyAlgorithm::ES256
+    };
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let right_type = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => algorithm == Algorithm::RS256,
+            AlgorithmParameters::EllipticCurve(ec) => algorithm == Algorithm::ES256 && ec.curve == EllipticCurve::P256,
+            _ => false,
+        };
+        let for_signing = !matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature);
+        let same_algorithm = jwk.common.key_algorithm.is_none_or(|a| a == wanted);
+        if right_type && for_signing && same_algorithm {
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError(format!("key {:?}: {e}", jwk.common.key_id)))?;
+            keys.push((jwk.common.key_id.clone(), key));
+        }
+    }
+    if keys.is_empty() {
+        return Err(KeyError(format!("the key set holds no {algorithm:?} signing key")));
+    }
+    Ok(keys)
 }
 
 /// Mints a token signed with an HS256 secret (the `token` command and tests).
@@ -224,5 +291,34 @@ impl<R: RoleSet> FromRequest for Authorized<R> {
                 )))
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_set_without_a_usable_signing_key_is_refused() {
+        let refused = |json: &str, algorithm: Algorithm| key_set(json, algorithm).is_err();
+        assert!(refused("not json", Algorithm::RS256));
+        assert!(refused(r#"{"keys": []}"#, Algorithm::RS256));
+        // A shared secret in a public key set is never a verification key.
+        assert!(refused(
+            r#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#,
+            Algorithm::RS256
+        ));
+        // An RSA key (n = 3233 = 61 × 53, e = 17: the textbook key) for ES256, or for
+        // encryption, or for another algorithm, is not usable either.
+        let rsa = |extra: &str| format!(r#"{{"keys": [{{"kty": "RSA", "n": "DKE", "e": "EQ"{extra}}}]}}"#);
+        assert!(refused(&rsa(""), Algorithm::ES256));
+        assert!(refused(&rsa(r#", "use": "enc""#), Algorithm::RS256));
+        assert!(refused(&rsa(r#", "alg": "RS512""#), Algorithm::RS256));
+        assert_eq!(
+            key_set(&rsa(r#", "kid": "k1""#), Algorithm::RS256)
+                .map(|keys| keys.len())
+                .ok(),
+            Some(1)
+        );
     }
 }

@@ -35,6 +35,9 @@ pub enum JwtKey {
     Rs256 { public_key_pem: String },
     /// ES256, verified with a P-256 public key (PEM).
     Es256 { public_key_pem: String },
+    /// RS256 or ES256 (`rs256`), verified with the keys of a JSON Web Key Set: the token's `kid`
+    /// picks the key, so an identity provider can rotate keys. Keys of another type are ignored.
+    Jwks { rs256: bool, jwks_json: String },
 }
 
 #[derive(Clone, Debug)]
@@ -72,9 +75,9 @@ pub enum ConfigError {
     #[error("{name}: {reason}")]
     Invalid { name: &'static str, reason: String },
     #[error(
-        "no token key configured: set PAT_JWT_SECRET (HS256, at least 32 bytes) or \
-         PAT_JWT_PUBLIC_KEY_FILE with PAT_JWT_ALGORITHM=RS256|ES256; `serve --dev` uses a \
-         throwaway development secret"
+        "no token key configured: set PAT_JWT_SECRET (HS256, at least 32 bytes), or \
+         PAT_JWT_PUBLIC_KEY_FILE or PAT_JWT_JWKS_FILE with PAT_JWT_ALGORITHM=RS256|ES256; \
+         `serve --dev` uses a throwaway development secret"
     )]
     NoKey,
 }
@@ -115,14 +118,33 @@ impl Settings {
     /// Reads settings through `get`, so tests can pass their own variables. With `dev` and no
     /// key configured, a random development secret is made: it never works beyond this process.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>, dev: bool) -> Result<Settings, ConfigError> {
-        let jwt_key = match (get("PAT_JWT_SECRET"), get("PAT_JWT_PUBLIC_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "PAT_JWT_SECRET",
-                    "set either PAT_JWT_SECRET or PAT_JWT_PUBLIC_KEY_FILE, not both",
-                ))
-            }
-            (Some(secret), None) => {
+        let secret = get("PAT_JWT_SECRET");
+        let public_key_file = get("PAT_JWT_PUBLIC_KEY_FILE");
+        let jwks_file = get("PAT_JWT_JWKS_FILE");
+        if [secret.is_some(), public_key_file.is_some(), jwks_file.is_some()]
+            .iter()
+            .filter(|set| **set)
+            .count()
+            > 1
+        {
+            return Err(invalid(
+                "PAT_JWT_SECRET",
+                "set one of PAT_JWT_SECRET, PAT_JWT_PUBLIC_KEY_FILE and PAT_JWT_JWKS_FILE, not several",
+            ));
+        }
+        let read = |name: &'static str, path: &str| {
+            std::fs::read_to_string(path).map_err(|e| invalid(name, format!("cannot read {path}: {e}")))
+        };
+        let public_algorithm = || match get("PAT_JWT_ALGORITHM").as_deref() {
+            Some("RS256") => Ok(true),
+            Some("ES256") => Ok(false),
+            other => Err(invalid(
+                "PAT_JWT_ALGORITHM",
+                format!("must be RS256 or ES256 with a public key or key set file (got {other:?})"),
+            )),
+        };
+        let jwt_key = match (secret, public_key_file, jwks_file) {
+            (Some(secret), _, _) => {
                 if secret.len() < MIN_SECRET_BYTES {
                     return Err(invalid(
                         "PAT_JWT_SECRET",
@@ -131,22 +153,23 @@ impl Settings {
                 }
                 JwtKey::Hs256(Secret::new(secret))
             }
-            (None, Some(path)) => {
-                let pem = std::fs::read_to_string(&path)
-                    .map_err(|e| invalid("PAT_JWT_PUBLIC_KEY_FILE", format!("cannot read {path}: {e}")))?;
-                match get("PAT_JWT_ALGORITHM").as_deref() {
-                    Some("RS256") => JwtKey::Rs256 { public_key_pem: pem },
-                    Some("ES256") => JwtKey::Es256 { public_key_pem: pem },
-                    other => {
-                        return Err(invalid(
-                            "PAT_JWT_ALGORITHM",
-                            format!("must be RS256 or ES256 with a public key file (got {other:?})"),
-                        ))
-                    }
+            (None, Some(path), _) => {
+                let public_key_pem = read("PAT_JWT_PUBLIC_KEY_FILE", &path)?;
+                if public_algorithm()? {
+                    JwtKey::Rs256 { public_key_pem }
+                } else {
+                    JwtKey::Es256 { public_key_pem }
                 }
             }
-            (None, None) if dev => JwtKey::Hs256(Secret::new(development_secret())),
-            (None, None) => return Err(ConfigError::NoKey),
+            (None, None, Some(path)) => {
+                let jwks_json = read("PAT_JWT_JWKS_FILE", &path)?;
+                JwtKey::Jwks {
+                    rs256: public_algorithm()?,
+                    jwks_json,
+                }
+            }
+            (None, None, None) if dev => JwtKey::Hs256(Secret::new(development_secret())),
+            (None, None, None) => return Err(ConfigError::NoKey),
         };
         let default_rule = match get("PAT_DEFAULT_RULE") {
             None => PatRule::Pat2009,
@@ -345,6 +368,34 @@ mod tests {
                 name: "PAT_STATISTICS_POOL_SIZE",
                 ..
             })
+        ));
+    }
+
+    #[test]
+    fn a_key_set_file_needs_its_algorithm_and_no_other_key() {
+        let path = std::env::temp_dir().join(format!("pat-jwks-{}.json", uuid::Uuid::new_v4().simple()));
+        let set = r#"{"keys": []}"#;
+        std::fs::write(&path, set).unwrap_or_else(|e| panic!("{e}"));
+        let file = path.to_string_lossy().into_owned();
+        let jwks = ("PAT_JWT_JWKS_FILE", file.as_str());
+        let read = settings(&[jwks, ("PAT_JWT_ALGORITHM", "ES256")], false).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(read.jwt.key, JwtKey::Jwks { rs256: false, ref jwks_json } if jwks_json == set));
+        let names = |result: Result<Settings, ConfigError>, expected: &str| matches!(result, Err(ConfigError::Invalid { name, .. }) if name == expected);
+        assert!(names(settings(&[jwks], false), "PAT_JWT_ALGORITHM"));
+        assert!(names(
+            settings(&[jwks, ("PAT_JWT_ALGORITHM", "HS256")], false),
+            "PAT_JWT_ALGORITHM"
+        ));
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert!(names(
+            settings(&[jwks, secret, ("PAT_JWT_ALGORITHM", "RS256")], false),
+            "PAT_JWT_SECRET"
+        ));
+        let _ = std::fs::remove_file(&path);
+        let missing = ("PAT_JWT_JWKS_FILE", "/nonexistent/pat-jwks.json");
+        assert!(names(
+            settings(&[missing, ("PAT_JWT_ALGORITHM", "RS256")], false),
+            "PAT_JWT_JWKS_FILE"
         ));
     }
 }

@@ -128,8 +128,9 @@ fn token(settings: &Settings, subject: &str, roles: &[Role], seconds: u64) -> Re
 
 fn serve(dev: bool) -> Result<(), String> {
     telemetry::init();
-    let key_configured =
-        std::env::var_os("PAT_JWT_SECRET").is_some() || std::env::var_os("PAT_JWT_PUBLIC_KEY_FILE").is_some();
+    let key_configured = ["PAT_JWT_SECRET", "PAT_JWT_PUBLIC_KEY_FILE", "PAT_JWT_JWKS_FILE"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
     let settings = Settings::from_env(dev).map_err(|e| e.to_string())?;
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async move {

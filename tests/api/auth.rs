@@ -706,3 +706,163 @@ async fn the_subject_of_a_public_key_token_is_the_recorded_actor() {
     let created: Value = resp.json().await.unwrap();
     assert_eq!(created["recorded_by"], "epr-engine-7");
 }
+
+/// The bytes printed after `label` by `openssl pkey -pubin -noout -text` (hex pairs joined by
+/// colons, over several indented lines), without a leading zero byte.
+fn public_bytes(public_pem: &str, label: &str) -> Vec<u8> {
+    let text = openssl(&["pkey", "-pubin", "-noout", "-text"], Some(public_pem));
+    let mut lines = text.lines().skip_while(|l| l.trim() != label).skip(1);
+    let mut bytes = Vec::new();
+    for line in lines.by_ref().take_while(|l| l.starts_with(' ')) {
+        for pair in line.trim().trim_end_matches(':').split(':') {
+            bytes.push(u8::from_str_radix(pair, 16).unwrap());
+        }
+    }
+    assert!(!bytes.is_empty(), "no {label} in {text}");
+    if bytes[0] == 0 {
+        bytes.remove(0);
+    }
+    bytes
+}
+
+/// A public key as a JWK (RFC 7517): RSA `n` and `e` (65537), or P-256 `x` and `y`.
+fn jwk(public_pem: &str, kind: &str, kid: &str) -> Value {
+    match kind {
+        "rsa" => json!({
+            "kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+            "n": b64url(&public_bytes(public_pem, "Modulus:")), "e": "AQAB",
+        }),
+        "p256" => {
+            let point = public_bytes(public_pem, "pub:");
+            assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
+            json!({
+                "kty": "EC", "kid": kid, "crv": "P-256",
+                "x": b64url(&point[1..33]), "y": b64url(&point[33..]),
+            })
+        }
+        other => panic!("no key kind {other}"),
+    }
+}
+
+fn sign_with_kid(alg: Algorithm, key: &EncodingKey, claims: &Value, kid: Option<&str>) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+#[tokio::test]
+async fn a_jwks_app_picks_the_key_by_kid_and_ignores_keys_of_other_types() {
+    // Arrange: an identity provider's key set during a rotation — RSA keys "2025" and "2026" —
+    // beside a P-256 key, an RSA key marked for encryption and a shared-secret ("oct") key,
+    // none of which an RS256 service may use.
+    let (old_private, old_public) = key_pair("rsa");
+    let (new_private, new_public) = key_pair("rsa");
+    let (enc_private, enc_public) = key_pair("rsa");
+    let (ec_private, ec_public) = key_pair("p256");
+    let shared = "a-shared-secret-that-is-long-enough-0123456789";
+    let mut encryption_key = jwk(&enc_public, "rsa", "enc");
+    encryption_key["use"] = json!("enc");
+    let set = json!({ "keys": [
+        jwk(&old_public, "rsa", "2025"),
+        jwk(&new_public, "rsa", "2026"),
+        jwk(&ec_public, "p256", "ec"),
+        encryption_key,
+        { "kty": "oct", "kid": "oct", "k": b64url(shared.as_bytes()) },
+    ]});
+    let app = spawn_app_with(move |s| {
+        s.jwt.key = JwtKey::Jwks {
+            rs256: true,
+            jwks_json: set.to_string(),
+        }
+    })
+    .await;
+    let old = EncodingKey::from_rsa_pem(old_private.as_bytes()).unwrap();
+    let new = EncodingKey::from_rsa_pem(new_private.as_bytes()).unwrap();
+    let enc = EncodingKey::from_rsa_pem(enc_private.as_bytes()).unwrap();
+    let ec = EncodingKey::from_ec_pem(ec_private.as_bytes()).unwrap();
+    let ok = claims(&["clinician"]);
+
+    let good = [
+        (
+            sign_with_kid(Algorithm::RS256, &old, &ok, Some("2025")),
+            "RS256, kid 2025",
+        ),
+        (
+            sign_with_kid(Algorithm::RS256, &new, &ok, Some("2026")),
+            "RS256, kid 2026",
+        ),
+    ];
+    let bad = [
+        (
+            sign_with_kid(Algorithm::RS256, &old, &ok, Some("2026")),
+            "kid names the other key",
+        ),
+        (
+            sign_with_kid(Algorithm::RS256, &old, &ok, Some("2024")),
+            "kid names no key",
+        ),
+        (sign_with_kid(Algorithm::RS256, &old, &ok, None), "no kid, several keys"),
+        (
+            sign_with_kid(Algorithm::RS256, &enc, &ok, Some("enc")),
+            "a key for encryption",
+        ),
+        (
+            sign_with_kid(Algorithm::ES256, &ec, &ok, Some("ec")),
+            "ES256 with the set's P-256 key",
+        ),
+        (
+            sign_with_kid(
+                Algorithm::HS256,
+                &EncodingKey::from_secret(shared.as_bytes()),
+                &ok,
+                Some("oct"),
+            ),
+            "HS256 with the set's shared-secret key",
+        ),
+        (
+            sign_with_kid(Algorithm::RS384, &new, &ok, Some("2026")),
+            "RS384 is not RS256",
+        ),
+    ];
+
+    // Act + Assert
+    check_public_key_app(&app, &good, &bad).await;
+}
+
+#[tokio::test]
+async fn a_jwks_of_one_key_takes_tokens_without_kid() {
+    // Arrange: one P-256 key, ES256.
+    let (private, public) = key_pair("p256");
+    let set = json!({ "keys": [jwk(&public, "p256", "only")] });
+    let app = spawn_app_with(move |s| {
+        s.jwt.key = JwtKey::Jwks {
+            rs256: false,
+            jwks_json: set.to_string(),
+        }
+    })
+    .await;
+    let key = EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
+    let (other_private, _) = key_pair("p256");
+    let other = EncodingKey::from_ec_pem(other_private.as_bytes()).unwrap();
+    let ok = claims(&["clinician"]);
+
+    // Act + Assert
+    check_public_key_app(
+        &app,
+        &[
+            (sign_with_kid(Algorithm::ES256, &key, &ok, None), "ES256 without kid"),
+            (
+                sign_with_kid(Algorithm::ES256, &key, &ok, Some("only")),
+                "ES256 with kid",
+            ),
+        ],
+        &[
+            (sign_with_kid(Algorithm::ES256, &other, &ok, None), "another P-256 key"),
+            (
+                sign_with_kid(Algorithm::ES256, &key, &ok, Some("other")),
+                "a kid not in the set",
+            ),
+        ],
+    )
+    .await;
+}
