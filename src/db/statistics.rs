@@ -108,12 +108,12 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
 
 /// The attendances in scope with their group key and pathway summary:
 /// `att (id, patient_key, arrived_at, eligible, gkey, status, result, advice_given, leaflet_given,
-/// decision, reattendances, unplanned_within_7d)`.
+/// decision, unplanned_within_7d)`.
 ///
 /// The summary columns are kept by triggers (migration `pathway_summary`): the current
-/// screening's status, result, advice and leaflet, the referral decision, and the reattendance
-/// facts — the patient's attendances in `(arrival, arrival + 365 days]` and whether an unplanned
-/// one falls in `(arrival, arrival + 7 days]` — so every report reads one row per attendance.
+/// screening's status, result, advice and leaflet, the referral decision, and whether an
+/// unplanned attendance of the patient falls in `(arrival, arrival + 7 days]` — so every report
+/// reads one row per attendance.
 fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
     let (start, end) = scope.span();
     let site = site_filter(dialect, scope);
@@ -129,7 +129,7 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
                     CASE WHEN a.indications <> '' THEN 1 ELSE 0 END AS eligible, {gkey} AS gkey,
                     a.screening_status AS status, a.screening_result AS result,
                     a.screening_advice_given AS advice_given, a.screening_leaflet_given AS leaflet_given,
-                    a.referral_decision AS decision, a.reattendances_365d AS reattendances,
+                    a.referral_decision AS decision,
                     CASE WHEN a.unplanned_within_7d THEN 1 ELSE 0 END AS unplanned_within_7d
              FROM attendances a
              JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
@@ -141,7 +141,7 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
 }
 
 /// The days of the two reattendance windows (DOMAIN.md §7). The triggers of migration
-/// `pathway_summary` keep the facts for exactly these windows: change both together.
+/// `pathway_summary` keep the 7-day fact for exactly this window: change both together.
 pub const TWELVE_MONTH_DAYS: u32 = 365;
 pub const SEVEN_DAYS: u32 = 7;
 
@@ -391,29 +391,34 @@ pub struct CohortRow {
 }
 
 /// DOMAIN.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
-/// the index; its stored count of the patient's attendances anywhere in `(index, index + 365
-/// days]` is summed per cohort, apart for windows not yet ended at `now`.
+/// the index; the patient's attendances anywhere in `(index, index + 365 days]` are counted
+/// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
+/// cohort, apart for windows not yet ended at `now`.
 pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
     let dialect = Dialect::of(conn);
     let window_end = dialect.plus_days("i.arrived_at", TWELVE_MONTH_DAYS);
     let sql = format!(
         "WITH {scoped},
          positives AS (
-             SELECT att.patient_key, att.arrived_at, att.decision, att.reattendances,
+             SELECT att.patient_key, att.arrived_at, att.decision,
                     row_number() OVER (PARTITION BY att.patient_key ORDER BY att.arrived_at, att.id) AS n
              FROM att
              WHERE att.eligible = 1 AND att.result = 'positive'),
          indexed AS (
-             SELECT i.reattendances,
-                    CASE WHEN {window_end} <= {now} THEN 1 ELSE 0 END AS complete,
+             SELECT i.patient_key, i.arrived_at, {window_end} AS window_end,
                     CASE WHEN i.decision IN ('accepted', 'seen_in_department') THEN 'accepted'
                          WHEN i.decision = 'declined' THEN 'declined'
                          ELSE 'none' END AS cohort
              FROM positives i WHERE i.n = 1)
-         SELECT x.cohort, CAST(x.complete AS bigint) AS complete, count(*) AS patients,
-                CAST(COALESCE(SUM(x.reattendances), 0) AS bigint) AS reattendances
+         SELECT x.cohort,
+                CAST(CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END AS bigint) AS complete,
+                count(*) AS patients,
+                CAST(COALESCE(SUM((SELECT count(*) FROM attendances b
+                                   WHERE b.patient_key = x.patient_key
+                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end)), 0)
+                     AS bigint) AS reattendances
          FROM indexed x
-         GROUP BY x.cohort, x.complete",
+         GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
         scoped = scoped_attendances(dialect, scope),
         now = dialect.instant(now),
     );

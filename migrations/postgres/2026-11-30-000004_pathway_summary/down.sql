@@ -17,5 +17,4 @@ ALTER TABLE attendances
     DROP COLUMN screening_advice_given,
     DROP COLUMN screening_leaflet_given,
     DROP COLUMN referral_decision,
-    DROP COLUMN reattendances_365d,
     DROP COLUMN unplanned_within_7d;

@@ -3,10 +3,11 @@
 -- patient's other attendances for every report (DOMAIN.md §7). The source tables stay the
 -- record; these columns are derived from them inside the same transaction, by the database.
 
--- The current screening (the highest version) and the referral decision, and the two
--- reattendance facts: how many of the patient's attendances fall in (arrival, arrival + 365 × 24 h]
--- and whether an unplanned one falls in (arrival, arrival + 7 × 24 h]. Both count attendances
--- recorded so far, at any site; a window that has not ended yet can still grow.
+-- The current screening (the highest version) and the referral decision, and the 7-day
+-- reattendance fact: whether an unplanned attendance of the patient, at any site, falls in
+-- (arrival, arrival + 7 × 24 h] among those recorded so far. (The 12-month count is not kept:
+-- every arrival would rewrite the patient's whole previous year. The report counts it for the
+-- index attendances only.)
 ALTER TABLE attendances
     ADD COLUMN screening_version integer,
     ADD COLUMN screening_status text,
@@ -14,7 +15,6 @@ ALTER TABLE attendances
     ADD COLUMN screening_advice_given boolean,
     ADD COLUMN screening_leaflet_given boolean,
     ADD COLUMN referral_decision text,
-    ADD COLUMN reattendances_365d integer NOT NULL DEFAULT 0,
     ADD COLUMN unplanned_within_7d boolean NOT NULL DEFAULT false;
 -- Room on each page for the summary updates to stay on the page (HOT updates).
 ALTER TABLE attendances SET (fillfactor = 90);
@@ -90,11 +90,11 @@ CREATE TRIGGER booking_attempts_pathway AFTER INSERT ON booking_attempts
 -- were still small: every statement reads through an index it names by its shape (a key or
 -- (patient_key, arrived_at) condition, no join), so no cached plan becomes a scan of a table.
 
--- A new attendance changes the reattendance facts of the patient's attendances in the year
--- before it, and has its own. Recomputed, not incremented, under a per-patient advisory lock:
--- the recomputation (a new statement, a fresh snapshot) sees every attendance of the patient
--- committed by whoever held the lock before, so concurrent arrivals of one patient, in any
--- order, leave every row right.
+-- A new attendance can be the unplanned return that the patient's attendances in the 7 days
+-- before it were waiting for, and has its own fact. Recomputed, not set, under a per-patient
+-- advisory lock: the recomputation (a new statement, a fresh snapshot) sees every attendance of
+-- the patient committed by whoever held the lock before, so concurrent arrivals of one patient,
+-- in any order, leave every row right.
 CREATE FUNCTION pathway_reattendance() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('pat-service patient ' || NEW.patient_key, 0));
@@ -102,24 +102,15 @@ BEGIN
     -- these functions' plans), and a join's plan, made while the table was small, can be a scan
     -- of the whole table. Probes of the (patient_key, arrived_at) index stay right at any size.
     UPDATE attendances x
-    SET reattendances_365d = (SELECT count(*) FROM attendances b
-                              WHERE b.patient_key = x.patient_key AND b.arrived_at > x.arrived_at
-                                AND b.arrived_at <= x.arrived_at + interval '8760 hours'),
-        unplanned_within_7d = EXISTS (SELECT 1 FROM attendances b
-                                      WHERE b.patient_key = x.patient_key AND b.attendance_category = 'unplanned'
-                                        AND b.arrived_at > x.arrived_at
-                                        AND b.arrived_at <= x.arrived_at + interval '168 hours')
+    SET unplanned_within_7d = NOT x.unplanned_within_7d  -- for the rows where it is wrong
     WHERE x.patient_key = NEW.patient_key
-      AND x.arrived_at >= NEW.arrived_at - interval '8760 hours' AND x.arrived_at <= NEW.arrived_at
-      -- only rows whose facts change get a new version (the new attendance, usually the latest,
-      -- keeps its defaults)
-      AND (x.reattendances_365d, x.unplanned_within_7d) IS DISTINCT FROM (
-              (SELECT count(*) FROM attendances b
-               WHERE b.patient_key = x.patient_key AND b.arrived_at > x.arrived_at
-                 AND b.arrived_at <= x.arrived_at + interval '8760 hours'),
-              EXISTS (SELECT 1 FROM attendances b
-                      WHERE b.patient_key = x.patient_key AND b.attendance_category = 'unplanned'
-                        AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.arrived_at + interval '168 hours'));
+      AND x.arrived_at >= NEW.arrived_at - interval '168 hours' AND x.arrived_at <= NEW.arrived_at
+      -- only rows whose fact changes get a new version (the new attendance, usually the
+      -- latest, keeps its default)
+      AND x.unplanned_within_7d IS DISTINCT FROM EXISTS (
+              SELECT 1 FROM attendances b
+              WHERE b.patient_key = x.patient_key AND b.attendance_category = 'unplanned'
+                AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.arrived_at + interval '168 hours');
     RETURN NULL;
 END $$;
 CREATE TRIGGER attendances_pathway AFTER INSERT ON attendances
@@ -135,17 +126,14 @@ WHERE s.attendance_id = a.id;
 
 UPDATE attendances a SET referral_decision = r.decision FROM referrals r WHERE r.attendance_id = a.id;
 
-UPDATE attendances a SET reattendances_365d = f.reattendances, unplanned_within_7d = f.unplanned
+UPDATE attendances a SET unplanned_within_7d = true
 FROM (SELECT id,
-             count(*) OVER (PARTITION BY patient_key ORDER BY arrived_at
-                            RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '8760 hours' FOLLOWING)
-                 AS reattendances,
              count(*) FILTER (WHERE attendance_category = 'unplanned') OVER (
                  PARTITION BY patient_key ORDER BY arrived_at
                  RANGE BETWEEN interval '1 microsecond' FOLLOWING AND interval '168 hours' FOLLOWING) > 0
                  AS unplanned
       FROM attendances) f
-WHERE f.id = a.id AND (f.reattendances > 0 OR f.unplanned);
+WHERE f.id = a.id AND f.unplanned;
 
 INSERT INTO booking_summaries (attendance_id, booked, first_within_window, latest_status, latest_lead_time,
     all_cancelled, attempted)

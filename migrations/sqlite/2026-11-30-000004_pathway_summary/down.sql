@@ -12,7 +12,6 @@ DROP TRIGGER referrals_pathway_insert;
 DROP TRIGGER screenings_pathway;
 DROP TABLE booking_summaries;
 ALTER TABLE attendances DROP COLUMN unplanned_within_7d;
-ALTER TABLE attendances DROP COLUMN reattendances_365d;
 ALTER TABLE attendances DROP COLUMN referral_decision;
 ALTER TABLE attendances DROP COLUMN screening_leaflet_given;
 ALTER TABLE attendances DROP COLUMN screening_advice_given;

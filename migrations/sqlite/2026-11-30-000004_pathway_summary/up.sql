@@ -3,17 +3,17 @@
 -- other attendances for every report (DOMAIN.md §7). The source tables stay the record; these
 -- columns are derived from them inside the same (serialised) write transaction, by the database.
 
--- The current screening (the highest version) and the referral decision, and the two
--- reattendance facts: how many of the patient's attendances fall in (arrival, arrival + 365 days]
--- and whether an unplanned one falls in (arrival, arrival + 7 days]. Both count attendances
--- recorded so far, at any site; a window that has not ended yet can still grow.
+-- The current screening (the highest version) and the referral decision, and the 7-day
+-- reattendance fact: whether an unplanned attendance of the patient, at any site, falls in
+-- (arrival, arrival + 7 days] among those recorded so far. (The 12-month count is not kept:
+-- every arrival would rewrite the patient's whole previous year. The report counts it for the
+-- index attendances only.)
 ALTER TABLE attendances ADD COLUMN screening_version integer;
 ALTER TABLE attendances ADD COLUMN screening_status text;
 ALTER TABLE attendances ADD COLUMN screening_result text;
 ALTER TABLE attendances ADD COLUMN screening_advice_given boolean;
 ALTER TABLE attendances ADD COLUMN screening_leaflet_given boolean;
 ALTER TABLE attendances ADD COLUMN referral_decision text;
-ALTER TABLE attendances ADD COLUMN reattendances_365d integer NOT NULL DEFAULT 0;
 ALTER TABLE attendances ADD COLUMN unplanned_within_7d boolean NOT NULL DEFAULT 0;
 
 -- The bookings of an accepted referral, summarised (as on PostgreSQL, where a table of its own
@@ -77,18 +77,13 @@ BEGIN
     SELECT * FROM booking_summary_of WHERE attendance_id = NEW.attendance_id;
 END;
 
--- A new attendance changes the reattendance facts of the patient's attendances in the year
--- before it, and has its own: recomputed for each of them. Times are fixed-width
--- `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so a shifted time is the shifted whole seconds with the same
--- fraction, and compares as text.
+-- A new attendance can be the unplanned return that the patient's attendances in the 7 days
+-- before it were waiting for, and has its own fact: recomputed for each of them. Times are
+-- fixed-width `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so a shifted time is the shifted whole seconds with
+-- the same fraction, and compares as text.
 CREATE TRIGGER attendances_pathway AFTER INSERT ON attendances
 BEGIN
     UPDATE attendances SET
-        reattendances_365d = (
-            SELECT count(*) FROM attendances b
-            WHERE b.patient_key = attendances.patient_key AND b.arrived_at > attendances.arrived_at
-              AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+365 days')
-                                  || substr(attendances.arrived_at, 20)),
         unplanned_within_7d = EXISTS (
             SELECT 1 FROM attendances b
             WHERE b.patient_key = attendances.patient_key AND b.attendance_category = 'unplanned'
@@ -96,7 +91,7 @@ BEGIN
               AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+7 days')
                                   || substr(attendances.arrived_at, 20))
     WHERE patient_key = NEW.patient_key
-      AND arrived_at >= strftime('%Y-%m-%dT%H:%M:%S', substr(NEW.arrived_at, 1, 19), '-365 days')
+      AND arrived_at >= strftime('%Y-%m-%dT%H:%M:%S', substr(NEW.arrived_at, 1, 19), '-7 days')
                         || substr(NEW.arrived_at, 20)
       AND arrived_at <= NEW.arrived_at;
 END;
@@ -113,11 +108,6 @@ UPDATE attendances SET referral_decision = (
 WHERE EXISTS (SELECT 1 FROM referrals r WHERE r.attendance_id = attendances.id);
 
 UPDATE attendances SET
-    reattendances_365d = (
-        SELECT count(*) FROM attendances b
-        WHERE b.patient_key = attendances.patient_key AND b.arrived_at > attendances.arrived_at
-          AND b.arrived_at <= strftime('%Y-%m-%dT%H:%M:%S', substr(attendances.arrived_at, 1, 19), '+365 days')
-                              || substr(attendances.arrived_at, 20)),
     unplanned_within_7d = EXISTS (
         SELECT 1 FROM attendances b
         WHERE b.patient_key = attendances.patient_key AND b.attendance_category = 'unplanned'
