@@ -213,7 +213,7 @@ pub struct FunnelRow {
 }
 
 /// `c`: each attendance in scope with what happened to it, its referral's booking summary
-/// (kept by triggers from the bookings and unmet booking attempts) joined on, and a count `n`.
+/// (kept by triggers from the bookings and unmet booking attempts) joined on.
 fn funnel_rows() -> &'static str {
     "c AS (
          SELECT att.gkey, att.eligible, att.status, att.result, att.advice_given, att.leaflet_given, att.decision,
@@ -221,7 +221,7 @@ fn funnel_rows() -> &'static str {
                 CASE WHEN bs.all_cancelled THEN 1 ELSE 0 END AS all_cancelled,
                 CASE WHEN bs.first_within_window THEN 1 ELSE 0 END AS first_within,
                 bs.latest_status AS last_status, bs.latest_lead_time AS last_lead,
-                CASE WHEN bs.attempted THEN 1 ELSE 0 END AS attempted, 1 AS n
+                CASE WHEN bs.attempted THEN 1 ELSE 0 END AS attempted
          FROM att
          LEFT JOIN booking_summaries bs ON bs.attendance_id = att.id)"
 }
@@ -229,11 +229,6 @@ fn funnel_rows() -> &'static str {
 /// Sums of a condition as a count (portable: no `FILTER`, no boolean arithmetic).
 fn count_if(condition: &str, alias: &str) -> String {
     format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS {alias}")
-}
-
-/// Sums the `n` of the pre-aggregated rows that meet a condition.
-fn sum_if(condition: &str, alias: &str) -> String {
-    format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN c.n ELSE 0 END), 0) AS bigint) AS {alias}")
 }
 
 /// The funnel of DOMAIN.md §7, one row per group that has any attendance.
@@ -245,9 +240,9 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
     let positive = "c.eligible = 1 AND c.result = 'positive'";
     let accepted = format!("{positive} AND c.decision = 'accepted'");
     let mut of_screening = vec![
-        "CAST(SUM(c.n) AS bigint) AS attendances".to_owned(),
-        sum_if("c.eligible = 1", "eligible"),
-        sum_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
+        "count(*) AS attendances".to_owned(),
+        count_if("c.eligible = 1", "eligible"),
+        count_if("c.eligible = 1 AND c.status = 'completed'", "screened"),
     ];
     for reason in [
         "refused",
@@ -257,17 +252,17 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
         "under_age",
         "not_asked",
     ] {
-        of_screening.push(sum_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason));
+        of_screening.push(count_if(&format!("c.eligible = 1 AND c.status = '{reason}'"), reason));
     }
     of_screening.extend([
-        sum_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
-        sum_if(
+        count_if("c.eligible = 1 AND c.status IS NULL", "not_recorded"),
+        count_if(
             "c.eligible = 0 AND c.status = 'completed'",
             "screened_outside_indications",
         ),
-        sum_if(positive, "positive"),
-        sum_if(&format!("{positive} AND c.advice_given"), "advice_given"),
-        sum_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
+        count_if(positive, "positive"),
+        count_if(&format!("{positive} AND c.advice_given"), "advice_given"),
+        count_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
     ]);
     let mut of_referral = vec![
         (format!("{positive} AND c.decision IS NOT NULL"), "offered".to_owned()),
@@ -309,7 +304,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
     }
     let sums: Vec<String> = of_screening
         .into_iter()
-        .chain(of_referral.iter().map(|(condition, alias)| sum_if(condition, alias)))
+        .chain(of_referral.iter().map(|(condition, alias)| count_if(condition, alias)))
         .collect();
     let sql = format!(
         "WITH {scoped},

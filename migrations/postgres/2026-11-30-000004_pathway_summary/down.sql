@@ -4,6 +4,7 @@ DROP TRIGGER booking_attempts_pathway ON booking_attempts;
 DROP FUNCTION pathway_booking_attempt();
 DROP TRIGGER bookings_pathway ON bookings;
 DROP FUNCTION pathway_bookings();
+DROP VIEW booking_summary_of;
 DROP TRIGGER referrals_pathway ON referrals;
 DROP FUNCTION pathway_referral();
 DROP TRIGGER screenings_pathway ON screenings;

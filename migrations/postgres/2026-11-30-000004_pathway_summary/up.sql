@@ -54,22 +54,33 @@ END $$;
 CREATE TRIGGER referrals_pathway AFTER INSERT OR UPDATE OF decision ON referrals
     FOR EACH ROW EXECUTE FUNCTION pathway_referral();
 
--- Bookings: the summary row is locked first, so the recomputation (a new
--- statement, with a fresh snapshot) sees every booking committed by whoever held it before.
+-- A referral's bookings summarised, from the bookings alone (the trigger and the backfill below
+-- both read it): booked at all, the first booking's window, the latest one's status and lead
+-- time, and whether every booking it had was cancelled.
+CREATE VIEW booking_summary_of AS
+SELECT r.attendance_id,
+       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id) AS booked,
+       (SELECT b.within_window FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at, b.id LIMIT 1) AS first_within_window,
+       (SELECT b.status FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_status,
+       (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = r.attendance_id
+        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_lead_time,
+       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id)
+           AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled')
+           AS all_cancelled
+FROM referrals r;
+
+-- Bookings: the summary row is locked first, so the recomputation (a new statement, with a
+-- fresh snapshot) sees every booking committed by whoever held it before.
 CREATE FUNCTION pathway_bookings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO booking_summaries (attendance_id) VALUES (NEW.attendance_id) ON CONFLICT DO NOTHING;
     PERFORM 1 FROM booking_summaries WHERE attendance_id = NEW.attendance_id FOR UPDATE;
-    UPDATE booking_summaries s SET
-        booked = EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = s.attendance_id),
-        first_within_window = (SELECT b.within_window FROM bookings b WHERE b.attendance_id = s.attendance_id
-                               ORDER BY b.booked_at, b.id LIMIT 1),
-        latest_status = (SELECT b.status FROM bookings b WHERE b.attendance_id = s.attendance_id
-                         ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
-        latest_lead_time = (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = s.attendance_id
-                            ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
-        all_cancelled = NOT EXISTS (SELECT 1 FROM bookings b
-                                    WHERE b.attendance_id = s.attendance_id AND b.status <> 'cancelled')
+    UPDATE booking_summaries s
+    SET (booked, first_within_window, latest_status, latest_lead_time, all_cancelled) = (
+        SELECT v.booked, v.first_within_window, v.latest_status, v.latest_lead_time, v.all_cancelled
+        FROM booking_summary_of v WHERE v.attendance_id = s.attendance_id)
     WHERE s.attendance_id = NEW.attendance_id;
     RETURN NULL;
 END $$;
@@ -137,17 +148,6 @@ WHERE f.id = a.id AND f.unplanned;
 
 INSERT INTO booking_summaries (attendance_id, booked, first_within_window, latest_status, latest_lead_time,
     all_cancelled, attempted)
-SELECT r.attendance_id,
-       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id),
-       (SELECT b.within_window FROM bookings b WHERE b.attendance_id = r.attendance_id
-        ORDER BY b.booked_at, b.id LIMIT 1),
-       (SELECT b.status FROM bookings b WHERE b.attendance_id = r.attendance_id
-        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
-       (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = r.attendance_id
-        ORDER BY b.booked_at DESC, b.id DESC LIMIT 1),
-       NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled'),
-       EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id)
-FROM referrals r
-WHERE EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id)
-   OR EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id);
-
+SELECT v.*, EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = v.attendance_id)
+FROM booking_summary_of v
+WHERE v.booked OR EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = v.attendance_id);

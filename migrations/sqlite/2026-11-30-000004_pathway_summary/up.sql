@@ -46,7 +46,8 @@ BEGIN
     UPDATE attendances SET referral_decision = NEW.decision WHERE id = NEW.attendance_id;
 END;
 
--- Bookings and unmet attempts: the referral's summary, recomputed from its bookings.
+-- Bookings and unmet attempts: the referral's summary, recomputed from its bookings (whether
+-- every booking it had was cancelled is false when it had none).
 CREATE VIEW booking_summary_of AS
 SELECT r.attendance_id,
        EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id) AS booked,
@@ -56,7 +57,8 @@ SELECT r.attendance_id,
         ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_status,
        (SELECT b.lead_time FROM bookings b WHERE b.attendance_id = r.attendance_id
         ORDER BY b.booked_at DESC, b.id DESC LIMIT 1) AS latest_lead_time,
-       NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled')
+       EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id)
+           AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.attendance_id = r.attendance_id AND b.status <> 'cancelled')
            AS all_cancelled,
        EXISTS (SELECT 1 FROM booking_attempts ba WHERE ba.attendance_id = r.attendance_id) AS attempted
 FROM referrals r;
