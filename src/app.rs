@@ -38,6 +38,8 @@ pub enum StartError {
     Key(#[from] crate::auth::KeyError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: std::io::Error },
+    #[error("cannot start the write batch threads: {0}")]
+    Threads(std::io::Error),
 }
 
 pub struct Application {
@@ -103,9 +105,16 @@ fn serve(
     settings: Settings,
 ) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
+    let batcher = match db::Backend::from_url(&settings.database_url)? {
+        db::Backend::Postgres if settings.write_batch_size > 0 => Some(Arc::new(
+            db::batch::WriteBatcher::start(&pool, settings.write_batch_size).map_err(StartError::Threads)?,
+        )),
+        _ => None,
+    };
     let state = web::Data::new(AppState {
         pool,
         statistics_pool,
+        batcher,
         settings: Arc::new(settings),
     });
     let metrics = web::Data::new(Metrics::default());

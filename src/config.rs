@@ -59,6 +59,10 @@ pub struct Settings {
     pub repeat_attender_min_prior: u32,
     pub repeat_attender_window_days: i64,
     pub db_pool_size: u32,
+    /// `PAT_WRITE_BATCH_SIZE` (32): on PostgreSQL, at most this many attendances (or screenings)
+    /// that arrive together are written in one statement and one commit (`db::batch`). 0 writes
+    /// each request on its own.
+    pub write_batch_size: usize,
     /// `PAT_STATISTICS_DATABASE_URL`: a PostgreSQL streaming replica the statistics read from
     /// (DESIGN.md §8). `None`: they read from `database_url` like everything else.
     pub statistics_database_url: Option<String>,
@@ -217,6 +221,13 @@ impl Settings {
                 |n| (1..=1000).contains(n),
                 "a whole number from 1 to 1000",
             )?,
+            write_batch_size: parse_number(
+                "PAT_WRITE_BATCH_SIZE",
+                get("PAT_WRITE_BATCH_SIZE"),
+                32,
+                |n| (0..=1000).contains(n),
+                "a whole number from 0 (no batching) to 1000",
+            )?,
             statistics_database_url: statistics_database_url(&get)?,
             statistics_pool_size: parse_number(
                 "PAT_STATISTICS_POOL_SIZE",
@@ -293,6 +304,7 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://pat-service.db");
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.default_rule, PatRule::Pat2009);
+        assert_eq!(s.write_batch_size, 32);
         assert_eq!(s.booking_window_hours, 24);
         assert_eq!(s.repeat_attender_min_prior, 1);
         assert_eq!(s.repeat_attender_window_days, 365);
@@ -313,6 +325,8 @@ mod tests {
             ("PAT_REPEAT_ATTENDER_MIN_PRIOR", "0"),
             ("PAT_BOOKING_WINDOW_HOURS", "-1"),
             ("PAT_DB_POOL_SIZE", "lots"),
+            ("PAT_WRITE_BATCH_SIZE", "1001"),
+            ("PAT_WRITE_BATCH_SIZE", "-1"),
             ("PAT_DEFAULT_RULE", "audit-c"),
         ] {
             assert!(

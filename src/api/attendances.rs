@@ -13,6 +13,7 @@ use super::screenings::ScreeningView;
 use super::{audit_event, decode_code as decode, parse_body, parse_id, text_field, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance, IndicationChoice, NewAttendance};
+use crate::db::batch::{AttendanceJob, BatchError};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{audit, scheduling, screenings, write_transaction, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};
@@ -333,6 +334,27 @@ pub async fn create(
         new.id.0,
         Some(&new.patient_key),
     );
+    if let Some(batcher) = &state.batcher {
+        let job = AttendanceJob {
+            new: new.clone(),
+            choice: choice.clone(),
+            event: event.clone(),
+        };
+        match batcher.record_attendance(job).await {
+            Ok(Some((indications, pat_indicated))) => {
+                let row = Attendance::from(NewAttendance {
+                    indications,
+                    pat_indicated,
+                    ..new
+                });
+                return Ok(HttpResponse::Created().json(AttendanceView::from_rows(row, vec![])?));
+            }
+            Err(BatchError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
+            // Stored already (a retry, or a clash), or the batch failed: the one-request path
+            // below tells which and answers.
+            Ok(None) | Err(BatchError::Failed) => {}
+        }
+    }
     let (created, view) = state
         .db(move |conn| match attendances::record(conn, &new, &choice, &event) {
             Ok(row) => Ok((true, AttendanceView::from_rows(row, vec![])?)),

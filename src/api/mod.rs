@@ -21,6 +21,7 @@ use utoipa_actix_web::scope;
 use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::db::audit::AuditEvent;
+use crate::db::batch::WriteBatcher;
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{DbConnection, Pool};
 use crate::domain::FieldError;
@@ -32,6 +33,9 @@ pub struct AppState {
     pub pool: Pool,
     /// Where the statistics read: the replica of `PAT_STATISTICS_DATABASE_URL`, or `pool`.
     pub statistics_pool: Pool,
+    /// PostgreSQL with `PAT_WRITE_BATCH_SIZE` > 0: the queues that write attendances and
+    /// screenings arriving together in one statement (`db::batch`).
+    pub batcher: Option<Arc<WriteBatcher>>,
     pub settings: Arc<Settings>,
 }
 

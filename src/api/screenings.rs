@@ -8,6 +8,9 @@ use utoipa::ToSchema;
 
 use super::{audit_event, decode_code as decode, parse_body, parse_id, AppState};
 use crate::auth::{AuthUser, Authorized};
+use crate::db::attendances::Attendance;
+use crate::db::audit::AuditEvent;
+use crate::db::batch::{BatchError, ScreeningJob, WriteBatcher};
 use crate::db::screenings::{self, Screening};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{attendances, audit, scheduling, single_write, write_transaction, DbConnection};
@@ -245,6 +248,11 @@ pub async fn record(
     let user = auth.user;
     let request_id = request_id.to_string();
     let now = state.settings.clock.now();
+    if let Some(batcher) = &state.batcher {
+        if let Some(view) = record_first_batched(batcher, id, &checked, &user, &request_id, now).await? {
+            return Ok(HttpResponse::Created().json(view));
+        }
+    }
     let (created, view) = state
         .db(move |conn| {
             // Two corrections at once both try to become version N+1; the unique (attendance_id,
@@ -279,6 +287,39 @@ pub async fn record(
     } else {
         HttpResponse::Ok().json(view)
     })
+}
+
+/// A first screening through the write batches (PostgreSQL): the read and the insert each share a
+/// statement with whatever else arrives at that moment. `None` when this is not a first screening
+/// (a replay or a correction), when another request wrote the first version in between, or when a
+/// batch failed: the one-request path answers those.
+async fn record_first_batched(
+    batcher: &WriteBatcher,
+    id: DbUuid,
+    checked: &CheckedScreening,
+    user: &AuthUser,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ScreeningView>, ApiError> {
+    let attendance = match batcher.find_with_current_screening(id).await {
+        Ok(None) => return Err(ApiError::NotFound("no attendance with that id".into())),
+        Ok(Some((attendance, None))) => attendance,
+        Ok(Some((_, Some(_)))) | Err(BatchError::Failed) => return Ok(None),
+        Err(BatchError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
+    };
+    let score = score_of(&attendance, checked)?;
+    let (row, event) = next_version(&attendance, None, checked, score, user, request_id, now)?;
+    let view = ScreeningView::from_row(&row)?;
+    let job = ScreeningJob {
+        patient_key: attendance.patient_key,
+        row,
+        event,
+    };
+    match batcher.record_screening(job).await {
+        Ok(true) => Ok(Some(view)),
+        Ok(false) | Err(BatchError::Failed) => Ok(None),
+        Err(BatchError::Unavailable(cause)) => Err(ApiError::Unavailable(cause)),
+    }
 }
 
 /// How often a screening is retried after losing a race to a simultaneous correction: a request
@@ -326,11 +367,7 @@ fn record_once(
     if current.is_some() && !locked {
         return Ok(Attempt::NeedsLock);
     }
-    let sex: Sex = decode(&attendance.sex)?;
-    let score = match (&checked.answers, checked.rule) {
-        (Some(answers), Some(rule)) => Some(pat::score(rule, sex, answers).map_err(ApiError::Validation)?),
-        _ => None,
-    };
+    let score = score_of(&attendance, checked)?;
     // Once the patient has answered the referral offer, the result it answered stands: a
     // correction that would change it is refused (DESIGN.md §4).
     let new_result = score.as_ref().map(|s| s.result.code());
@@ -343,6 +380,38 @@ fn record_once(
             });
         }
     }
+    let (row, event) = next_version(&attendance, current.as_ref(), checked, score, user, request_id, now)?;
+    match screenings::insert_with_audit(conn, &row, &event) {
+        Ok(()) => Ok(Attempt::Done(
+            current.is_none(),
+            Box::new(ScreeningView::from_row(&row)?),
+        )),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(Attempt::Raced),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The checked answers scored for the patient's sex; none for a screening not done.
+fn score_of(attendance: &Attendance, checked: &CheckedScreening) -> Result<Option<pat::Score>, ApiError> {
+    let sex: Sex = decode(&attendance.sex)?;
+    match (&checked.answers, checked.rule) {
+        (Some(answers), Some(rule)) => Ok(Some(pat::score(rule, sex, answers).map_err(ApiError::Validation)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The version that follows `current` (the first when there is none), with its audit event,
+/// after the checks that need nothing from the database: the screening time against the arrival
+/// and the clock.
+fn next_version(
+    attendance: &Attendance,
+    current: Option<&Screening>,
+    checked: &CheckedScreening,
+    score: Option<pat::Score>,
+    user: &AuthUser,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(Screening, AuditEvent), ApiError> {
     let screened_at = checked.screened_at.unwrap_or(now);
     if DbTime::new(screened_at) < attendance.arrived_at {
         return Err(ApiError::Rule {
@@ -360,8 +429,8 @@ fn record_once(
     }
     let row = Screening {
         id: DbUuid(uuid::Uuid::now_v7()),
-        attendance_id: id,
-        version: current.as_ref().map_or(1, |s| s.version + 1),
+        attendance_id: attendance.id,
+        version: current.map_or(1, |s| s.version + 1),
         status: checked.status.code().to_owned(),
         rule: checked.rule.map(|r| r.code().to_owned()),
         result: score.as_ref().map(|s| s.result.code().to_owned()),
@@ -383,15 +452,8 @@ fn record_once(
         request_id,
         action,
         "screening",
-        id.0,
+        attendance.id.0,
         Some(&attendance.patient_key),
     );
-    match screenings::insert_with_audit(conn, &row, &event) {
-        Ok(()) => Ok(Attempt::Done(
-            current.is_none(),
-            Box::new(ScreeningView::from_row(&row)?),
-        )),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(Attempt::Raced),
-        Err(other) => Err(other.into()),
-    }
+    Ok((row, event))
 }

@@ -13,6 +13,7 @@ macro_rules! columns {
 
 pub mod attendances;
 pub mod audit;
+pub mod batch;
 mod conn;
 pub mod prepared;
 pub mod scheduling;

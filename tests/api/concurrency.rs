@@ -272,3 +272,154 @@ async fn a_booking_and_a_withdrawal_of_its_slot_at_once_never_leave_a_booking_on
         );
     }
 }
+
+/// One pair's worth of requests: the attendance body and the screening answers of patient `p`,
+/// attendance `n`. Even patients are men answering 8.5 units, odd ones women answering 6: on the
+/// pat-2009 thresholds (DOMAIN.md §4: more than 8 for men, more than 6 for women) the men are
+/// positive and the women negative, so a screening scored with the wrong patient's sex shows.
+fn burst_pair(p: usize, n: usize) -> (Value, Value) {
+    let (sex, units) = if p % 2 == 0 { ("male", 8.5) } else { ("female", 6.0) };
+    let attendance = json!({
+        "source_system": "burst-epr",
+        "source_id": format!("burst-{p}-{n}"),
+        "patient": { "local_id": format!("BURST-{p}"), "sex": sex },
+        "arrived_at": format!("2025-03-02T{:02}:{:02}:00Z", 8 + n, p),
+        "presenting_condition": "fall"
+    });
+    let screening = json!({
+        "status": "completed",
+        "rule": "pat-2009",
+        "screened_at": format!("2025-03-02T{:02}:{:02}:30Z", 8 + n, p),
+        "answers": {
+            "drinks_alcohol": true, "max_units_in_a_day": units,
+            "drinking_frequency": "less_than_weekly", "attendance_related": false
+        }
+    });
+    (attendance, screening)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_patients_attendances_and_screenings_at_once_are_each_answered_as_alone() {
+    // Arrange: 8 patients, each with one attendance recorded beforehand (so every later one is a
+    // repeat attender, DOMAIN.md §2), then 5 more attendances each, 40 in all, each followed by
+    // its screening, all 40 pairs sent at once. On PostgreSQL these share write batches
+    // (db/batch.rs); every answer must still be the one a lone request would get.
+    let app = spawn_app().await;
+    for p in 0..8 {
+        let (mut first, _) = burst_pair(p, 0);
+        first["source_id"] = json!(format!("burst-{p}-earlier"));
+        first["arrived_at"] = json!("2025-03-01T10:00:00Z");
+        app.create_attendance(&first).await;
+    }
+    let token = app.token("integration");
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..8 {
+        for n in 1..=5 {
+            let (client, token) = (app.client.clone(), token.clone());
+            let attendances_url = app.url("/api/v1/attendances");
+            let base = app.url("");
+            tasks.spawn(async move {
+                let (attendance, screening) = burst_pair(p, n);
+                let created = client
+                    .post(&attendances_url)
+                    .bearer_auth(&token)
+                    .json(&attendance)
+                    .send()
+                    .await
+                    .unwrap();
+                let created_status = created.status().as_u16();
+                let created: Value = created.json().await.unwrap();
+                let id = created["id"].as_str().unwrap_or_default().to_owned();
+                let url = format!("{base}/api/v1/attendances/{id}/screening");
+                let screened = client
+                    .put(&url)
+                    .bearer_auth(&token)
+                    .json(&screening)
+                    .send()
+                    .await
+                    .unwrap();
+                let screened_status = screened.status().as_u16();
+                let screened: Value = screened.json().await.unwrap();
+                (p, created_status, created, screened_status, screened)
+            });
+        }
+    }
+
+    // Act
+    let mut answers = vec![];
+    while let Some(joined) = tasks.join_next().await {
+        answers.push(joined.unwrap());
+    }
+
+    // Assert
+    assert_eq!(answers.len(), 40);
+    let mut ids = std::collections::HashSet::new();
+    for (p, created_status, created, screened_status, screened) in &answers {
+        assert_eq!(*created_status, 201, "patient {p}: {created}");
+        assert!(ids.insert(created["id"].clone()), "each attendance is new: {created}");
+        assert_eq!(
+            created["indications"],
+            json!(["fall", "repeat_attender"]),
+            "patient {p} attended before: a repeat attender"
+        );
+        assert_eq!(*screened_status, 201, "patient {p}: {screened}");
+        assert_eq!(screened["version"], 1);
+        let expected = if p % 2 == 0 { "positive" } else { "negative" };
+        assert_eq!(
+            screened["result"], expected,
+            "patient {p} scored by their own sex: {screened}"
+        );
+    }
+    let events = app.audit_events().await;
+    for (_, _, created, _, _) in &answers {
+        let id = &created["id"];
+        let of = |kind: &str| {
+            events
+                .iter()
+                .filter(|e| e["resource_id"] == *id && e["resource_type"] == kind && e["action"] == "create")
+                .count()
+        };
+        assert_eq!(
+            (of("attendance"), of("screening")),
+            (1, 1),
+            "one create event each for attendance {id} and its screening"
+        );
+    }
+    for (p, _, created, _, _) in answers.iter().take(4) {
+        let id = created["id"].as_str().unwrap();
+        let stored: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["patient"]["local_id"], format!("BURST-{p}"), "stored as sent");
+        assert_eq!(stored["screening"]["version"], 1);
+    }
+}
+
+#[tokio::test]
+async fn without_write_batches_a_pair_and_its_replays_answer_the_same() {
+    // Arrange: PAT_WRITE_BATCH_SIZE=0 writes each request on its own (on SQLite there are no
+    // batches anyway).
+    let app = crate::helpers::spawn_app_with(|settings| settings.write_batch_size = 0).await;
+    let body = attendance_body("unbatched-1");
+
+    // Act
+    let first = app.post_json("/api/v1/attendances", "integration", &body).await;
+    let first_status = first.status().as_u16();
+    let first: Value = first.json().await.unwrap();
+    let again = app.post_json("/api/v1/attendances", "integration", &body).await;
+    let again_status = again.status().as_u16();
+    let again: Value = again.json().await.unwrap();
+    let id = first["id"].as_str().unwrap();
+    let (_, screening) = burst_pair(0, 1);
+    let screened = app.record_screening(id, &screening).await;
+
+    // Assert
+    assert_eq!((first_status, again_status), (201, 200), "created, then a replay");
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(screened.status().as_u16(), 201);
+    let screened: Value = screened.json().await.unwrap();
+    assert_eq!(screened["result"], "positive", "male 8.5 is more than 8");
+}

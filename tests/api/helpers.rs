@@ -154,6 +154,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,
         db_pool_size: 10,
+        write_batch_size: 32,
         statistics_database_url: None,
         statistics_pool_size: 2,
         db_timeout: Duration::from_secs(5),
