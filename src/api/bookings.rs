@@ -639,13 +639,7 @@ pub async fn outcome(
     let view = state
         .db(move |conn| {
             single_write(conn, |conn| {
-                let filter = BookingFilter {
-                    id: Some(id),
-                    ..BookingFilter::default()
-                };
-                let (booking, slot, name) = scheduling::list_bookings(conn, &filter)?
-                    .into_iter()
-                    .next()
+                let (booking, slot, name) = scheduling::find_booking(conn, id)?
                     .ok_or_else(|| ApiError::NotFound("no booking with that id".into()))?;
                 let current: BookingStatus = decode_code(&booking.status)?;
                 let invalid = || ApiError::Conflict {

@@ -126,12 +126,17 @@ pub fn list_slots(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<V
     query.order((slots::starts_at, slots::id)).load(conn)
 }
 
+/// One live slot, as `list_slots` lists it. A fixed query (not boxed like `list_slots`), so on
+/// PostgreSQL it is prepared once per connection: every booking attempt reads its slot.
 pub fn find_live_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<SlotListing>> {
-    let filter = SlotFilter {
-        ids: Some(vec![id]),
-        ..SlotFilter::default()
-    };
-    Ok(list_slots(conn, &filter)?.into_iter().next())
+    slots::table
+        .inner_join(health_workers::table)
+        .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
+        .filter(slots::id.eq(id))
+        .filter(slots::withdrawn_at.is_null())
+        .select((SLOT, health_workers::name, bookings::id.nullable()))
+        .first(conn)
+        .optional()
 }
 
 /// Locks the slot row until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being made
@@ -319,6 +324,17 @@ pub struct BookingFilter {
     pub starts_before: Option<DbTime>,
     pub health_worker_id: Option<DbUuid>,
     pub status: Option<String>,
+}
+
+/// One booking with its slot and health worker's name, as `list_bookings` lists it. A fixed query
+/// (prepared once per connection on PostgreSQL): every outcome reads its booking first.
+pub fn find_booking(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<BookingListing>> {
+    bookings::table
+        .inner_join(slots::table.inner_join(health_workers::table))
+        .filter(bookings::id.eq(id))
+        .select((BOOKING, SLOT, health_workers::name))
+        .first(conn)
+        .optional()
 }
 
 pub fn list_bookings(conn: &mut DbConnection, filter: &BookingFilter) -> QueryResult<Vec<BookingListing>> {
