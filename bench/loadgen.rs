@@ -17,20 +17,39 @@
 //! measured window. Any transport failure or unexpected answer counts as an error (warm-up
 //! included); the first error's body goes to stderr. At the end one line of JSON goes to stdout.
 //!
+//! It shares the machine with the service and its database, so it is built to spend as little CPU
+//! per request as it can: all clients are tasks on one thread (a `current_thread` runtime); each
+//! client keeps one HTTP/1.1 keep-alive connection (`TCP_NODELAY`) of a minimal client of its own
+//! (plain `http://` only), which writes each request in one write and reads the answer into a
+//! reused buffer: the status line, the headers, then exactly `Content-Length` bytes of body (a
+//! chunked or close-delimited body is read too). A connection the service closed before answering
+//! is reopened and the request sent once more; each request must be answered within 30 s. Request
+//! bodies are formatted into a reused buffer, random values come from a per-client generator
+//! seeded by the OS, and the `id` of an answer is read without parsing it when the JSON starts with
+//! it (as the service writes it), parsed otherwise.
+//!
 //! ```text
 //! cargo run --release --example loadgen -- --url http://127.0.0.1:8080 --token "$TOKEN" --clients 32
 //! cargo run --release --example loadgen -- --mode bookings --url http://127.0.0.1:8080 --token "$TOKEN" \
 //!     --ahw-token "$AHW_TOKEN" --slots-file slots.txt --hold 2 --clients 32
 //! ```
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{Datelike, Timelike};
 use clap::{Parser, ValueEnum};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -74,6 +93,554 @@ struct Args {
     hold: usize,
 }
 
+// ---- A minimal HTTP/1.1 client ------------------------------------------------------------------
+
+/// Each request must be answered within this (connecting and any second attempt included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest answer head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Longest answer body accepted.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
+/// Where the service listens, from `--url`.
+struct Target {
+    /// Its addresses, resolved once at start.
+    addrs: Vec<SocketAddr>,
+    /// The `Host` header.
+    host: String,
+    /// The URL's path, without a trailing slash (usually empty).
+    base: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Target, String> {
+        let rest = url
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+            .map(|_| &url[7..])
+            .ok_or_else(|| format!("--url {url:?}: only plain http:// URLs are supported"))?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if authority.is_empty() || authority.contains(['@', '?', '#']) || path.contains(['?', '#']) {
+            return Err(format!("--url {url:?}: expected http://host[:port][/path]"));
+        }
+        let has_port = match authority.rfind(']') {
+            Some(i) => authority[i + 1..].starts_with(':'),
+            None => authority.contains(':'),
+        };
+        let host_port = if has_port {
+            authority.to_owned()
+        } else {
+            format!("{authority}:80")
+        };
+        let addrs: Vec<SocketAddr> = host_port
+            .to_socket_addrs()
+            .map_err(|e| format!("--url {url:?}: cannot resolve {host_port}: {e}"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("--url {url:?}: {host_port} resolves to no address"));
+        }
+        Ok(Target {
+            addrs,
+            host: authority.to_owned(),
+            base: path.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// Why an exchange failed; `stale` when a kept-alive connection was found closed before any byte
+/// of the answer arrived, so the request can be sent once more on a new connection.
+struct Failure {
+    message: String,
+    stale: bool,
+}
+
+impl Failure {
+    fn fatal(message: String) -> Failure {
+        Failure { message, stale: false }
+    }
+
+    fn io(what: &str, e: &io::Error, nothing_received: bool) -> Failure {
+        let closed = matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof
+        );
+        Failure {
+            message: format!("transport: {what}: {e}"),
+            stale: closed && nothing_received,
+        }
+    }
+}
+
+/// How the body of an answer is delimited.
+enum Framing {
+    Empty,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+/// What the head of an answer says.
+struct Head {
+    status: u16,
+    /// The reason phrase's range in the answer buffer.
+    reason: (usize, usize),
+    framing: Framing,
+    close: bool,
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads more of the answer onto the end of `buf`; 0 at the end of the stream.
+async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 2048 {
+        buf.reserve(8192);
+    }
+    stream.read_buf(buf).await
+}
+
+/// Reads more of an answer that must go on.
+async fn more(stream: &mut TcpStream, buf: &mut Vec<u8>, limit: usize) -> Result<(), Failure> {
+    if buf.len() > limit {
+        return Err(Failure::fatal("transport: the answer is too long".to_owned()));
+    }
+    match fill(stream, buf).await {
+        Ok(0) => Err(Failure::fatal(
+            "transport: the connection closed in the middle of the answer".to_owned(),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::io("reading the answer", &e, false)),
+    }
+}
+
+fn parse_head(head: &[u8]) -> Result<Head, Failure> {
+    let bad = |what: &str| {
+        Failure::fatal(format!(
+            "transport: {what} in the answer's head: {}",
+            String::from_utf8_lossy(head).trim_end()
+        ))
+    };
+    let text = std::str::from_utf8(head).map_err(|_| bad("bytes that are not UTF-8"))?;
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let status_line = lines.next().unwrap_or("");
+    let (version, rest) = status_line.split_once(' ').ok_or_else(|| bad("no status line"))?;
+    if !version.starts_with("HTTP/1.") {
+        return Err(bad("not HTTP/1.x"));
+    }
+    let status = rest
+        .get(..3)
+        .filter(|_| rest.len() == 3 || rest.as_bytes()[3] == b' ')
+        .and_then(|code| code.parse::<u16>().ok())
+        .filter(|code| (100..=999).contains(code))
+        .ok_or_else(|| bad("no status code"))?;
+    let reason_start = (version.len() + 5).min(status_line.len());
+    let mut close = version == "HTTP/1.0";
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    for line in lines.filter(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':').ok_or_else(|| bad("a malformed header"))?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = value.parse::<usize>().map_err(|_| bad("a bad Content-Length"))?;
+            if length.is_some_and(|m| m != n) {
+                return Err(bad("two different Content-Lengths"));
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            if !last.eq_ignore_ascii_case("chunked") {
+                return Err(bad("an unsupported Transfer-Encoding"));
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") && version == "HTTP/1.0" {
+                    close = false;
+                }
+            }
+        }
+    }
+    let framing = if status < 200 || status == 204 || status == 304 {
+        Framing::Empty
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        if n > MAX_BODY {
+            return Err(bad("a body too long"));
+        }
+        Framing::Length(n)
+    } else {
+        close = true;
+        Framing::UntilClose
+    };
+    Ok(Head {
+        status,
+        reason: (reason_start, status_line.len()),
+        framing,
+        close,
+    })
+}
+
+/// Reads a chunked body that starts at `start` of `buf`, de-chunking it in place; the end of the
+/// body, and whether bytes beyond the answer came too.
+async fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>, start: usize) -> Result<(usize, bool), Failure> {
+    let mut read = start;
+    let mut write = start;
+    loop {
+        let line_end = loop {
+            if let Some(i) = find(&buf[read..], b"\r\n") {
+                break read + i;
+            }
+            more(stream, buf, start + MAX_BODY).await?;
+        };
+        let size_text = std::str::from_utf8(&buf[read..line_end]).unwrap_or("");
+        let size_text = size_text.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .ok()
+            .filter(|&n| n <= MAX_BODY - (write - start))
+            .ok_or_else(|| Failure::fatal(format!("transport: a bad chunk size {size_text:?}")))?;
+        read = line_end + 2;
+        if size == 0 {
+            // Trailers, up to an empty line.
+            loop {
+                let line_end = loop {
+                    if let Some(i) = find(&buf[read..], b"\r\n") {
+                        break read + i;
+                    }
+                    more(stream, buf, start + MAX_BODY).await?;
+                };
+                let empty = line_end == read;
+                read = line_end + 2;
+                if empty {
+                    return Ok((write, buf.len() > read));
+                }
+            }
+        }
+        while buf.len() < read + size + 2 {
+            more(stream, buf, start + 2 * MAX_BODY).await?;
+        }
+        if &buf[read + size..read + size + 2] != b"\r\n" {
+            return Err(Failure::fatal("transport: a chunk does not end with CRLF".to_owned()));
+        }
+        buf.copy_within(read..read + size, write);
+        write += size;
+        read += size + 2;
+    }
+}
+
+/// One client's connection to the service, with its buffers.
+struct Http {
+    target: Arc<Target>,
+    stream: Option<TcpStream>,
+    request: Vec<u8>,
+    /// The last answer: its head, then its body (de-chunked in place).
+    answer: Vec<u8>,
+    status: u16,
+    reason: (usize, usize),
+    body: (usize, usize),
+}
+
+impl Http {
+    fn new(target: Arc<Target>) -> Http {
+        Http {
+            target,
+            stream: None,
+            request: Vec::with_capacity(4096),
+            answer: Vec::with_capacity(16 * 1024),
+            status: 0,
+            reason: (0, 0),
+            body: (0, 0),
+        }
+    }
+
+    /// Sends one request with a JSON body; Ok(status) once the whole answer is read, whatever its
+    /// status, Err(description) for a transport failure.
+    async fn send(&mut self, method: &str, path: &str, auth: &str, body: &str) -> Result<u16, String> {
+        let request = &mut self.request;
+        request.clear();
+        for part in [
+            method,
+            " ",
+            path,
+            " HTTP/1.1\r\nhost: ",
+            &self.target.host,
+            "\r\nauthorization: ",
+            auth,
+            "\r\ncontent-type: application/json\r\ncontent-length: ",
+        ] {
+            request.extend_from_slice(part.as_bytes());
+        }
+        let mut digits = [0u8; 20];
+        request.extend_from_slice(itoa(body.len(), &mut digits));
+        request.extend_from_slice(b"\r\n\r\n");
+        request.extend_from_slice(body.as_bytes());
+
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange_with_retry()).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "transport: no complete answer within {} s",
+                REQUEST_TIMEOUT.as_secs()
+            )),
+        };
+        if result.is_err() {
+            self.stream = None;
+        }
+        result.map(|()| self.status)
+    }
+
+    async fn exchange_with_retry(&mut self) -> Result<(), String> {
+        let reused = self.stream.is_some();
+        match self.exchange().await {
+            Err(failure) if reused && failure.stale => {
+                self.stream = None;
+                self.exchange().await.map_err(|f| f.message)
+            }
+            result => result.map_err(|f| f.message),
+        }
+    }
+
+    async fn exchange(&mut self) -> Result<(), Failure> {
+        let stream = match self.stream.take() {
+            Some(stream) => stream,
+            None => connect(&self.target).await.map_err(Failure::fatal)?,
+        };
+        let stream = self.stream.insert(stream);
+        stream
+            .write_all(&self.request)
+            .await
+            .map_err(|e| Failure::io("sending the request", &e, true))?;
+        let buf = &mut self.answer;
+        buf.clear();
+        let (head, head_end) = loop {
+            let mut scanned = 0;
+            let head_end = loop {
+                if let Some(i) = find(&buf[scanned..], b"\r\n\r\n") {
+                    break scanned + i + 4;
+                }
+                if buf.len() > MAX_HEAD {
+                    return Err(Failure::fatal("transport: the answer's head is too long".to_owned()));
+                }
+                scanned = buf.len().saturating_sub(3);
+                match fill(stream, buf).await {
+                    Ok(0) if buf.is_empty() => {
+                        return Err(Failure {
+                            message: "transport: the connection closed before an answer".to_owned(),
+                            stale: true,
+                        })
+                    }
+                    Ok(0) => {
+                        return Err(Failure::fatal(
+                            "transport: the connection closed in the middle of the answer's head".to_owned(),
+                        ))
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(Failure::io("reading the answer", &e, buf.is_empty())),
+                }
+            };
+            let head = parse_head(&buf[..head_end])?;
+            if head.status >= 200 {
+                break (head, head_end);
+            }
+            // An interim answer (1xx): the real one follows.
+            buf.drain(..head_end);
+        };
+        let (end, extra) = match head.framing {
+            Framing::Empty => (head_end, buf.len() > head_end),
+            Framing::Length(n) => {
+                let end = head_end + n;
+                while buf.len() < end {
+                    more(stream, buf, end).await?;
+                }
+                (end, buf.len() > end)
+            }
+            Framing::Chunked => read_chunked(stream, buf, head_end).await?,
+            Framing::UntilClose => {
+                loop {
+                    if buf.len() > head_end + MAX_BODY {
+                        return Err(Failure::fatal("transport: the answer is too long".to_owned()));
+                    }
+                    match fill(stream, buf).await {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(e) => return Err(Failure::io("reading the answer", &e, false)),
+                    }
+                }
+                (buf.len(), false)
+            }
+        };
+        self.status = head.status;
+        self.reason = head.reason;
+        self.body = (head_end, end);
+        // Bytes beyond the answer cannot belong to any request: do not use the connection again.
+        if head.close || extra {
+            self.stream = None;
+        }
+        Ok(())
+    }
+
+    /// The body of the last answer.
+    fn body(&self) -> &[u8] {
+        &self.answer[self.body.0..self.body.1]
+    }
+
+    fn body_text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.body())
+    }
+
+    /// "201 Created": the status line of the last answer without its version.
+    fn status_text(&self) -> String {
+        let reason = String::from_utf8_lossy(&self.answer[self.reason.0..self.reason.1]);
+        if reason.is_empty() {
+            self.status.to_string()
+        } else {
+            format!("{} {reason}", self.status)
+        }
+    }
+
+    /// Sends one request; Ok(()) for a 2xx answer (its body in `body()`), Err(description)
+    /// otherwise.
+    async fn send_ok(&mut self, method: &str, path: &str, auth: &str, body: &str) -> Result<(), String> {
+        let status = self.send(method, path, auth, body).await?;
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}: {}", self.status_text(), self.body_text()))
+        }
+    }
+}
+
+async fn connect(target: &Target) -> Result<TcpStream, String> {
+    let mut last_error = None;
+    for addr in &target.addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                stream
+                    .set_nodelay(true)
+                    .map_err(|e| format!("transport: setting TCP_NODELAY: {e}"))?;
+                return Ok(stream);
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(match last_error {
+        Some(e) => format!("transport: connecting to {}: {e}", target.host),
+        None => format!("transport: {} has no address", target.host),
+    })
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+// ---- Request bodies and answers -----------------------------------------------------------------
+
+/// A small fast generator (wyrand) seeded by the OS, one per client: a system call for every
+/// random value would cost more than the rest of a request.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        Rng(Uuid::new_v4().as_u64_pair().0)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) ^ t) as u64
+    }
+
+    /// Uniform in 0..n.
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
+    fn uuid_v4(&mut self) -> Uuid {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+/// Writes the body of a new attendance into `out`: a random patient of 10 000, a fresh source id,
+/// arrived now.
+fn attendance_body(rng: &mut Rng, out: &mut String) {
+    let patient = rng.below(10_000);
+    let mut source_id = Uuid::encode_buffer();
+    let source_id = rng.uuid_v4().hyphenated().encode_lower(&mut source_id);
+    let now = chrono::Utc::now();
+    out.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(
+        out,
+        "{{\"source_system\":\"bench\",\"source_id\":\"{source_id}\",\
+         \"patient\":{{\"local_id\":\"BENCH-{patient}\",\"sex\":\"male\"}},\
+         \"arrived_at\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\
+         \"presenting_condition\":\"fall\"}}",
+        now.year(),
+        now.month(),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        (now.nanosecond() / 1000).min(999_999),
+    );
+}
+
+const SCREENING_BODY: &str = concat!(
+    r#"{"status":"completed","answers":{"drinks_alcohol":true,"max_units_in_a_day":10,"#,
+    r#""drinking_frequency":"weekly","days_per_week":2,"attendance_related":false}}"#
+);
+
+/// Characters an id may hold to go into a path as it is.
+fn is_plain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+}
+
+#[derive(Deserialize)]
+struct WithId {
+    id: Option<String>,
+}
+
+/// The top-level `id` of a JSON object answer. The service writes it first, so most answers need
+/// no parsing; anything else is parsed.
+fn id_of(body: &[u8]) -> Option<Cow<'_, str>> {
+    if let Some(rest) = body.strip_prefix(b"{\"id\":\"") {
+        if let Some(end) = rest.iter().position(|&b| b == b'"') {
+            if let Ok(id) = std::str::from_utf8(&rest[..end]) {
+                if is_plain_id(id) {
+                    return Some(Cow::Borrowed(id));
+                }
+            }
+        }
+    }
+    serde_json::from_slice::<WithId>(body)
+        .ok()
+        .and_then(|v| v.id)
+        .filter(|id| is_plain_id(id))
+        .map(Cow::Owned)
+}
+
+// ---- Pairs mode ---------------------------------------------------------------------------------
+
 /// What one client measured inside the window, in microseconds.
 #[derive(Default)]
 struct ClientStats {
@@ -83,8 +650,9 @@ struct ClientStats {
 }
 
 struct Shared {
-    client: reqwest::Client,
-    attendances_url: String,
+    target: Arc<Target>,
+    /// The path of the attendances collection.
+    attendances_path: String,
     auth: String,
     measure_from: Instant,
     measure_until: Instant,
@@ -109,59 +677,29 @@ fn micros(from: Instant, to: Instant) -> u64 {
     u64::try_from(to.duration_since(from).as_micros()).unwrap_or(u64::MAX)
 }
 
-fn attendance_body() -> Value {
-    let patient = Uuid::new_v4().as_u128() % 10_000;
-    json!({
-        "source_system": "bench",
-        "source_id": Uuid::new_v4().to_string(),
-        "patient": { "local_id": format!("BENCH-{patient}"), "sex": "male" },
-        "arrived_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "presenting_condition": "fall",
-    })
-}
-
-fn screening_body() -> Value {
-    json!({
-        "status": "completed",
-        "answers": {
-            "drinks_alcohol": true,
-            "max_units_in_a_day": 10,
-            "drinking_frequency": "weekly",
-            "days_per_week": 2,
-            "attendance_related": false,
-        },
-    })
-}
-
-/// Sends one request; Ok(body) for a 2xx answer, Err(description) otherwise.
-async fn send(request: reqwest::RequestBuilder) -> Result<String, String> {
-    let response = request.send().await.map_err(|e| format!("transport: {e}"))?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| format!("reading body: {e}"))?;
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(format!("HTTP {status}: {body}"))
-    }
-}
-
 async fn run_client(shared: Arc<Shared>) -> ClientStats {
     let mut stats = ClientStats::default();
+    let mut http = Http::new(Arc::clone(&shared.target));
+    let mut rng = Rng::new();
+    let mut body = String::with_capacity(512);
+    let mut put_path = String::with_capacity(128);
     while Instant::now() < shared.measure_until {
         let pair_start = Instant::now();
-        let post = shared
-            .client
-            .post(&shared.attendances_url)
-            .header(reqwest::header::AUTHORIZATION, &shared.auth)
-            .json(&attendance_body());
-        let id = match send(post).await {
-            Ok(body) => match serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
-            {
-                Some(id) => id,
+        attendance_body(&mut rng, &mut body);
+        match http
+            .send_ok("POST", &shared.attendances_path, &shared.auth, &body)
+            .await
+        {
+            Ok(()) => match id_of(http.body()) {
+                Some(id) => {
+                    put_path.clear();
+                    put_path.push_str(&shared.attendances_path);
+                    put_path.push('/');
+                    put_path.push_str(&id);
+                    put_path.push_str("/screening");
+                }
                 None => {
-                    shared.error("POST attendance answered no id", &body);
+                    shared.error("POST attendance answered no id", &http.body_text());
                     continue;
                 }
             },
@@ -171,16 +709,11 @@ async fn run_client(shared: Arc<Shared>) -> ClientStats {
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
-        };
+        }
         let post_end = Instant::now();
 
-        let put = shared
-            .client
-            .put(format!("{}/{id}/screening", shared.attendances_url))
-            .header(reqwest::header::AUTHORIZATION, &shared.auth)
-            .json(&screening_body());
-        let put_ok = match send(put).await {
-            Ok(_) => true,
+        let put_ok = match http.send_ok("PUT", &put_path, &shared.auth, SCREENING_BODY).await {
+            Ok(()) => true,
             Err(e) => {
                 shared.error("PUT screening", &e);
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -220,57 +753,68 @@ fn round3(x: f64) -> f64 {
 
 // ---- Bookings mode ----------------------------------------------------------------------------
 
-fn booking_screening_body() -> Value {
-    json!({
-        "status": "completed",
-        "answers": {
-            "drinks_alcohol": true,
-            "max_units_in_a_day": 12,
-            "drinking_frequency": "weekly",
-            "days_per_week": 2,
-            "attendance_related": true,
-        },
-    })
+const BOOKING_SCREENING_BODY: &str = concat!(
+    r#"{"status":"completed","answers":{"drinks_alcohol":true,"max_units_in_a_day":12,"#,
+    r#""drinking_frequency":"weekly","days_per_week":2,"attendance_related":true}}"#
+);
+
+const REFERRAL_BODY: &str = r#"{"decision":"accepted"}"#;
+
+const CANCEL_BODY: &str = r#"{"status":"cancelled","reason":"bench: free the slot"}"#;
+
+#[derive(Deserialize)]
+struct ScreeningAnswer {
+    result: Option<String>,
 }
 
-/// The `id` of a JSON object answer.
-fn id_of(body: &str) -> Option<String> {
-    serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+#[derive(Deserialize)]
+struct Problem {
+    #[serde(rename = "type")]
+    kind: Option<String>,
 }
 
 /// Records one attendance, its PAT-positive screening and an `accepted` referral decision through
 /// the API; Ok(attendance id) when the referral can be booked.
-async fn prepare_referral(client: &reqwest::Client, attendances_url: &str, auth: &str) -> Result<String, String> {
-    let post = client
-        .post(attendances_url)
-        .header(reqwest::header::AUTHORIZATION, auth)
-        .json(&attendance_body());
-    let body = send(post).await.map_err(|e| format!("POST attendance: {e}"))?;
-    let id = id_of(&body).ok_or_else(|| format!("POST attendance answered no id: {body}"))?;
-    let put = client
-        .put(format!("{attendances_url}/{id}/screening"))
-        .header(reqwest::header::AUTHORIZATION, auth)
-        .json(&booking_screening_body());
-    let body = send(put).await.map_err(|e| format!("PUT screening: {e}"))?;
-    let positive = serde_json::from_str::<Value>(&body)
+async fn prepare_referral(
+    http: &mut Http,
+    rng: &mut Rng,
+    attendances_path: &str,
+    auth: &str,
+) -> Result<String, String> {
+    let mut body = String::with_capacity(512);
+    attendance_body(rng, &mut body);
+    http.send_ok("POST", attendances_path, auth, &body)
+        .await
+        .map_err(|e| format!("POST attendance: {e}"))?;
+    let id = id_of(http.body())
+        .map(Cow::into_owned)
+        .ok_or_else(|| format!("POST attendance answered no id: {}", http.body_text()))?;
+    http.send_ok(
+        "PUT",
+        &format!("{attendances_path}/{id}/screening"),
+        auth,
+        BOOKING_SCREENING_BODY,
+    )
+    .await
+    .map_err(|e| format!("PUT screening: {e}"))?;
+    let positive = serde_json::from_slice::<ScreeningAnswer>(http.body())
         .ok()
-        .is_some_and(|v| v.get("result").and_then(Value::as_str) == Some("positive"));
+        .is_some_and(|v| v.result.as_deref() == Some("positive"));
     if !positive {
-        return Err(format!("PUT screening: the screening is not positive: {body}"));
+        return Err(format!(
+            "PUT screening: the screening is not positive: {}",
+            http.body_text()
+        ));
     }
-    let put = client
-        .put(format!("{attendances_url}/{id}/referral"))
-        .header(reqwest::header::AUTHORIZATION, auth)
-        .json(&json!({ "decision": "accepted" }));
-    send(put).await.map_err(|e| format!("PUT referral: {e}"))?;
+    http.send_ok("PUT", &format!("{attendances_path}/{id}/referral"), auth, REFERRAL_BODY)
+        .await
+        .map_err(|e| format!("PUT referral: {e}"))?;
     Ok(id)
 }
 
 struct BookingRun {
     shared: Shared,
-    bookings_url: String,
+    bookings_path: String,
     ahw_auth: String,
     slots: Vec<String>,
     hold: usize,
@@ -293,42 +837,44 @@ enum Attempt {
     Conflict { slot_taken: bool },
 }
 
-async fn book(run: &BookingRun, attendance_id: &str, slot_id: &str) -> Result<Attempt, String> {
-    let post = run
-        .shared
-        .client
-        .post(&run.bookings_url)
-        .header(reqwest::header::AUTHORIZATION, &run.shared.auth)
-        .json(&json!({ "attendance_id": attendance_id, "slot_id": slot_id }));
-    let response = post.send().await.map_err(|e| format!("transport: {e}"))?;
-    let status = response.status();
-    let body = response.text().await.map_err(|e| format!("reading body: {e}"))?;
-    match status.as_u16() {
-        201 => id_of(&body)
-            .map(Attempt::Booked)
-            .ok_or_else(|| format!("HTTP 201 without an id: {body}")),
+async fn book(
+    run: &BookingRun,
+    http: &mut Http,
+    body: &mut String,
+    attendance_id: &str,
+    slot_id: &str,
+) -> Result<Attempt, String> {
+    body.clear();
+    // Both are plain ids (the service's answer, a parsed slot id): nothing to escape.
+    let _ = write!(
+        body,
+        "{{\"attendance_id\":\"{attendance_id}\",\"slot_id\":\"{slot_id}\"}}"
+    );
+    let status = http.send("POST", &run.bookings_path, &run.shared.auth, body).await?;
+    match status {
+        201 => id_of(http.body())
+            .map(|id| Attempt::Booked(id.into_owned()))
+            .ok_or_else(|| format!("HTTP 201 without an id: {}", http.body_text())),
         409 => {
-            let problem = serde_json::from_str::<Value>(&body).ok();
-            let kind = problem
-                .as_ref()
-                .and_then(|v| v.get("type").and_then(Value::as_str))
-                .unwrap_or("");
+            let kind = serde_json::from_slice::<Problem>(http.body())
+                .ok()
+                .and_then(|p| p.kind)
+                .unwrap_or_default();
             Ok(Attempt::Conflict {
                 slot_taken: kind.ends_with(":slot-taken"),
             })
         }
-        _ => Err(format!("HTTP {status}: {body}")),
+        _ => Err(format!("HTTP {}: {}", http.status_text(), http.body_text())),
     }
 }
 
-async fn cancel(run: &BookingRun, booking_id: &str) -> Result<(), String> {
-    let post = run
-        .shared
-        .client
-        .post(format!("{}/{booking_id}/outcome", run.bookings_url))
-        .header(reqwest::header::AUTHORIZATION, &run.ahw_auth)
-        .json(&json!({ "status": "cancelled", "reason": "bench: free the slot" }));
-    send(post).await.map(|_| ())
+async fn cancel(run: &BookingRun, http: &mut Http, path: &mut String, booking_id: &str) -> Result<(), String> {
+    path.clear();
+    path.push_str(&run.bookings_path);
+    path.push('/');
+    path.push_str(booking_id);
+    path.push_str("/outcome");
+    http.send_ok("POST", path, &run.ahw_auth, CANCEL_BODY).await
 }
 
 /// One racing client. `free` are its referrals without an open booking; `held` its open bookings
@@ -337,11 +883,15 @@ async fn run_booking_client(run: Arc<BookingRun>, mut free: Vec<String>) -> Book
     let shared = &run.shared;
     let mut stats = BookingStats::default();
     let mut held: VecDeque<(String, String)> = VecDeque::new();
+    let mut http = Http::new(Arc::clone(&shared.target));
+    let mut rng = Rng::new();
+    let mut body = String::with_capacity(256);
+    let mut path = String::with_capacity(128);
     while Instant::now() < shared.measure_until {
         let attendance_id = match free.pop() {
             Some(id) => id,
             // Only after an error lost a referral: make another one (outside the race's figures).
-            None => match prepare_referral(&shared.client, &shared.attendances_url, &shared.auth).await {
+            None => match prepare_referral(&mut http, &mut rng, &shared.attendances_path, &shared.auth).await {
                 Ok(id) => id,
                 Err(e) => {
                     shared.error("preparing a referral", &e);
@@ -350,9 +900,9 @@ async fn run_booking_client(run: Arc<BookingRun>, mut free: Vec<String>) -> Book
                 }
             },
         };
-        let slot = &run.slots[(Uuid::new_v4().as_u128() % run.slots.len() as u128) as usize];
+        let slot = &run.slots[rng.below(run.slots.len() as u64) as usize];
         let start = Instant::now();
-        let attempt = book(&run, &attendance_id, slot).await;
+        let attempt = book(&run, &mut http, &mut body, &attendance_id, slot).await;
         let end = Instant::now();
         let measured = shared.in_window(start, end);
         match attempt {
@@ -384,7 +934,7 @@ async fn run_booking_client(run: Arc<BookingRun>, mut free: Vec<String>) -> Book
         if held.len() > run.hold {
             if let Some((booking_id, attendance_id)) = held.pop_front() {
                 let start = Instant::now();
-                let result = cancel(&run, &booking_id).await;
+                let result = cancel(&run, &mut http, &mut path, &booking_id).await;
                 let end = Instant::now();
                 match result {
                     Ok(()) => {
@@ -419,8 +969,8 @@ fn read_slots(path: &std::path::Path) -> Result<Vec<String>, String> {
 
 /// Prepares `count` referrals through the API, a few at a time.
 async fn prepare_referrals(
-    client: &reqwest::Client,
-    attendances_url: &str,
+    target: &Arc<Target>,
+    attendances_path: &str,
     auth: &str,
     count: usize,
     concurrency: usize,
@@ -428,14 +978,15 @@ async fn prepare_referrals(
     let next = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..concurrency.clamp(1, count.max(1)))
         .map(|_| {
-            let client = client.clone();
-            let url = attendances_url.to_owned();
+            let mut http = Http::new(Arc::clone(target));
+            let path = attendances_path.to_owned();
             let auth = auth.to_owned();
             let next = Arc::clone(&next);
             tokio::spawn(async move {
+                let mut rng = Rng::new();
                 let mut ids = Vec::new();
                 while next.fetch_add(1, Ordering::Relaxed) < count {
-                    ids.push(prepare_referral(&client, &url, &auth).await?);
+                    ids.push(prepare_referral(&mut http, &mut rng, &path, &auth).await?);
                 }
                 Ok::<_, String>(ids)
             })
@@ -453,7 +1004,7 @@ fn usage_error(message: &str) -> ! {
     std::process::exit(2);
 }
 
-async fn run_bookings(args: &Args, client: reqwest::Client) {
+async fn run_bookings(args: &Args, target: Arc<Target>) {
     let Some(slots_file) = &args.slots_file else {
         usage_error("--mode bookings needs --slots-file")
     };
@@ -464,8 +1015,7 @@ async fn run_bookings(args: &Args, client: reqwest::Client) {
         usage_error("--hold must be at least 1");
     }
     let slots = read_slots(slots_file).unwrap_or_else(|e| usage_error(&e));
-    let base = args.url.trim_end_matches('/');
-    let attendances_url = format!("{base}/api/v1/attendances");
+    let attendances_path = format!("{}/api/v1/attendances", target.base);
     let auth = format!("Bearer {}", args.token);
 
     // Each client starts with hold + 1 referrals: it holds at most `hold` bookings between
@@ -473,7 +1023,7 @@ async fn run_bookings(args: &Args, client: reqwest::Client) {
     let per_client = args.hold + 1;
     let prepare_start = Instant::now();
     let count = args.clients * per_client;
-    let referrals = prepare_referrals(&client, &attendances_url, &auth, count, args.clients.max(8))
+    let referrals = prepare_referrals(&target, &attendances_path, &auth, count, args.clients.max(8))
         .await
         .unwrap_or_else(|e| {
             eprintln!("loadgen: preparing referrals failed: {e}");
@@ -484,17 +1034,18 @@ async fn run_bookings(args: &Args, client: reqwest::Client) {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let measure_until = measure_from + Duration::from_secs_f64(args.seconds);
+    let bookings_path = format!("{}/api/v1/bookings", target.base);
     let run = Arc::new(BookingRun {
         shared: Shared {
-            client,
-            attendances_url,
+            target,
+            attendances_path,
             auth,
             measure_from,
             measure_until,
             errors: AtomicU64::new(0),
             first_error_printed: AtomicBool::new(false),
         },
-        bookings_url: format!("{base}/api/v1/bookings"),
+        bookings_path,
         ahw_auth: format!("Bearer {ahw_token}"),
         slots,
         hold: args.hold,
@@ -564,7 +1115,7 @@ async fn run_bookings(args: &Args, client: reqwest::Client) {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
     let bad_seconds = !args.seconds.is_finite() || args.seconds <= 0.0;
@@ -573,25 +1124,17 @@ async fn main() {
         eprintln!("loadgen: --clients must be at least 1, --seconds positive, --warmup not negative");
         std::process::exit(2);
     }
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients)
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("loadgen: cannot build the HTTP client: {e}");
-            std::process::exit(2);
-        });
+    let target = Arc::new(Target::parse(&args.url).unwrap_or_else(|e| usage_error(&e)));
     if args.mode == Mode::Bookings {
-        run_bookings(&args, client).await;
+        run_bookings(&args, target).await;
         return;
     }
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let measure_until = measure_from + Duration::from_secs_f64(args.seconds);
     let shared = Arc::new(Shared {
-        client,
-        attendances_url: format!("{}/api/v1/attendances", args.url.trim_end_matches('/')),
+        attendances_path: format!("{}/api/v1/attendances", target.base),
+        target,
         auth: format!("Bearer {}", args.token),
         measure_from,
         measure_until,

@@ -106,9 +106,12 @@ fn serve(
 ) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
     let batcher = match db::Backend::from_url(&settings.database_url)? {
-        db::Backend::Postgres if settings.write_batch_size > 0 => Some(Arc::new(
-            db::batch::WriteBatcher::start(&pool, settings.write_batch_size).map_err(StartError::Threads)?,
-        )),
+        db::Backend::Postgres if settings.write_batch_size > 0 => {
+            let connections = db::batch_pool(&settings.database_url, db::batch::CONNECTIONS, settings.db_timeout)?;
+            Some(Arc::new(
+                db::batch::WriteBatcher::start(&connections, settings.write_batch_size).map_err(StartError::Threads)?,
+            ))
+        }
         _ => None,
     };
     let state = web::Data::new(AppState {

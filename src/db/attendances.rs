@@ -113,9 +113,11 @@ pub fn record(
     let (indications, pat_indicated) = match conn {
         DbConnection::Pg(pg) => {
             let chosen: Chosen = super::prepared::Prepared::new(
+                // The row comparison keeps every plan on the (patient_key, arrived_at) index
+                // (see `batch::count_prior_attendances`).
                 "WITH prior AS (
                      SELECT count(*) AS n FROM attendances
-                     WHERE patient_key = $4 AND arrived_at >= $16 AND arrived_at < $10),
+                     WHERE (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)),
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
                          sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,

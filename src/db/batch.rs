@@ -48,6 +48,9 @@ use crate::error::ApiError;
 /// Threads per queue: while one waits for its commit, the next gathers the requests that arrive.
 const THREADS_PER_QUEUE: usize = 2;
 
+/// Connections the queues' threads use: one each.
+pub const CONNECTIONS: u32 = 3 * THREADS_PER_QUEUE as u32;
+
 /// Why a batched request got no answer of its own.
 #[derive(Debug)]
 pub enum BatchError {
@@ -80,7 +83,8 @@ pub struct WriteBatcher {
 }
 
 impl WriteBatcher {
-    /// Starts the queues' threads. Each batch takes one connection from `pool` while it runs.
+    /// Starts the queues' threads. `pool` is theirs alone (`db::batch_pool`, `CONNECTIONS`
+    /// connections): each batch takes one connection while it runs.
     pub fn start(pool: &Pool, max_batch: usize) -> std::io::Result<WriteBatcher> {
         Ok(WriteBatcher {
             attendances: Queue::start("attendances", pool, max_batch, insert_attendances)?,
@@ -262,6 +266,18 @@ macro_rules! insert_audit_events {
     };
 }
 
+/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`. Written as
+/// a row comparison, which only the `(patient_key, arrived_at)` index can answer: a plan cached
+/// while the table was small cannot walk the arrival-time index instead and filter by patient,
+/// which costs a scan of the whole year per row once the table is large.
+macro_rules! count_prior_attendances {
+    () => {
+        "SELECT count(*) AS n FROM attendances a
+         WHERE (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
+           AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)"
+    };
+}
+
 /// The names of the audit columns that `AuditColumns::bind` appends to a batch's `unnest`.
 macro_rules! audit_input_columns {
     () => {
@@ -369,12 +385,10 @@ const INSERT_ATTENDANCES: &str = concat!(
     audit_input_columns!(),
     ")),
      chosen AS (
-         SELECT input.*,
-             (SELECT count(*) FROM attendances a
-              WHERE a.patient_key = input.patient_key
-                AND a.arrived_at >= input.since AND a.arrived_at < input.arrived_at) >= input.min_prior
-                 AS is_repeat
-         FROM input),
+         SELECT input.*, prior.n >= input.min_prior AS is_repeat
+         FROM input CROSS JOIN LATERAL (",
+    count_prior_attendances!(),
+    ") AS prior),
      inserted AS (
          INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id, sex,
              date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,

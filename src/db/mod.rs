@@ -179,12 +179,38 @@ impl ManageConnection for Manager {
 /// (`AppState::db`).
 pub fn pool(url: &str, size: u32, timeout: Duration) -> Result<Pool, DbSetupError> {
     let manager = Manager::new(url)?;
-    Ok(r2d2::Pool::builder()
+    Ok(pool_builder(size, timeout).build_unchecked(manager))
+}
+
+/// Connections for the write batches (`batch`) only, kept apart from the pool: on them
+/// PostgreSQL may not plan a sequential scan while an index serves. A batch's statement, and the
+/// trigger statements it fires, are planned once per connection, and a plan made while the table
+/// was small (a new database) would otherwise scan the table for every row for the life of the
+/// connection. Every statement run on these connections is an index lookup by design.
+pub fn batch_pool(url: &str, size: u32, timeout: Duration) -> Result<Pool, DbSetupError> {
+    let manager = Manager::new(url)?;
+    Ok(pool_builder(size, timeout)
+        .connection_customizer(Box::new(IndexPlansOnly))
+        .build_unchecked(manager))
+}
+
+fn pool_builder(size: u32, timeout: Duration) -> r2d2::Builder<Manager> {
+    r2d2::Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(0))
         .connection_timeout(timeout)
         .test_on_check_out(false)
-        .build_unchecked(manager))
+}
+
+#[derive(Debug)]
+struct IndexPlansOnly;
+
+impl r2d2::CustomizeConnection<Conn, diesel::r2d2::Error> for IndexPlansOnly {
+    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
+        conn.inner
+            .batch_execute("SET enable_seqscan = off")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
 }
 
 /// Runs pending migrations for the connection's backend. On PostgreSQL they run under an
