@@ -13,7 +13,9 @@ use super::{audit_event, decode_code, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance};
 use crate::db::audit::AuditEvent;
-use crate::db::scheduling::{self, violates, Booking, BookingAttempt, BookingFilter, BookingListing, Slot};
+use crate::db::scheduling::{
+    self, violates, Booking, BookingAttempt, BookingContext, BookingFilter, BookingListing, Slot, SlotListing,
+};
 use crate::db::screenings::Screening;
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{audit, single_write, write_transaction, DbConnection};
@@ -238,6 +240,28 @@ fn already_booked() -> ApiError {
     }
 }
 
+/// The answers a booking request gets from its reads alone, in DESIGN.md §4's order: no such
+/// attendance (404), no such live slot (404), no accepted referral (409), the slot is held (409).
+/// Otherwise the attendance, its current screening and the slot asked for, if any.
+fn admissible(
+    context: Option<BookingContext>,
+    slot_id: Option<DbUuid>,
+    slot: Option<SlotListing>,
+) -> Result<(Attendance, Screening, Option<SlotListing>), ApiError> {
+    let (attendance, screening, referral) =
+        context.ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
+    if slot_id.is_some() && slot.is_none() {
+        return Err(ApiError::NotFound("no slot with that id".into()));
+    }
+    let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
+        return Err(referral_not_accepted());
+    };
+    if slot.as_ref().is_some_and(|(_, _, holder)| holder.is_some()) {
+        return Err(slot_taken());
+    }
+    Ok((attendance, screening, slot))
+}
+
 /// Which rule a failed booking insert broke, if it was one of the two unique indexes.
 fn insert_error(error: &diesel::result::Error) -> Option<ApiError> {
     if violates(error, "bookings_one_active_per_slot", "bookings.slot_id") {
@@ -297,21 +321,33 @@ pub async fn create(
     let window_hours = state.settings.booking_window_hours;
     let user = auth.user;
     let request_id = request_id.to_string();
+    let slot_id = input.slot_id.map(DbUuid);
+    // On PostgreSQL the reads share a query with the other booking requests of the moment, and a
+    // request they refuse (in a race, most are refused: the slot is taken) is answered at once.
+    let read_before = match &state.batcher {
+        Some(batcher) => match batcher.booking_reads(attendance_id, slot_id).await {
+            Ok((context, slot)) => {
+                admissible(context.clone(), slot_id, slot.clone())?;
+                Some((context, slot))
+            }
+            Err(_) => None, // read them below, one request at a time
+        },
+        None => None,
+    };
     let booked = state
         .db(move |conn| {
             single_write(conn, |conn| {
-                let (attendance, screening, referral) = scheduling::booking_context(conn, attendance_id)?
-                    .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
-                let chosen = match input.slot_id {
-                    Some(slot_id) => Some(
-                        scheduling::find_live_slot(conn, DbUuid(slot_id))?
-                            .ok_or_else(|| ApiError::NotFound("no slot with that id".into()))?,
+                let (context, slot) = match &read_before {
+                    Some(reads) => reads.clone(),
+                    None => (
+                        scheduling::booking_context(conn, attendance_id)?,
+                        match slot_id {
+                            Some(slot_id) => scheduling::find_live_slot(conn, slot_id)?,
+                            None => None,
+                        },
                     ),
-                    None => None,
                 };
-                let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
-                    return Err(referral_not_accepted());
-                };
+                let (attendance, screening, chosen) = admissible(context, slot_id, slot)?;
                 let screened_at = screening.screened_at.get();
                 let window_ends = window_end(screened_at, window_hours);
                 let mut row = Booking {
@@ -336,10 +372,7 @@ pub async fn create(
                 // insert only pick which answer comes first (409 before a time rule's 422).
                 let open_booking = |conn: &mut DbConnection| scheduling::has_open_booking(conn, attendance_id);
                 let booked: Option<(Slot, String)> = match chosen {
-                    Some((slot, name, holder)) => {
-                        if holder.is_some() {
-                            return Err(slot_taken());
-                        }
+                    Some((slot, name, _)) => {
                         let starts = slot.starts_at.get();
                         row.within_window = starts <= window_ends;
                         let broken_rule = if starts < now {

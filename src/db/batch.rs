@@ -11,7 +11,9 @@
 //! Three queues, each with its own statement:
 //! - new attendances, with their repeat-attender count and audit events;
 //! - the reads of an attendance with its current screening, that precede a screening;
-//! - first screenings, with their audit events.
+//! - first screenings, with their audit events;
+//! - the reads before a booking: the referral's context and the slot asked for. Most attempts in a
+//!   race for slots end there, with a 409.
 //!
 //! Each statement settles uniqueness with `ON CONFLICT … DO NOTHING` and says which rows it wrote.
 //! A request whose row was not written (a retry of a stored attendance, a screening that lost a
@@ -39,6 +41,7 @@ use tokio::sync::oneshot;
 use super::attendances::{self, Attendance, IndicationChoice, NewAttendance};
 use super::audit::AuditEvent;
 use super::prepared::Prepared;
+use super::scheduling::{self, BookingReads};
 use super::schema::{attendances as attendance_table, screenings as screening_table};
 use super::screenings::Screening;
 use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
@@ -49,7 +52,7 @@ use crate::error::ApiError;
 const THREADS_PER_QUEUE: usize = 2;
 
 /// Connections the queues' threads use: one each.
-pub const CONNECTIONS: u32 = 3 * THREADS_PER_QUEUE as u32;
+pub const CONNECTIONS: u32 = 4 * THREADS_PER_QUEUE as u32;
 
 /// Why a batched request got no answer of its own.
 #[derive(Debug)]
@@ -80,6 +83,7 @@ pub struct WriteBatcher {
     attendances: Queue<AttendanceJob, Option<(String, bool)>>,
     reads: Queue<DbUuid, Option<WithCurrentScreening>>,
     screenings: Queue<ScreeningJob, bool>,
+    booking_reads: Queue<(DbUuid, Option<DbUuid>), BookingReads>,
 }
 
 impl WriteBatcher {
@@ -90,6 +94,7 @@ impl WriteBatcher {
             attendances: Queue::start("attendances", pool, max_batch, insert_attendances)?,
             reads: Queue::start("reads", pool, max_batch, read_current_screenings)?,
             screenings: Queue::start("screenings", pool, max_batch, insert_screenings)?,
+            booking_reads: Queue::start("booking-reads", pool, max_batch, scheduling::booking_reads)?,
         })
     }
 
@@ -109,6 +114,16 @@ impl WriteBatcher {
     /// attendance exists already (another request wrote it first).
     pub async fn record_screening(&self, job: ScreeningJob) -> Result<bool, BatchError> {
         self.screenings.submit(job).await
+    }
+
+    /// What a booking request reads before it books: `scheduling::booking_context` of the
+    /// attendance and `scheduling::find_live_slot` of the slot it names, if any.
+    pub async fn booking_reads(
+        &self,
+        attendance_id: DbUuid,
+        slot_id: Option<DbUuid>,
+    ) -> Result<BookingReads, BatchError> {
+        self.booking_reads.submit((attendance_id, slot_id)).await
     }
 }
 

@@ -316,6 +316,57 @@ pub fn booking_context(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryR
         .optional()
 }
 
+/// A booking request's reads: its referral's context, and the slot it names if it names one.
+pub type BookingReads = (Option<BookingContext>, Option<SlotListing>);
+
+/// `booking_context` and `find_live_slot` for many booking requests at once, in two queries
+/// (PostgreSQL write batches, `batch`). One answer per request, in order.
+pub fn booking_reads(
+    pg: &mut diesel::pg::PgConnection,
+    requests: &[(DbUuid, Option<DbUuid>)],
+) -> QueryResult<Vec<BookingReads>> {
+    let attendance_ids: Vec<DbUuid> = requests.iter().map(|(id, _)| *id).collect();
+    let slot_ids: Vec<DbUuid> = requests.iter().filter_map(|(_, slot)| *slot).collect();
+    let contexts: Vec<BookingContext> = attendances::table
+        .left_join(screenings::table)
+        .left_join(referrals::table)
+        .filter(attendances::id.eq_any(&attendance_ids))
+        .order((attendances::id, screenings::version.desc()))
+        .select((
+            super::attendances::COLUMNS,
+            super::screenings::COLUMNS.nullable(),
+            REFERRAL.nullable(),
+        ))
+        .load(pg)?;
+    let mut by_attendance = std::collections::HashMap::with_capacity(contexts.len());
+    for context in contexts {
+        // Highest screening version first: the first row of each attendance is its context.
+        by_attendance.entry(context.0.id).or_insert(context);
+    }
+    let slots: Vec<SlotListing> = if slot_ids.is_empty() {
+        Vec::new()
+    } else {
+        slots::table
+            .inner_join(health_workers::table)
+            .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
+            .filter(slots::id.eq_any(&slot_ids))
+            .filter(slots::withdrawn_at.is_null())
+            .select((SLOT, health_workers::name, bookings::id.nullable()))
+            .load(pg)?
+    };
+    let by_slot: std::collections::HashMap<DbUuid, SlotListing> =
+        slots.into_iter().map(|listing| (listing.0.id, listing)).collect();
+    Ok(requests
+        .iter()
+        .map(|(attendance, slot)| {
+            (
+                by_attendance.get(attendance).cloned(),
+                slot.and_then(|slot| by_slot.get(&slot).cloned()),
+            )
+        })
+        .collect())
+}
+
 #[derive(Debug, Default)]
 pub struct BookingFilter {
     pub id: Option<DbUuid>,
