@@ -13,6 +13,7 @@ use super::{audit_event, decode_code, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
 use crate::db::attendances::{self, Attendance};
 use crate::db::audit::AuditEvent;
+use crate::db::batch::BatchError;
 use crate::db::scheduling::{
     self, violates, Booking, BookingAttempt, BookingContext, BookingFilter, BookingListing, Slot, SlotListing,
 };
@@ -330,7 +331,8 @@ pub async fn create(
                 admissible(context.clone(), slot_id, slot.clone())?;
                 Some((context, slot))
             }
-            Err(_) => None, // read them below, one request at a time
+            Err(BatchError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
+            Err(BatchError::Failed) => None, // read them below, one request at a time
         },
         None => None,
     };
