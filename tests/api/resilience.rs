@@ -38,18 +38,30 @@ async fn database_unavailable_is_503_not_500_and_not_a_hang() {
         // SQLite is a file inside the process: it cannot go away while the process holds it.
         return;
     }
-    app.create_attendance(&attendance_body("before-outage")).await;
+    let before = app.create_attendance(&attendance_body("before-outage")).await;
+    let id = before["id"].as_str().unwrap().to_owned();
     take_database_away(&app.database_url);
 
-    let started = Instant::now();
-    let response = app
-        .post_json("/api/v1/attendances", "integration", &attendance_body("during-outage"))
-        .await;
-    assert_problem(response, 503).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "a 503 must come within the pool timeout"
-    );
+    // Each of the write path's calls (on PostgreSQL they go through the write batches first).
+    let screening = serde_json::json!({"status": "refused"});
+    let booking = serde_json::json!({"attendance_id": id});
+    let calls = [
+        ("POST", "/api/v1/attendances".to_owned(), attendance_body("during-outage")),
+        ("PUT", format!("/api/v1/attendances/{id}/screening"), screening),
+        ("POST", "/api/v1/bookings".to_owned(), booking),
+    ];
+    for (method, path, body) in calls {
+        let started = Instant::now();
+        let response = match method {
+            "PUT" => app.put_json(&path, "integration", &body).await,
+            _ => app.post_json(&path, "integration", &body).await,
+        };
+        assert_problem(response, 503).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{method} {path}: a 503 must come within the pool timeout"
+        );
+    }
     let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
     assert_problem(ready, 503).await;
 
