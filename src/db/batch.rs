@@ -30,6 +30,8 @@
 //! exist only on PostgreSQL.
 
 use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -130,27 +132,97 @@ impl WriteBatcher {
 /// An attendance with its current screening, if it has one.
 pub type WithCurrentScreening = (Attendance, Option<Screening>);
 
+impl WriteBatcher {
+    /// `pat_write_batches_total`, `pat_write_batch_requests_total` and
+    /// `pat_write_batches_failed_total` by queue, in the Prometheus text format: requests ÷ batches
+    /// is how many requests share a statement and a commit.
+    pub fn render_metrics(&self) -> String {
+        let queues = [
+            (self.attendances.name, &*self.attendances.counts),
+            (self.reads.name, &*self.reads.counts),
+            (self.screenings.name, &*self.screenings.counts),
+            (self.booking_reads.name, &*self.booking_reads.counts),
+        ];
+        let mut out = String::new();
+        let families = [
+            (
+                "pat_write_batches_total",
+                "Write batches run (PostgreSQL).",
+                Family::Batches,
+            ),
+            (
+                "pat_write_batch_requests_total",
+                "Requests written or read in write batches.",
+                Family::Requests,
+            ),
+            (
+                "pat_write_batches_failed_total",
+                "Write batches that failed as a whole; their requests went one by one.",
+                Family::Failed,
+            ),
+        ];
+        for (name, help, value) in families {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (queue, counts) in queues {
+                let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {}", counts.get(value));
+            }
+        }
+        out
+    }
+}
+
 type Reply<R> = oneshot::Sender<Result<R, BatchError>>;
 
 /// Writes a batch; answers one result per job, in the jobs' order.
 type Runner<J, R> = fn(&mut PgConnection, &[J]) -> QueryResult<Vec<R>>;
 
 struct Queue<J, R> {
+    name: &'static str,
     sender: Sender<(J, Reply<R>)>,
+    counts: Arc<Counts>,
+}
+
+/// One of the counters in `Counts`.
+#[derive(Clone, Copy)]
+enum Family {
+    Batches,
+    Requests,
+    Failed,
+}
+
+impl Counts {
+    fn get(&self, family: Family) -> u64 {
+        match family {
+            Family::Batches => &self.batches,
+            Family::Requests => &self.rows,
+            Family::Failed => &self.failed,
+        }
+        .load(Ordering::Relaxed)
+    }
+}
+
+/// What a queue has done since the start, for `/metrics`.
+#[derive(Default)]
+struct Counts {
+    batches: AtomicU64,
+    rows: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl<J: Send + 'static, R: Send + 'static> Queue<J, R> {
-    fn start(name: &str, pool: &Pool, max_batch: usize, run: Runner<J, R>) -> std::io::Result<Queue<J, R>> {
+    fn start(name: &'static str, pool: &Pool, max_batch: usize, run: Runner<J, R>) -> std::io::Result<Queue<J, R>> {
         let (sender, receiver) = mpsc::channel();
         let receiver = Arc::new(Mutex::new(receiver));
+        let counts = Arc::new(Counts::default());
         for n in 0..THREADS_PER_QUEUE {
             let receiver = Arc::clone(&receiver);
+            let counts = Arc::clone(&counts);
             let pool = pool.clone();
             std::thread::Builder::new()
                 .name(format!("batch-{name}-{n}"))
-                .spawn(move || work(&receiver, &pool, max_batch.max(1), run))?;
+                .spawn(move || work(&receiver, &pool, &counts, max_batch.max(1), run))?;
         }
-        Ok(Queue { sender })
+        Ok(Queue { name, sender, counts })
     }
 
     async fn submit(&self, job: J) -> Result<R, BatchError> {
@@ -162,7 +234,13 @@ impl<J: Send + 'static, R: Send + 'static> Queue<J, R> {
 }
 
 /// One queue thread: waits for a request, takes whatever else is waiting, writes them all.
-fn work<J, R>(receiver: &Mutex<Receiver<(J, Reply<R>)>>, pool: &Pool, max_batch: usize, run: Runner<J, R>) {
+fn work<J, R>(
+    receiver: &Mutex<Receiver<(J, Reply<R>)>>,
+    pool: &Pool,
+    counts: &Counts,
+    max_batch: usize,
+    run: Runner<J, R>,
+) {
     loop {
         let batch = {
             let receiver = receiver.lock().unwrap_or_else(PoisonError::into_inner);
@@ -179,7 +257,13 @@ fn work<J, R>(receiver: &Mutex<Receiver<(J, Reply<R>)>>, pool: &Pool, max_batch:
             batch
         };
         let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = batch.into_iter().unzip();
-        match write(pool, &jobs, run) {
+        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts.rows.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        let outcome = write(pool, &jobs, run);
+        if outcome.is_err() {
+            counts.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        match outcome {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(Ok(result)); // the client may have gone: nothing to do

@@ -449,3 +449,46 @@ async fn the_binary_logs_json_without_patient_identifiers_and_stops_on_sigterm()
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_count_the_write_batches_on_postgresql() {
+    // Arrange: three attendances, one after another, and a screening of the first.
+    let app = spawn_app().await;
+    let mut ids = vec![];
+    for n in 0..3 {
+        ids.push(
+            app.create_attendance(&attendance_body(&format!("batch-metrics-{n}")))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let body = serde_json::json!({"status": "refused"});
+    let screened = app.record_screening(ids[0].as_str().unwrap(), &body).await;
+    assert_eq!(screened.status().as_u16(), 201);
+
+    // Act
+    let text = metrics_text(&app).await;
+
+    // Assert
+    let requests = |queue: &str| {
+        sample(
+            &text,
+            "pat_write_batch_requests_total",
+            &[&format!("queue=\"{queue}\"")],
+        )
+    };
+    if app.backend == "postgres" {
+        // Sent one at a time, each is a batch of its own: 3 attendances, 1 read and 1 screening.
+        assert_eq!(requests("attendances"), Some(3.0));
+        assert_eq!(requests("reads"), Some(1.0));
+        assert_eq!(requests("screenings"), Some(1.0));
+        assert_eq!(requests("booking-reads"), Some(0.0));
+        let batches = sample(&text, "pat_write_batches_total", &["queue=\"attendances\""]);
+        assert_eq!(batches, Some(3.0), "one request in flight at a time: three batches");
+        let failed = sample(&text, "pat_write_batches_failed_total", &["queue=\"attendances\""]);
+        assert_eq!(failed, Some(0.0));
+    } else {
+        // SQLite writes in-process, one request at a time: there are no batches to count.
+        assert!(!text.contains("pat_write_batch"), "no batch metrics on SQLite");
+    }
+}

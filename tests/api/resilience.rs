@@ -46,7 +46,11 @@ async fn database_unavailable_is_503_not_500_and_not_a_hang() {
     let screening = serde_json::json!({"status": "refused"});
     let booking = serde_json::json!({"attendance_id": id});
     let calls = [
-        ("POST", "/api/v1/attendances".to_owned(), attendance_body("during-outage")),
+        (
+            "POST",
+            "/api/v1/attendances".to_owned(),
+            attendance_body("during-outage"),
+        ),
         ("PUT", format!("/api/v1/attendances/{id}/screening"), screening),
         ("POST", "/api/v1/bookings".to_owned(), booking),
     ];
