@@ -8,14 +8,14 @@
 //! commit. A request is answered only after its batch has committed: nothing is acknowledged
 //! that is not durable.
 //!
-//! Three queues, each with its own statement:
+//! Four queues, each with its own statements:
 //! - new attendances, with their repeat-attender count and audit events;
 //! - the reads of an attendance with its current screening, that precede a screening;
 //! - first screenings, with their audit events;
 //! - the reads before a booking: the referral's context and the slot asked for. Most attempts in a
 //!   race for slots end there, with a 409.
 //!
-//! Each statement settles uniqueness with `ON CONFLICT … DO NOTHING` and says which rows it wrote.
+//! Each write settles uniqueness with `ON CONFLICT … DO NOTHING` and says which rows it wrote.
 //! A request whose row was not written (a retry of a stored attendance, a screening that lost a
 //! race) is answered by the ordinary one-request path, which knows how to tell a replay from a
 //! clash. If a whole batch fails, nothing of it was written (one statement is atomic), and each
@@ -24,7 +24,12 @@
 //!
 //! Rows are written in patient order, so two batches that both take patients' locks (the
 //! attendance triggers take a per-patient advisory lock; a screening updates its attendance's row)
-//! take them in the same order and cannot deadlock each other.
+//! take them in the same order and cannot deadlock each other. (Should PostgreSQL still find a
+//! deadlock, it fails one batch, whose requests then go one by one.)
+//!
+//! The batches run on connections of their own (`db::batch_pool`) on which PostgreSQL plans no
+//! sequential scan: their statements are prepared once per connection, and a plan made while the
+//! tables were small must not become a scan of the whole table per row as they grow.
 //!
 //! SQLite writes are in-process and serialised anyway, so there is nothing to group: the queues
 //! exist only on PostgreSQL.
@@ -80,7 +85,7 @@ pub struct ScreeningJob {
     pub event: AuditEvent,
 }
 
-/// The three queues. Dropping it ends their threads once they finish the batch in hand.
+/// The four queues. Dropping it ends their threads once they finish the batch in hand.
 pub struct WriteBatcher {
     attendances: Queue<AttendanceJob, Option<(String, bool)>>,
     reads: Queue<DbUuid, Option<WithCurrentScreening>>,
@@ -190,6 +195,14 @@ enum Family {
     Failed,
 }
 
+/// What a queue has done since the start, for `/metrics`.
+#[derive(Default)]
+struct Counts {
+    batches: AtomicU64,
+    rows: AtomicU64,
+    failed: AtomicU64,
+}
+
 impl Counts {
     fn get(&self, family: Family) -> u64 {
         match family {
@@ -199,14 +212,6 @@ impl Counts {
         }
         .load(Ordering::Relaxed)
     }
-}
-
-/// What a queue has done since the start, for `/metrics`.
-#[derive(Default)]
-struct Counts {
-    batches: AtomicU64,
-    rows: AtomicU64,
-    failed: AtomicU64,
 }
 
 impl<J: Send + 'static, R: Send + 'static> Queue<J, R> {
