@@ -117,7 +117,8 @@ pub fn record(
                 // (see `batch::count_prior_attendances`).
                 "WITH prior AS (
                      SELECT count(*) AS n FROM attendances
-                     WHERE (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)),
+                     WHERE patient_key = $4
+                       AND (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)),
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
                          sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,

@@ -370,14 +370,17 @@ macro_rules! insert_audit_events {
     };
 }
 
-/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`. Written as
-/// a row comparison, which only the `(patient_key, arrived_at)` index can answer: a plan cached
-/// while the table was small cannot walk the arrival-time index instead and filter by patient,
-/// which costs a scan of the whole year per row once the table is large.
+/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`. The time
+/// bounds are row comparisons, which only the `(patient_key, arrived_at)` index can answer: a plan
+/// cached while the table was small cannot walk the arrival-time index instead and filter by
+/// patient, which costs a scan of the whole year per row once the table is large. The equality
+/// keeps the planner's estimate at one patient's rows (it reads a row comparison as a range over
+/// all patients).
 macro_rules! count_prior_attendances {
     () => {
         "SELECT count(*) AS n FROM attendances a
-         WHERE (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
+         WHERE a.patient_key = input.patient_key
+           AND (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
            AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)"
     };
 }
