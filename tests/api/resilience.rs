@@ -79,3 +79,93 @@ async fn database_unavailable_is_503_not_500_and_not_a_hang() {
         "the service recovers when the database is back"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_write_batch_loses_nothing_of_the_other_requests_in_it() {
+    // Arrange: on PostgreSQL, a trigger that refuses one particular attendance stands in for any
+    // error that fails a whole batch statement, and makes two others slow. The two slow ones go
+    // first and keep both of the attendance queue's threads busy; meanwhile 22 healthy attendances
+    // and the refused one queue up and are taken as one batch, which fails as a whole (one
+    // statement). Its other requests must then be written one by one (db/batch.rs).
+    let app = spawn_app_with(|_| {}).await;
+    if app.backend != "postgres" {
+        // SQLite has no write batches.
+        return;
+    }
+    let mut admin = PgConnection::establish(&app.database_url).unwrap();
+    diesel::sql_query(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.source_id LIKE 'slow-%' THEN PERFORM pg_sleep(0.5); END IF;
+             IF NEW.source_id = 'poison' THEN RAISE EXCEPTION 'refused for the test'; END IF;
+             RETURN NEW;
+         END $$",
+    )
+    .execute(&mut admin)
+    .unwrap();
+    diesel::sql_query(
+        "CREATE TRIGGER refuse_poison BEFORE INSERT ON attendances FOR EACH ROW EXECUTE FUNCTION refuse_poison()",
+    )
+    .execute(&mut admin)
+    .unwrap();
+    let token = app.token("integration");
+    let url = app.url("/api/v1/attendances");
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut send = |source_id: String| {
+        let (client, token, url) = (app.client.clone(), token.clone(), url.clone());
+        tasks.spawn(async move {
+            let response = client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&attendance_body(&source_id))
+                .send()
+                .await
+                .unwrap();
+            (source_id, response.status().as_u16())
+        });
+    };
+    send("slow-1".to_owned());
+    send("slow-2".to_owned());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for n in 0..23 {
+        send(if n == 12 {
+            "poison".to_owned()
+        } else {
+            format!("healthy-{n}")
+        });
+    }
+
+    // Act
+    let mut answers = vec![];
+    while let Some(joined) = tasks.join_next().await {
+        answers.push(joined.unwrap());
+    }
+
+    // Assert
+    assert_eq!(answers.len(), 25);
+    for (source_id, status) in &answers {
+        let expected = if source_id == "poison" { 500 } else { 201 };
+        assert_eq!(*status, expected, "{source_id}");
+    }
+    let stored: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "SELECT count(*) FROM attendances WHERE source_id LIKE 'healthy-%' OR source_id LIKE 'slow-%'",
+    )
+    .get_result(&mut admin)
+    .unwrap();
+    assert_eq!(stored, 24, "each of the other 24 is stored, once");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failed = metrics
+        .lines()
+        .find(|line| line.starts_with("pat_write_batches_failed_total{queue=\"attendances\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<f64>().ok());
+    assert_eq!(failed, Some(1.0), "the poisoned batch failed, and only it");
+}
