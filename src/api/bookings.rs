@@ -488,23 +488,27 @@ fn read_items(
     user: &crate::auth::AuthUser,
     request_id: &str,
 ) -> Result<Vec<BookingItem>, ApiError> {
-    let mut items = Vec::new();
-    for listing in scheduling::list_bookings(conn, filter)? {
-        let (attendance, screening) = attendances::find_with_current_screening(conn, listing.0.attendance_id)?
+    let listings = scheduling::list_bookings(conn, filter)?;
+    let ids: Vec<DbUuid> = listings.iter().map(|listing| listing.0.attendance_id).collect();
+    let current = attendances::find_many_with_current_screening(conn, &ids)?;
+    let mut events = Vec::with_capacity(listings.len());
+    let mut items = Vec::with_capacity(listings.len());
+    for listing in &listings {
+        let (attendance, screening) = current
+            .get(&listing.0.attendance_id)
+            .cloned()
             .ok_or_else(|| ApiError::internal("a booking's attendance is missing"))?;
-        audit::record(
-            conn,
-            &audit_event(
-                user,
-                request_id,
-                "read",
-                "booking",
-                listing.0.id.0,
-                Some(&attendance.patient_key),
-            ),
-        )?;
-        items.push(item(&listing, attendance, screening)?);
+        events.push(audit_event(
+            user,
+            request_id,
+            "read",
+            "booking",
+            listing.0.id.0,
+            Some(&attendance.patient_key),
+        ));
+        items.push(item(listing, attendance, screening)?);
     }
+    audit::record_all(conn, &events)?;
     Ok(items)
 }
 

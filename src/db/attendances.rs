@@ -1,5 +1,7 @@
 //! ED attendances.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -200,6 +202,33 @@ pub fn find_with_current_screening(
         .select((COLUMNS, screening_columns().nullable()))
         .first(conn)
         .optional()
+}
+
+/// An attendance with its current screening, if it has one.
+pub type WithCurrentScreening = (Attendance, Option<Screening>);
+
+/// `find_with_current_screening` for many attendances, in one query. Unknown ids are left out.
+pub fn find_many_with_current_screening(
+    conn: &mut DbConnection,
+    ids: &[DbUuid],
+) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
+    let rows = attendances::table
+        .left_join(screenings::table)
+        .filter(attendances::id.eq_any(ids))
+        .order((attendances::id, screenings::version.desc()))
+        .select((COLUMNS, screening_columns().nullable()))
+        .load(conn)?;
+    Ok(current_of(rows))
+}
+
+/// From rows of attendances with each of their screenings, highest version first: each
+/// attendance with its current screening.
+pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurrentScreening> {
+    let mut current = HashMap::with_capacity(rows.len());
+    for (attendance, screening) in rows {
+        current.entry(attendance.id).or_insert((attendance, screening));
+    }
+    current
 }
 
 fn screening_columns() -> super::screenings::Columns {

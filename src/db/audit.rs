@@ -31,6 +31,20 @@ pub fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Several events at once (a list of records read together). PostgreSQL: one statement. SQLite:
+/// one statement each (it has no multi-row insert through the two-backend connection, and no
+/// round trips to save in-process).
+pub fn record_all(conn: &mut DbConnection, events: &[AuditEvent]) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(_) if events.is_empty() => Ok(()),
+        DbConnection::Pg(pg) => diesel::insert_into(audit_events::table)
+            .values(events)
+            .execute(pg)
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => events.iter().try_for_each(|event| record(conn, event)),
+    }
+}
+
 /// Filters for listing events; every one optional.
 #[derive(Default, Debug)]
 pub struct AuditFilter {

@@ -45,7 +45,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Double, Integer, Nullable, Text};
 use tokio::sync::oneshot;
 
-use super::attendances::{self, Attendance, IndicationChoice, NewAttendance};
+use super::attendances::{self, IndicationChoice, NewAttendance, WithCurrentScreening};
 use super::audit::AuditEvent;
 use super::prepared::Prepared;
 use super::scheduling::{self, BookingReads};
@@ -133,9 +133,6 @@ impl WriteBatcher {
         self.booking_reads.submit((attendance_id, slot_id)).await
     }
 }
-
-/// An attendance with its current screening, if it has one.
-pub type WithCurrentScreening = (Attendance, Option<Screening>);
 
 impl WriteBatcher {
     /// `pat_write_batches_total`, `pat_write_batch_requests_total` and
@@ -518,17 +515,15 @@ const INSERT_ATTENDANCES: &str = concat!(
 /// `attendances::find_with_current_screening` for many, in one query. Every version of each
 /// attendance's screenings is read (there is one, or a few after corrections) and the highest kept.
 fn read_current_screenings(pg: &mut PgConnection, ids: &[DbUuid]) -> QueryResult<Vec<Option<WithCurrentScreening>>> {
+    // On the PostgreSQL connection itself, not through the two-backend one: there `eq_any` is
+    // `= ANY($1)`, one statement for any number of ids, prepared once.
     let rows: Vec<WithCurrentScreening> = attendance_table::table
         .left_join(screening_table::table)
         .filter(attendance_table::id.eq_any(ids))
         .order((attendance_table::id, screening_table::version.desc()))
         .select((attendances::COLUMNS, super::screenings::COLUMNS.nullable()))
         .load(pg)?;
-    let mut current: HashMap<DbUuid, WithCurrentScreening> = HashMap::with_capacity(rows.len());
-    for (attendance, screening) in rows {
-        // Rows come highest version first, so the first row of each attendance is its current one.
-        current.entry(attendance.id).or_insert((attendance, screening));
-    }
+    let current = attendances::current_of(rows);
     Ok(ids.iter().map(|id| current.get(id).cloned()).collect())
 }
 
