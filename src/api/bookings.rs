@@ -325,31 +325,28 @@ pub async fn create(
     let slot_id = input.slot_id.map(DbUuid);
     // On PostgreSQL the reads share a query with the other booking requests of the moment, and a
     // request they refuse (in a race, most are refused: the slot is taken) is answered at once.
-    let read_before = match &state.batcher {
+    let admitted = match &state.batcher {
         Some(batcher) => match batcher.booking_reads(attendance_id, slot_id).await {
-            Ok((context, slot)) => {
-                admissible(context.clone(), slot_id, slot.clone())?;
-                Some((context, slot))
-            }
+            Ok((context, slot)) => Some(admissible(context, slot_id, slot)?),
             Err(BatchError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
-            Err(BatchError::Failed) => None, // read them below, one request at a time
+            Err(BatchError::Failed) => None, // read below, one request at a time
         },
         None => None,
     };
     let booked = state
         .db(move |conn| {
             single_write(conn, |conn| {
-                let (context, slot) = match &read_before {
-                    Some(reads) => reads.clone(),
-                    None => (
-                        scheduling::booking_context(conn, attendance_id)?,
-                        match slot_id {
+                let (attendance, screening, chosen) = match &admitted {
+                    Some(admitted) => admitted.clone(),
+                    None => {
+                        let context = scheduling::booking_context(conn, attendance_id)?;
+                        let slot = match slot_id {
                             Some(slot_id) => scheduling::find_live_slot(conn, slot_id)?,
                             None => None,
-                        },
-                    ),
+                        };
+                        admissible(context, slot_id, slot)?
+                    }
                 };
-                let (attendance, screening, chosen) = admissible(context, slot_id, slot)?;
                 let screened_at = screening.screened_at.get();
                 let window_ends = window_end(screened_at, window_hours);
                 let mut row = Booking {

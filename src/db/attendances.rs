@@ -191,17 +191,21 @@ pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendanc
 }
 
 /// The attendance with its current (latest) screening, in one query.
-pub fn find_with_current_screening(
-    conn: &mut DbConnection,
-    id: DbUuid,
-) -> QueryResult<Option<(Attendance, Option<Screening>)>> {
-    attendances::table
-        .left_join(screenings::table)
+pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<WithCurrentScreening>> {
+    with_screenings()
         .filter(attendances::id.eq(id))
         .order(screenings::version.desc())
-        .select((COLUMNS, screening_columns().nullable()))
         .first(conn)
         .optional()
+}
+
+/// Attendances with each of their screenings (none: one row with no screening). Ordered by
+/// version, highest first, an attendance's first row holds its current screening.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn with_screenings() -> _ {
+    let columns: (Columns, diesel::dsl::Nullable<super::screenings::Columns>) =
+        (COLUMNS, super::screenings::COLUMNS.nullable());
+    attendances::table.left_join(screenings::table).select(columns)
 }
 
 /// An attendance with its current screening, if it has one.
@@ -212,11 +216,9 @@ pub fn find_many_with_current_screening(
     conn: &mut DbConnection,
     ids: &[DbUuid],
 ) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
-    let rows = attendances::table
-        .left_join(screenings::table)
+    let rows = with_screenings()
         .filter(attendances::id.eq_any(ids))
         .order((attendances::id, screenings::version.desc()))
-        .select((COLUMNS, screening_columns().nullable()))
         .load(conn)?;
     Ok(current_of(rows))
 }
@@ -229,10 +231,6 @@ pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurren
         current.entry(attendance.id).or_insert((attendance, screening));
     }
     current
-}
-
-fn screening_columns() -> super::screenings::Columns {
-    super::screenings::COLUMNS
 }
 
 /// Locks the attendance row until the transaction ends, so changes that must see each other

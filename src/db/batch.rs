@@ -517,11 +517,9 @@ const INSERT_ATTENDANCES: &str = concat!(
 fn read_current_screenings(pg: &mut PgConnection, ids: &[DbUuid]) -> QueryResult<Vec<Option<WithCurrentScreening>>> {
     // On the PostgreSQL connection itself, not through the two-backend one: there `eq_any` is
     // `= ANY($1)`, one statement for any number of ids, prepared once.
-    let rows: Vec<WithCurrentScreening> = attendance_table::table
-        .left_join(screening_table::table)
+    let rows: Vec<WithCurrentScreening> = attendances::with_screenings()
         .filter(attendance_table::id.eq_any(ids))
         .order((attendance_table::id, screening_table::version.desc()))
-        .select((attendances::COLUMNS, super::screenings::COLUMNS.nullable()))
         .load(pg)?;
     let current = attendances::current_of(rows);
     Ok(ids.iter().map(|id| current.get(id).cloned()).collect())

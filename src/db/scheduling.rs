@@ -99,13 +99,25 @@ pub struct SlotFilter {
     pub ids: Option<Vec<DbUuid>>,
 }
 
-pub fn list_slots(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<Vec<SlotListing>> {
-    let mut query = slots::table
+/// Live slots with their health worker's name and the booking holding each, if any: the shape of
+/// a `SlotListing`, for every query that lists or finds slots.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn live_slot_listings() -> _ {
+    let held_by: diesel::dsl::And<
+        diesel::dsl::Eq<bookings::slot_id, slots::id>,
+        diesel::dsl::NotEq<bookings::status, &'static str>,
+    > = bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"));
+    let columns: (SlotColumns, health_workers::name, diesel::dsl::Nullable<bookings::id>) =
+        (SLOT, health_workers::name, bookings::id.nullable());
+    slots::table
         .inner_join(health_workers::table)
-        .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
+        .left_join(bookings::table.on(held_by))
         .filter(slots::withdrawn_at.is_null())
-        .select((SLOT, health_workers::name, bookings::id.nullable()))
-        .into_boxed();
+        .select(columns)
+}
+
+pub fn list_slots(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<Vec<SlotListing>> {
+    let mut query = live_slot_listings().into_boxed();
     if let Some(from) = filter.from {
         query = query.filter(slots::starts_at.ge(from));
     }
@@ -129,14 +141,7 @@ pub fn list_slots(conn: &mut DbConnection, filter: &SlotFilter) -> QueryResult<V
 /// One live slot, as `list_slots` lists it. A fixed query (not boxed like `list_slots`), so on
 /// PostgreSQL it is prepared once per connection: every booking attempt reads its slot.
 pub fn find_live_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<SlotListing>> {
-    slots::table
-        .inner_join(health_workers::table)
-        .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
-        .filter(slots::id.eq(id))
-        .filter(slots::withdrawn_at.is_null())
-        .select((SLOT, health_workers::name, bookings::id.nullable()))
-        .first(conn)
-        .optional()
+    live_slot_listings().filter(slots::id.eq(id)).first(conn).optional()
 }
 
 /// Locks the slot row until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being made
@@ -302,18 +307,30 @@ pub type BookingContext = (Attendance, Option<Screening>, Option<Referral>);
 /// What a booking needs to know about the referral, in one query: the attendance, its current
 /// screening and the referral decision.
 pub fn booking_context(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<BookingContext>> {
+    booking_contexts()
+        .filter(attendances::id.eq(attendance_id))
+        .order(screenings::version.desc())
+        .first(conn)
+        .optional()
+}
+
+/// Attendances with each of their screenings and their referral: the shape of a `BookingContext`
+/// (the row with the highest screening version is the context).
+#[diesel::dsl::auto_type(no_type_alias)]
+fn booking_contexts() -> _ {
+    let columns: (
+        super::attendances::Columns,
+        diesel::dsl::Nullable<super::screenings::Columns>,
+        diesel::dsl::Nullable<ReferralColumns>,
+    ) = (
+        super::attendances::COLUMNS,
+        super::screenings::COLUMNS.nullable(),
+        REFERRAL.nullable(),
+    );
     attendances::table
         .left_join(screenings::table)
         .left_join(referrals::table)
-        .filter(attendances::id.eq(attendance_id))
-        .order(screenings::version.desc())
-        .select((
-            super::attendances::COLUMNS,
-            super::screenings::COLUMNS.nullable(),
-            REFERRAL.nullable(),
-        ))
-        .first(conn)
-        .optional()
+        .select(columns)
 }
 
 /// A booking request's reads: its referral's context, and the slot it names if it names one.
@@ -327,16 +344,9 @@ pub fn booking_reads(
 ) -> QueryResult<Vec<BookingReads>> {
     let attendance_ids: Vec<DbUuid> = requests.iter().map(|(id, _)| *id).collect();
     let slot_ids: Vec<DbUuid> = requests.iter().filter_map(|(_, slot)| *slot).collect();
-    let contexts: Vec<BookingContext> = attendances::table
-        .left_join(screenings::table)
-        .left_join(referrals::table)
+    let contexts: Vec<BookingContext> = booking_contexts()
         .filter(attendances::id.eq_any(&attendance_ids))
         .order((attendances::id, screenings::version.desc()))
-        .select((
-            super::attendances::COLUMNS,
-            super::screenings::COLUMNS.nullable(),
-            REFERRAL.nullable(),
-        ))
         .load(pg)?;
     let mut by_attendance = std::collections::HashMap::with_capacity(contexts.len());
     for context in contexts {
@@ -346,13 +356,7 @@ pub fn booking_reads(
     let slots: Vec<SlotListing> = if slot_ids.is_empty() {
         Vec::new()
     } else {
-        slots::table
-            .inner_join(health_workers::table)
-            .left_join(bookings::table.on(bookings::slot_id.eq(slots::id).and(bookings::status.ne("cancelled"))))
-            .filter(slots::id.eq_any(&slot_ids))
-            .filter(slots::withdrawn_at.is_null())
-            .select((SLOT, health_workers::name, bookings::id.nullable()))
-            .load(pg)?
+        live_slot_listings().filter(slots::id.eq_any(&slot_ids)).load(pg)?
     };
     let by_slot: std::collections::HashMap<DbUuid, SlotListing> =
         slots.into_iter().map(|listing| (listing.0.id, listing)).collect();

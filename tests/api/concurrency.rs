@@ -298,6 +298,13 @@ fn burst_pair(p: usize, n: usize) -> (Value, Value) {
     (attendance, screening)
 }
 
+/// Sends the request; its status and JSON body.
+async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_patients_attendances_and_screenings_at_once_are_each_answered_as_alone() {
     // Arrange: 8 patients, each with one attendance recorded beforehand (so every later one is a
@@ -320,26 +327,11 @@ async fn many_patients_attendances_and_screenings_at_once_are_each_answered_as_a
             let base = app.url("");
             tasks.spawn(async move {
                 let (attendance, screening) = burst_pair(p, n);
-                let created = client
-                    .post(&attendances_url)
-                    .bearer_auth(&token)
-                    .json(&attendance)
-                    .send()
-                    .await
-                    .unwrap();
-                let created_status = created.status().as_u16();
-                let created: Value = created.json().await.unwrap();
+                let request = client.post(&attendances_url).bearer_auth(&token).json(&attendance);
+                let (created_status, created) = answer(request).await;
                 let id = created["id"].as_str().unwrap_or_default().to_owned();
                 let url = format!("{base}/api/v1/attendances/{id}/screening");
-                let screened = client
-                    .put(&url)
-                    .bearer_auth(&token)
-                    .json(&screening)
-                    .send()
-                    .await
-                    .unwrap();
-                let screened_status = screened.status().as_u16();
-                let screened: Value = screened.json().await.unwrap();
+                let (screened_status, screened) = answer(client.put(&url).bearer_auth(&token).json(&screening)).await;
                 (p, created_status, created, screened_status, screened)
             });
         }
