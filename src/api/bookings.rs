@@ -306,6 +306,7 @@ fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Res
         (status = 404, description = "No such attendance or slot", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "referral-not-accepted, slot-taken, already-booked or no-slot-in-window", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "slot-in-past, outside-window (give outside_window_reason) or invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -519,6 +520,7 @@ fn read_items(
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -559,6 +561,7 @@ pub async fn list(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -655,6 +658,7 @@ fn check_outcome(input: &RecordOutcome) -> Result<(), ApiError> {
         (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "invalid-transition: the booking is no longer booked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "outcome-before-slot, or invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]

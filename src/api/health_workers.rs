@@ -71,6 +71,7 @@ impl From<HealthWorker> for HealthWorkerView {
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "staff_id or subject already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -123,6 +124,7 @@ pub async fn create(
         (status = 200, description = "The register", body = HealthWorkersView),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]

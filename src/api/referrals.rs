@@ -83,6 +83,7 @@ fn not_positive(detail: &str) -> ApiError {
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values or times", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -241,6 +242,7 @@ impl From<FollowUp> for FollowUpView {
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not referred, or recorded with different content", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]

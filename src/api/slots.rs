@@ -184,6 +184,7 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
         (status = 404, description = "No such health worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps another slot of the same health worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values, or a slot in the past", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -274,6 +275,7 @@ pub struct SlotQuery {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`to` not after `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
@@ -315,6 +317,7 @@ pub async fn list(
         (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such slot", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A booking holds the slot", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearerAuth" = []))
 )]
