@@ -39,7 +39,7 @@ use diesel::sql_types::BigInt;
 use diesel::RunQueryDsl;
 use uuid::Uuid;
 
-use crate::api::attendances::patient_key;
+use crate::domain::patient::patient_key;
 use crate::config::Settings;
 use crate::db::{self, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};

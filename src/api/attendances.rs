@@ -19,6 +19,7 @@ use crate::db::{audit, scheduling, screenings, write_transaction, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
+use crate::domain::patient::patient_key;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
@@ -192,16 +193,6 @@ impl AttendanceView {
             referral: None,
             bookings: vec![],
         })
-    }
-}
-
-/// The patient key links a patient's attendances: the NHS number when known, else the local
-/// hospital number.
-pub fn patient_key(nhs_number: Option<&str>, local_id: Option<&str>) -> Option<String> {
-    match (nhs_number, local_id) {
-        (Some(nhs), _) => Some(format!("nhs:{nhs}")),
-        (None, Some(local)) => Some(format!("local:{local}")),
-        (None, None) => None,
     }
 }
 

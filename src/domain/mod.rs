@@ -7,6 +7,7 @@
 pub mod eligibility;
 pub mod nhs_number;
 pub mod pat;
+pub mod patient;
 pub mod scheduling;
 pub mod units;
 
