@@ -6,16 +6,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
-use utoipa_actix_web::{AppExt, UtoipaApp};
+use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::{self, health, AppState};
+use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::db;
@@ -23,6 +23,8 @@ use crate::domain::FieldError;
 use crate::error::{ApiError, PROBLEM_JSON};
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
+use crate::store::batches::{self, Batches};
+use crate::store::Store;
 use crate::telemetry::RedactedRootSpan;
 
 /// JSON bodies above this are refused with 413 (DESIGN.md §4).
@@ -86,18 +88,6 @@ impl Application {
     }
 }
 
-/// Every documented route: operations endpoints and `/api/v1`.
-pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
-where
-    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
-{
-    app.openapi(ApiDoc::openapi())
-        .service(health::live)
-        .service(health::ready)
-        .service(health::metrics)
-        .service(api::v1())
-}
-
 fn serve(
     listener: TcpListener,
     pool: db::Pool,
@@ -105,31 +95,30 @@ fn serve(
     settings: Settings,
 ) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
-    let batcher = match db::Backend::from_url(&settings.database_url)? {
+    let batches = match db::Backend::from_url(&settings.database_url)? {
         db::Backend::Postgres if settings.write_batch_size > 0 => {
-            let connections = db::batch_pool(&settings.database_url, db::batch::CONNECTIONS, settings.db_timeout)?;
+            let connections = db::batch_pool(&settings.database_url, batches::CONNECTIONS, settings.db_timeout)?;
             Some(Arc::new(
-                db::batch::WriteBatcher::start(&connections, settings.write_batch_size).map_err(StartError::Threads)?,
+                Batches::start(&connections, settings.write_batch_size).map_err(StartError::Threads)?,
             ))
         }
         _ => None,
     };
     let state = web::Data::new(AppState {
-        pool,
-        statistics_pool,
-        batcher,
+        store: Store::new(pool, statistics_pool, batches),
         settings: Arc::new(settings),
     });
     let metrics = web::Data::new(Metrics::default());
     let server = HttpServer::new(move || {
-        let (app, document) = routes(
+        let (app, document) = api::routes(
             App::new()
                 .app_data(authenticator.clone())
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(json_config())
                 .app_data(query_config())
-                .into_utoipa_app(),
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi()),
         )
         .split_for_parts();
         app.service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", document))

@@ -5,13 +5,15 @@
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
 use crate::config::{JwtKey, JwtSettings};
 use crate::error::ApiError;
+use crate::store::Actor;
 
 /// What a person or system may do. Unknown role names in a token are ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -269,7 +271,20 @@ macro_rules! role_set {
 /// arguments: extractors run in order, so 401 and 403 answer before body errors.
 pub struct Authorized<R: RoleSet> {
     pub user: AuthUser,
+    /// The request's id (`x-request-id`), for the audit trail.
+    request_id: Option<String>,
     _roles: PhantomData<R>,
+}
+
+impl<R: RoleSet> Authorized<R> {
+    /// Who is acting, as the stores write it into the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            subject: self.user.subject.clone(),
+            roles: self.user.roles_text(),
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 impl<R: RoleSet> FromRequest for Authorized<R> {
@@ -279,8 +294,11 @@ impl<R: RoleSet> FromRequest for Authorized<R> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).and_then(|user| {
             if user.has_any(R::ALLOWED) {
+                // Set by the tracing middleware on every request that reaches a handler.
+                let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
                 Ok(Authorized {
                     user,
+                    request_id,
                     _roles: PhantomData,
                 })
             } else {

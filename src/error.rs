@@ -8,7 +8,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::FieldError;
+use crate::domain::{FieldError, Refusal};
+use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -208,6 +209,27 @@ impl From<diesel::r2d2::PoolError> for ApiError {
 impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> ApiError {
         ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::NotFound(detail) => ApiError::NotFound(detail),
+            Refusal::Conflict { kind, detail } => ApiError::Conflict { kind, detail },
+            Refusal::Rule { kind, detail, errors } => ApiError::Rule { kind, detail, errors },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::Refused(refusal) => refusal.into(),
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StoreError::ConnectionLost(cause) => ApiError::ConnectionLost(cause),
+            StoreError::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

@@ -2,6 +2,15 @@
 //!
 //! Read `DOMAIN.md` and `DESIGN.md` (in `shared/`) for the rules this encodes.
 
+/// Declares the column tuple of a row struct, as a type and a constant, from one list
+/// (`as_select()` does not compile through the MultiConnection, DESIGN.md §9).
+macro_rules! columns {
+    ($vis:vis $name:ident: $ty:ident = $table:ident { $($col:ident),+ $(,)? }) => {
+        $vis type $ty = ($($table::$col,)+);
+        $vis const $name: $ty = ($($table::$col,)+);
+    };
+}
+
 pub mod api;
 pub mod app;
 pub mod auth;
@@ -14,4 +23,5 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod statistics;
+pub mod store;
 pub mod telemetry;

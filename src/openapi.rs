@@ -47,7 +47,8 @@ impl Modify for BearerAuth {
 
 /// The document, from the same registration the server uses.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, document) = crate::app::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
+    let app = actix_web::App::new().into_utoipa_app().openapi(ApiDoc::openapi());
+    let (_, document) = crate::api::routes(app).split_for_parts();
     document
 }
 

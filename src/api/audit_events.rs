@@ -3,16 +3,15 @@
 use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
-use tracing_actix_web::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{audit_event, AppState};
+use super::problems::Problems;
+use super::AppState;
 use crate::auth::Authorized;
-use crate::db::audit::{self, AuditFilter};
 use crate::db::types::DbTime;
-use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::audit::AuditFilter;
 
 role_set!(
     /// Only administrators read the audit trail.
@@ -69,10 +68,8 @@ pub struct AuditEventsView {
     responses(
         (status = 200, description = "Events", body = AuditEventsView),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -80,7 +77,6 @@ pub struct AuditEventsView {
 pub async fn list(
     auth: Authorized<ReadAudit>,
     state: web::Data<AppState>,
-    request_id: RequestId,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
@@ -95,28 +91,7 @@ pub async fn list(
         to: query.to.map(|t| DbTime::new(t.with_timezone(&Utc))),
         limit,
     };
-    let user = auth.user;
-    let request_id = request_id.to_string();
-    let events = state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                let events = audit::list(conn, &filter)?;
-                // Reading the trail is itself recorded: it shows whose records were looked at.
-                audit::record(
-                    conn,
-                    &audit_event(
-                        &user,
-                        &request_id,
-                        "read",
-                        "audit_events",
-                        "query",
-                        filter.patient_key.as_deref(),
-                    ),
-                )?;
-                Ok::<_, ApiError>(events)
-            })
-        })
-        .await?;
+    let events = state.store.audit().list(filter, &auth.actor()).await?;
     let events = events
         .into_iter()
         .map(|e| AuditEventView {

@@ -8,24 +8,22 @@ use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
-use super::attendances::PatientView;
-use super::{audit_event, decode_code, parse_body, parse_id, AppState};
+use super::views::{BookingItem, BookingView};
+use super::{audit_event, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
-use crate::db::attendances::{self, Attendance};
-use crate::db::audit::AuditEvent;
-use crate::db::batch::BatchError;
-use crate::db::scheduling::{
-    self, violates, Booking, BookingAttempt, BookingContext, BookingFilter, BookingListing, Slot, SlotListing,
-};
-use crate::db::screenings::Screening;
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{audit, single_write, write_transaction, DbConnection};
-use crate::domain::eligibility::PresentingCondition;
-use crate::domain::pat::{Alert, Answers, PatResult, PatRule};
+use crate::db::{single_write, write_transaction, DbConnection};
+use crate::domain::scheduling::ReferralDecision;
 use crate::domain::scheduling::{window_end, BookingStatus, LeadTime, OutsideWindowReason};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::attendances::{self, Attendance};
+use crate::store::audit::{self, AuditEvent};
+use crate::store::scheduling::{
+    self, violates, Booking, BookingAttempt, BookingContext, BookingFilter, Slot, SlotListing,
+};
+use crate::store::screenings::Screening;
 
 role_set!(
     /// Who books: ED staff, the EPR, or an AHW.
@@ -56,162 +54,11 @@ pub struct CreateBooking {
     pub outside_window_reason: Option<OutsideWindowReason>,
 }
 
-/// An appointment.
-#[derive(Serialize, ToSchema, Debug, Clone)]
-pub struct BookingView {
-    pub id: uuid::Uuid,
-    pub attendance_id: uuid::Uuid,
-    pub slot_id: uuid::Uuid,
-    pub health_worker_id: uuid::Uuid,
-    pub health_worker_name: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub status: BookingStatus,
-    /// FHIR Appointment status: booked, fulfilled, noshow, cancelled.
-    pub fhir_status: String,
-    /// Same day, next day or later than the screening (Europe/London days): same-day
-    /// appointments are six times more likely to be attended.
-    pub lead_time: LeadTime,
-    /// Whether the slot starts within `PAT_BOOKING_WINDOW_HOURS` of the screening.
-    pub within_window: bool,
-    pub outside_window_reason: Option<OutsideWindowReason>,
-    pub booked_at: DateTime<Utc>,
-    pub booked_by: String,
-    pub brief_intervention_delivered: Option<bool>,
-    pub units_per_week: Option<f64>,
-    pub cancel_reason: Option<String>,
-    pub cancelled_by: Option<String>,
-    pub outcome_at: Option<DateTime<Utc>>,
-    pub outcome_by: Option<String>,
-}
-
-impl BookingView {
-    pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>) -> Result<BookingView, ApiError> {
-        let (booking, slot, worker_name) = listing;
-        let status: BookingStatus = decode_code(&booking.status)?;
-        Ok(BookingView {
-            id: booking.id.0,
-            attendance_id: booking.attendance_id.0,
-            slot_id: slot.id.0,
-            health_worker_id: slot.health_worker_id.0,
-            health_worker_name: worker_name.clone(),
-            starts_at: slot.starts_at.get(),
-            ends_at: slot.ends_at.get(),
-            status,
-            fhir_status: status.fhir_status().to_owned(),
-            lead_time: LeadTime::between(screened_at, slot.starts_at.get()),
-            within_window: booking.within_window,
-            outside_window_reason: booking.outside_window_reason.as_deref().map(decode_code).transpose()?,
-            booked_at: booking.booked_at.get(),
-            booked_by: booking.booked_by.clone(),
-            brief_intervention_delivered: booking.brief_intervention_delivered,
-            units_per_week: booking.units_per_week,
-            cancel_reason: booking.cancel_reason.clone(),
-            cancelled_by: (status == BookingStatus::Cancelled)
-                .then(|| booking.outcome_by.clone())
-                .flatten(),
-            outcome_at: booking.outcome_at.map(DbTime::get),
-            outcome_by: booking.outcome_by.clone(),
-        })
-    }
-}
-
-/// Every booking of an attendance's referral, newest first (for `GET /attendances/{id}`).
-pub fn bookings_of(
-    conn: &mut DbConnection,
-    attendance_id: DbUuid,
-    screened_at: Option<DateTime<Utc>>,
-) -> Result<Vec<BookingView>, ApiError> {
-    let Some(screened_at) = screened_at else {
-        return Ok(vec![]);
-    };
-    let filter = BookingFilter {
-        attendance_id: Some(attendance_id),
-        ..BookingFilter::default()
-    };
-    let mut views = scheduling::list_bookings(conn, &filter)?
-        .iter()
-        .map(|listing| BookingView::new(listing, screened_at))
-        .collect::<Result<Vec<_>, _>>()?;
-    views.sort_by_key(|view| std::cmp::Reverse(view.booked_at));
-    Ok(views)
-}
-
-/// The screening as an AHW needs it at the appointment.
-#[derive(Serialize, ToSchema, Debug)]
-pub struct ScreeningSummary {
-    pub result: Option<PatResult>,
-    pub rule: Option<PatRule>,
-    pub units: Option<f64>,
-    pub answers: Option<Answers>,
-    pub alerts: Vec<Alert>,
-    pub screened_at: DateTime<Utc>,
-}
-
-/// A booking with who the patient is and why they were referred.
-#[derive(Serialize, ToSchema, Debug)]
-pub struct BookingItem {
-    #[serde(flatten)]
-    pub booking: BookingView,
-    pub patient: PatientView,
-    pub presenting_condition: PresentingCondition,
-    pub indications: Vec<PresentingCondition>,
-    pub screening: Option<ScreeningSummary>,
-}
-
 #[derive(Serialize, ToSchema, Debug)]
 pub struct BookingList {
     /// The Europe/London date listed.
     pub date: NaiveDate,
     pub bookings: Vec<BookingItem>,
-}
-
-fn item(
-    listing: &BookingListing,
-    attendance: Attendance,
-    screening: Option<Screening>,
-) -> Result<BookingItem, ApiError> {
-    let screened_at = screening
-        .as_ref()
-        .map_or(listing.0.booked_at.get(), |s| s.screened_at.get());
-    let summary = match screening {
-        None => None,
-        Some(s) => Some(ScreeningSummary {
-            result: s.result.as_deref().map(decode_code).transpose()?,
-            rule: s.rule.as_deref().map(decode_code).transpose()?,
-            units: s.units,
-            answers: s
-                .answers
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| ApiError::internal(format!("stored answers do not parse: {e}")))?,
-            alerts: s
-                .alerts
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(decode_code)
-                .collect::<Result<_, _>>()?,
-            screened_at: s.screened_at.get(),
-        }),
-    };
-    Ok(BookingItem {
-        booking: BookingView::new(listing, screened_at)?,
-        patient: PatientView {
-            nhs_number: attendance.nhs_number,
-            local_id: attendance.local_id,
-            sex: decode_code(&attendance.sex)?,
-            date_of_birth: attendance.date_of_birth,
-        },
-        presenting_condition: decode_code(&attendance.presenting_condition)?,
-        indications: attendance
-            .indications
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(decode_code)
-            .collect::<Result<_, _>>()?,
-        screening: summary,
-    })
 }
 
 enum Booked {
@@ -254,7 +101,7 @@ fn admissible(
     if slot_id.is_some() && slot.is_none() {
         return Err(ApiError::NotFound("no slot with that id".into()));
     }
-    let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == "accepted")) else {
+    let (Some(screening), Some(_)) = (screening, referral.filter(|r| r.decision == ReferralDecision::Accepted)) else {
         return Err(referral_not_accepted());
     };
     if slot.as_ref().is_some_and(|(_, _, holder)| holder.is_some()) {
@@ -282,7 +129,7 @@ fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Res
         Ok(true) => Ok(true),
         // The referral changed, or the slot was withdrawn, since they were read.
         Ok(false) => match scheduling::find_referral(conn, row.attendance_id)? {
-            Some(referral) if referral.decision == "accepted" => Ok(false),
+            Some(referral) if referral.decision == ReferralDecision::Accepted => Ok(false),
             _ => Err(referral_not_accepted()),
         },
         Err(e) => match insert_error(&e) {
@@ -326,13 +173,9 @@ pub async fn create(
     let slot_id = input.slot_id.map(DbUuid);
     // On PostgreSQL the reads share a query with the other booking requests of the moment, and a
     // request they refuse (in a race, most are refused: the slot is taken) is answered at once.
-    let admitted = match &state.batcher {
-        Some(batcher) => match batcher.booking_reads(attendance_id, slot_id).await {
-            Ok((context, slot)) => Some(admissible(context, slot_id, slot)?),
-            Err(BatchError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
-            Err(BatchError::Failed) => None, // read below, one request at a time
-        },
-        None => None,
+    let admitted = match state.store.booking_reads_batched(attendance_id, slot_id).await? {
+        Some((context, slot)) => Some(admissible(context, slot_id, slot)?),
+        None => None, // read below, one request at a time
     };
     let booked = state
         .db(move |conn| {
@@ -354,9 +197,9 @@ pub async fn create(
                     id: DbUuid(uuid::Uuid::now_v7()),
                     attendance_id,
                     slot_id: DbUuid(uuid::Uuid::nil()),
-                    status: BookingStatus::Booked.code().to_owned(),
+                    status: BookingStatus::Booked,
                     within_window: true,
-                    outside_window_reason: input.outside_window_reason.map(|r| r.code().to_owned()),
+                    outside_window_reason: input.outside_window_reason,
                     booked_at: DbTime::new(now),
                     booked_by: user.subject.clone(),
                     outcome_at: None,
@@ -397,7 +240,7 @@ pub async fn create(
                             return Err(if open_booking(conn)? { already_booked() } else { rule });
                         }
                         row.slot_id = slot.id;
-                        row.lead_time = Some(LeadTime::between(screened_at, starts).code().to_owned());
+                        row.lead_time = Some(LeadTime::between(screened_at, starts));
                         if !try_insert(conn, &row, &event)? {
                             // Taken by a booking made at the same moment, or withdrawn since read.
                             return Err(match scheduling::find_live_slot(conn, slot.id)? {
@@ -416,7 +259,7 @@ pub async fn create(
                         let free = scheduling::free_slots(conn, from, DbTime::new(window_ends), AUTOMATIC_TRIES)?;
                         for (slot_id, starts) in free {
                             row.slot_id = slot_id;
-                            row.lead_time = Some(LeadTime::between(screened_at, starts.get()).code().to_owned());
+                            row.lead_time = Some(LeadTime::between(screened_at, starts.get()));
                             if try_insert(conn, &row, &event)? {
                                 booked = scheduling::find_live_slot(conn, slot_id)?.map(|(slot, name, _)| (slot, name));
                                 break;
@@ -441,7 +284,7 @@ pub async fn create(
                 Ok(Booked::Made(Box::new(BookingView::new(
                     &(row, slot, name),
                     screened_at,
-                )?)))
+                ))))
             })
         })
         .await?;
@@ -504,7 +347,7 @@ fn read_items(
             listing.0.id.0,
             Some(&attendance.patient_key),
         ));
-        items.push(item(listing, attendance, screening)?);
+        items.push(BookingItem::new(listing, &attendance, screening.as_ref()));
     }
     audit::record_all(conn, &events)?;
     Ok(items)
@@ -540,7 +383,7 @@ pub async fn list(
         starts_from: Some(DbTime::new(from)),
         starts_before: Some(DbTime::new(to)),
         health_worker_id: query.health_worker_id.map(DbUuid),
-        status: query.status.map(|s| s.code().to_owned()),
+        status: query.status,
         ..BookingFilter::default()
     };
     let user = auth.user;
@@ -681,7 +524,7 @@ pub async fn outcome(
             single_write(conn, |conn| {
                 let (booking, slot, name) = scheduling::find_booking(conn, id)?
                     .ok_or_else(|| ApiError::NotFound("no booking with that id".into()))?;
-                let current: BookingStatus = decode_code(&booking.status)?;
+                let current = booking.status;
                 let invalid = || ApiError::Conflict {
                     kind: "invalid-transition",
                     detail: format!(
@@ -700,7 +543,7 @@ pub async fn outcome(
                     });
                 }
                 let changed = Booking {
-                    status: input.status.code().to_owned(),
+                    status: input.status,
                     outcome_at: Some(DbTime::new(now)),
                     outcome_by: Some(user.subject.clone()),
                     brief_intervention_delivered: input.brief_intervention_delivered,
@@ -722,7 +565,7 @@ pub async fn outcome(
                     return Err(invalid());
                 }
                 let screened_at = screening.map_or(changed.booked_at.get(), |s| s.screened_at.get());
-                BookingView::new(&(changed, slot, name), screened_at)
+                Ok(BookingView::new(&(changed, slot, name), screened_at))
             })
         })
         .await?;

@@ -5,7 +5,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use crate::db;
 use crate::error::{ApiError, Problem};
 use crate::metrics::Metrics;
 
@@ -32,9 +31,7 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db(|conn| db::ping(conn).map_err(|e| ApiError::Unavailable(e.to_string())))
-        .await?;
+    state.store.ping().await?;
     Ok(HttpResponse::Ok().json(HealthView { status: "ok" }))
 }
 
@@ -43,9 +40,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 #[get("/metrics")]
 pub async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
     let mut text = metrics.render();
-    if let Some(batcher) = &state.batcher {
-        text.push_str(&batcher.render_metrics());
-    }
+    text.push_str(&state.store.render_metrics());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)

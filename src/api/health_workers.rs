@@ -7,11 +7,11 @@ use utoipa::ToSchema;
 
 use super::{parse_body, text_field, AppState};
 use crate::auth::Authorized;
-use crate::db::scheduling::{self, violates, HealthWorker};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::scheduling::{self, violates, HealthWorker};
 
 role_set!(
     /// Who keeps the register.

@@ -2,71 +2,72 @@
 //! and utoipa paths. Handlers are thin: parse into domain types, call domain functions, run the
 //! database work in one transaction on the blocking pool, map to a response.
 
+//! HTTP resources: one module per resource, each with its handlers, request types and utoipa
+//! paths; the views several resources answer with are in `views`. A handler reads as: parse
+//! (the extractors below, then into domain types), apply the domain rule, make one store call,
+//! map the result to a view.
+
 pub mod attendances;
 pub mod audit_events;
 pub mod bookings;
 pub mod health;
 pub mod health_workers;
+pub mod problems;
 pub mod referrals;
 pub mod screenings;
 pub mod slots;
 pub mod statistics;
+pub mod views;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use actix_web::web;
+use actix_web::dev::{Payload, ServiceFactory, ServiceRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
-use utoipa_actix_web::scope;
+use utoipa_actix_web::{scope, UtoipaApp};
 
 use crate::auth::AuthUser;
 use crate::config::Settings;
-use crate::db::audit::AuditEvent;
-use crate::db::batch::WriteBatcher;
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::{DbConnection, Pool};
 use crate::domain::FieldError;
 use crate::error::ApiError;
+use crate::store::audit::AuditEvent;
+use crate::store::Store;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: Pool,
-    /// Where the statistics read: the replica of `PAT_STATISTICS_DATABASE_URL`, or `pool`.
-    pub statistics_pool: Pool,
-    /// PostgreSQL with `PAT_WRITE_BATCH_SIZE` > 0: the queues that write attendances and
-    /// screenings arriving together in one statement (`db::batch`).
-    pub batcher: Option<Arc<WriteBatcher>>,
+    pub store: Store,
     pub settings: Arc<Settings>,
 }
 
 impl AppState {
-    /// Runs `work` with a pooled connection on the blocking thread pool. A pool that cannot give
-    /// a connection in `PAT_DB_TIMEOUT_SECONDS` answers 503.
+    /// Runs `work` with a pooled connection on the blocking thread pool (see `Store::run`).
     ///
-    /// When the connection turns out to be lost (the database restarted or failed over), it is
-    /// dropped and `work` runs again on another. That is safe because every write is idempotent:
-    /// a write that did commit before the connection died is found and answered as a replay.
+    /// Transitional: the scheduling and statistics handlers still run their own database work
+    /// through this until they move behind their stores.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        run_on(self.pool.clone(), work).await
+        run_on(self.store.pool().clone(), work).await
     }
 
-    /// As [`AppState::db`], on the statistics' connections (read only when they are a replica).
+    /// As [`AppState::db`], on the statistics' connections.
     pub async fn statistics_db<T, F>(&self, work: F) -> Result<T, ApiError>
     where
-        F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        run_on(self.statistics_pool.clone(), work).await
+        run_on(self.store.statistics_pool().clone(), work).await
     }
 }
 
-async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, ApiError>
+async fn run_on<T, F>(pool: crate::db::Pool, work: F) -> Result<T, ApiError>
 where
-    F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
     web::block(move || {
@@ -85,9 +86,21 @@ where
     .await?
 }
 
+/// Every documented route: operations endpoints and `/api/v1`, added to `app` (whose OpenAPI
+/// document, `openapi::ApiDoc`, they fill in).
+pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
+{
+    app.service(health::live)
+        .service(health::ready)
+        .service(health::metrics)
+        .service(v1())
+}
+
 /// Every `/api/v1` route, registered through utoipa-actix-web so each appears in the OpenAPI
 /// document (a route added with plain `.route()` would silently drop out).
-pub fn v1() -> utoipa_actix_web::scope::Scope<
+fn v1() -> utoipa_actix_web::scope::Scope<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
         Config = (),
@@ -140,6 +153,40 @@ pub fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     })
 }
 
+/// A JSON request body, parsed into `T`: malformed JSON is a 400, a body over 1 MiB a 413, the
+/// wrong content type a 415 (the app's `JsonConfig`), and a value of the wrong shape a 422 naming
+/// the field by its JSON path (`answers.drinks[1].measure`).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Body<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            parse_body(value).map(Body).map_err(actix_web::Error::from)
+        })
+    }
+}
+
+/// The `{id}` of the path as a UUID: a malformed one is a 400 naming the field.
+pub struct PathId(pub uuid::Uuid);
+
+impl FromRequest for PathId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<PathId, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = match req.match_info().get("id") {
+            Some(raw) => parse_id(raw).map(PathId),
+            None => Err(ApiError::internal("PathId used on a route without {id}")),
+        };
+        std::future::ready(id)
+    }
+}
+
 /// One audit event for `user` acting on a resource of `patient_key`, in `request_id`.
 pub fn audit_event(
     user: &AuthUser,
@@ -149,6 +196,7 @@ pub fn audit_event(
     resource_id: impl ToString,
     patient_key: Option<&str>,
 ) -> AuditEvent {
+    use crate::db::types::{DbTime, DbUuid};
     AuditEvent {
         id: DbUuid(uuid::Uuid::now_v7()),
         occurred_at: DbTime::now(),
@@ -168,13 +216,6 @@ pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
         detail: "the id in the path is not a UUID".into(),
         errors: vec![FieldError::new("id", "must be a UUID")],
     })
-}
-
-/// Reads back a code stored as TEXT (e.g. `"head_injury"`) into its enum; a value the enum does
-/// not know means the database holds something the code never wrote: an internal error.
-pub fn decode_code<T: DeserializeOwned>(code: &str) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::String(code.to_owned()))
-        .map_err(|_| ApiError::internal(format!("unexpected stored code {code:?}")))
 }
 
 /// Trims a free-text field, refusing an empty one and one longer than `max` characters.

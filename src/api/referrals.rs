@@ -8,15 +8,19 @@ use serde::{Deserialize, Serialize};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
-use super::{audit_event, decode_code, parse_body, parse_id, AppState};
+use super::views::ReferralView;
+use super::{audit_event, parse_body, parse_id, AppState};
 use crate::auth::Authorized;
-use crate::db::scheduling::{self, BookingFilter, FollowUp, Referral};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{attendances, audit, write_transaction};
+use crate::db::write_transaction;
+use crate::domain::pat::{PatResult, ScreeningStatus};
+use crate::domain::scheduling::BookingStatus;
 use crate::domain::scheduling::ReferralDecision;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::scheduling::{self, BookingFilter, FollowUp, Referral};
+use crate::store::{attendances, audit};
 
 role_set!(
     /// Who records the referral decision: ED staff, the EPR, or the AHW who saw the patient.
@@ -38,27 +42,6 @@ pub struct RecordReferralRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<DateTime<FixedOffset>>,
-}
-
-#[derive(Serialize, ToSchema, Debug, Clone)]
-pub struct ReferralView {
-    pub attendance_id: uuid::Uuid,
-    pub decision: ReferralDecision,
-    pub decided_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-    pub recorded_by: String,
-}
-
-impl ReferralView {
-    pub fn from_row(row: &Referral) -> Result<ReferralView, ApiError> {
-        Ok(ReferralView {
-            attendance_id: row.attendance_id.0,
-            decision: decode_code(&row.decision)?,
-            decided_at: row.decided_at.get(),
-            recorded_at: row.recorded_at.get(),
-            recorded_by: row.recorded_by.clone(),
-        })
-    }
 }
 
 fn not_positive(detail: &str) -> ApiError {
@@ -111,10 +94,13 @@ pub async fn record(
                         .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
                     let screening = match current {
                         None => return Err(not_positive("this attendance has no screening")),
-                        Some(s) if s.status != "completed" => {
-                            return Err(not_positive(&format!("the PAT was not completed ({})", s.status)))
+                        Some(s) if s.status != ScreeningStatus::Completed => {
+                            return Err(not_positive(&format!(
+                                "the PAT was not completed ({})",
+                                s.status.code()
+                            )))
                         }
-                        Some(s) if s.result.as_deref() != Some("positive") => {
+                        Some(s) if s.result != Some(PatResult::Positive) => {
                             return Err(not_positive("the PAT result is negative"))
                         }
                         Some(s) => s,
@@ -124,7 +110,7 @@ pub async fn record(
                     let existing = scheduling::find_referral_for_update(conn, id)?;
                     let row = Referral {
                         attendance_id: id,
-                        decision: input.decision.code().to_owned(),
+                        decision: input.decision,
                         decided_at: DbTime::new(decided_at),
                         recorded_at: DbTime::new(now),
                         recorded_by: user.subject.clone(),
@@ -135,7 +121,7 @@ pub async fn record(
                             && input.decided_at.is_none_or(|_| stored.decided_at == row.decided_at);
                         if same {
                             audit::record(conn, &audit_event(&user, &request_id, "read", "referral", id.0, key))?;
-                            return Ok((false, ReferralView::from_row(stored)?));
+                            return Ok((false, ReferralView::from(stored)));
                         }
                         let filter = BookingFilter {
                             attendance_id: Some(id),
@@ -143,7 +129,7 @@ pub async fn record(
                         };
                         let held = scheduling::list_bookings(conn, &filter)?
                             .iter()
-                            .any(|(booking, _, _)| booking.status != "cancelled");
+                            .any(|(booking, _, _)| booking.status != BookingStatus::Cancelled);
                         if held && stored.decision != row.decision {
                             return Err(ApiError::Conflict {
                                 kind: "referral-has-booking",
@@ -172,7 +158,7 @@ pub async fn record(
                         scheduling::insert_referral(conn, &row)?;
                     }
                     audit::record(conn, &audit_event(&user, &request_id, action, "referral", id.0, key))?;
-                    Ok((existing.is_none(), ReferralView::from_row(&row)?))
+                    Ok((existing.is_none(), ReferralView::from(&row)))
                 })
             };
             // Two first decisions at once: the primary key lets one in; the other goes again and
@@ -288,8 +274,12 @@ pub async fn follow_up(
             write_transaction(conn, |conn| {
                 let attendance = attendances::find(conn, id)?
                     .ok_or_else(|| ApiError::NotFound("no attendance with that id".into()))?;
-                let referred = scheduling::find_referral(conn, id)?
-                    .is_some_and(|r| r.decision == "accepted" || r.decision == "seen_in_department");
+                let referred = scheduling::find_referral(conn, id)?.is_some_and(|r| {
+                    matches!(
+                        r.decision,
+                        ReferralDecision::Accepted | ReferralDecision::SeenInDepartment
+                    )
+                });
                 if !referred {
                     return Err(ApiError::Conflict {
                         kind: "not-referred",

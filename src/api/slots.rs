@@ -8,13 +8,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{parse_body, parse_id, AppState};
 use crate::auth::Authorized;
-use crate::db::scheduling::{self, violates, Slot, SlotFilter, SlotListing};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::write_transaction;
 use crate::domain::scheduling::{DayOfWeek, Rota, Span, MAX_SLOT_HOURS};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::scheduling::{self, violates, Slot, SlotFilter, SlotListing};
 
 role_set!(
     /// Who publishes and withdraws availability.

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::statistics::{self as queries, Scope};
-use crate::db::{audit, single_write, DbConnection};
+use crate::db::{single_write, DbConnection};
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
@@ -23,6 +23,7 @@ use crate::statistics::periods::{financial_year_start, financial_years, london_d
 use crate::statistics::reports::{
     self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
 };
+use crate::store::audit;
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -195,7 +196,7 @@ fn csv_response(name: &str, body: String) -> HttpResponse {
 }
 
 /// Records that `user` pulled a report (no patient key: the figures identify no one).
-fn audit_report(user: &AuthUser, request_id: &str, report: &str) -> crate::db::audit::AuditEvent {
+fn audit_report(user: &AuthUser, request_id: &str, report: &str) -> crate::store::audit::AuditEvent {
     audit_event(user, request_id, "read", "statistics", report, None)
 }
 

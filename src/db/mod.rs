@@ -1,24 +1,11 @@
-//! Database access: the connection pool over both backends, migrations, transactions, and one
-//! module per aggregate. Functions here take `&mut DbConnection` and return `QueryResult`; the
-//! handler owns the transaction (STYLE.md §8).
+//! Database plumbing under the stores: the connection pool over both backends, migrations,
+//! transactions, the portable and typed column types, the schema, prepared statements and the
+//! group-commit queue machinery. What is read and written, per aggregate, is in `store`.
 
-/// Declares the column tuple of a row struct, as a type and a constant, from one list
-/// (`as_select()` does not compile through the MultiConnection, DESIGN.md §9).
-macro_rules! columns {
-    ($vis:vis $name:ident: $ty:ident = $table:ident { $($col:ident),+ $(,)? }) => {
-        $vis type $ty = ($($table::$col,)+);
-        $vis const $name: $ty = ($($table::$col,)+);
-    };
-}
-
-pub mod attendances;
-pub mod audit;
 pub mod batch;
 mod conn;
 pub mod prepared;
-pub mod scheduling;
 pub mod schema;
-pub mod screenings;
 pub mod statistics;
 pub mod types;
 
@@ -300,6 +287,41 @@ where
     match conn {
         DbConnection::Pg(_) => f(conn),
         DbConnection::Sqlite(_) => write_transaction(conn, f),
+    }
+}
+
+/// What a failed statement means for the caller, as far as the database tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The database closed this connection (a restart, a failover): drop it and use another.
+    ConnectionLost,
+    /// The database cannot do the work now (SQLite locked past its busy timeout, a connection
+    /// closed before the statement): answer 503.
+    Unavailable,
+    /// PostgreSQL gave up a transaction to keep concurrent ones serialisable: retry.
+    SerializationFailure,
+    Other,
+}
+
+/// Classifies a database error, in one place for every caller (the stores, the write batches).
+///
+/// diesel reports a connection that PostgreSQL terminated (`57P01 admin_shutdown`, a backend
+/// killed by a restart or failover) as an unknown database error; only the server's message tells
+/// it apart, so this is the one place that reads it.
+pub fn failure_of(error: &diesel::result::Error) -> Failure {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Failure::Unavailable,
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Failure::SerializationFailure,
+        Error::DatabaseError(_, info)
+            if info.message().contains("terminating connection")
+                || info.message().contains("server closed the connection")
+                || info.message().contains("no connection to the server") =>
+        {
+            Failure::ConnectionLost
+        }
+        Error::DatabaseError(_, info) if info.message().contains("database is locked") => Failure::Unavailable,
+        _ => Failure::Other,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Is the PAT indicated for this attendance? (DOMAIN.md §2)
 
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -109,6 +110,46 @@ pub fn indications(
         found.push(PresentingCondition::RepeatAttender);
     }
     found
+}
+
+/// The repeat-attender rule applied to one new attendance: the two possible answers, decided
+/// before the database is asked, and the window the database counts earlier attendances in.
+///
+/// The count and the insert must be one atomic step (two attendances of a patient arriving
+/// together must each see the other, or not, consistently), so the database counts and picks;
+/// this value says what it picks between.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RepeatAttenderRule {
+    /// Earlier attendances arriving in `[since, arrived_at)` count.
+    pub since: DateTime<Utc>,
+    /// At least this many earlier attendances make a repeat attender.
+    pub min_prior: u32,
+    /// The indications when the patient is a repeat attender.
+    pub if_repeat: Vec<PresentingCondition>,
+    /// The indications otherwise.
+    pub otherwise: Vec<PresentingCondition>,
+}
+
+impl RepeatAttenderRule {
+    /// The rule for an attendance of `recorded` arriving at `arrived_at`, with the configured
+    /// threshold (`PAT_REPEAT_ATTENDER_MIN_PRIOR`) and window (`PAT_REPEAT_ATTENDER_WINDOW_DAYS`).
+    pub fn new(recorded: PresentingCondition, arrived_at: DateTime<Utc>, min_prior: u32, window_days: i64) -> Self {
+        RepeatAttenderRule {
+            since: arrived_at - Duration::days(window_days),
+            min_prior,
+            if_repeat: indications(recorded, min_prior, min_prior),
+            otherwise: indications(recorded, 0, min_prior),
+        }
+    }
+
+    /// The indications given `prior` earlier attendances in the window.
+    pub fn indications(&self, prior: i64) -> &[PresentingCondition] {
+        if prior >= i64::from(self.min_prior) {
+            &self.if_repeat
+        } else {
+            &self.otherwise
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! the functions here; once a value has a domain type it is valid. The rules themselves are in
 //! /work/shared/DOMAIN.md, cited section by section in each module.
 
+pub mod attendance;
 pub mod eligibility;
 pub mod nhs_number;
 pub mod pat;
@@ -29,6 +30,45 @@ impl FieldError {
         Self {
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+/// Why a well-formed request is refused given what is recorded: the record it names does not
+/// exist, it conflicts with the recorded state, or it breaks a rule that depends on the stored
+/// state or the time. Stores and domain rules answer these; the API maps them to 404, 409 and
+/// 422 (DESIGN.md §4 gives the order the checks run in).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// What was not found, in words: "no attendance with that id".
+    NotFound(String),
+    /// A state conflict; `kind` names it (`slot-taken`, `idempotency-conflict`, …).
+    Conflict { kind: &'static str, detail: String },
+    /// A rule that depends on the stored state or the time; `kind` names it.
+    Rule {
+        kind: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+}
+
+impl Refusal {
+    pub fn not_found(what: impl Into<String>) -> Refusal {
+        Refusal::NotFound(what.into())
+    }
+
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Refusal {
+        Refusal::Conflict {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn rule(kind: &'static str, detail: impl Into<String>, errors: Vec<FieldError>) -> Refusal {
+        Refusal::Rule {
+            kind,
+            detail: detail.into(),
+            errors,
         }
     }
 }

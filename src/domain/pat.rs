@@ -4,11 +4,12 @@
 //! Sources disagree on the threshold and on whether frequency counts, so the rule is a value the
 //! caller passes in and stores with the result: changing the default never rewrites history.
 
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::units::{total_units, DrinkEntry};
-use super::FieldError;
+use super::{FieldError, Refusal};
 
 /// The feedback a clinician gives when the PAT is positive (DOMAIN.md §3). Explicit health
 /// feedback raised acceptance of referral from 52% to 64% (Patton, Crawford & Touquet 2003).
@@ -253,6 +254,147 @@ impl NextStep {
             NextStep::OfferAhwAppointment => "offer_ahw_appointment",
         }
     }
+}
+
+/// `completed`, or why the PAT was not done (DOMAIN.md §5). Not-done screenings count in the
+/// denominator of the screening rate.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreeningStatus {
+    Completed,
+    Refused,
+    Intoxicated,
+    LacksCapacity,
+    TooUnwell,
+    UnderAge,
+    NotAsked,
+}
+
+impl ScreeningStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            ScreeningStatus::Completed => "completed",
+            ScreeningStatus::Refused => "refused",
+            ScreeningStatus::Intoxicated => "intoxicated",
+            ScreeningStatus::LacksCapacity => "lacks_capacity",
+            ScreeningStatus::TooUnwell => "too_unwell",
+            ScreeningStatus::UnderAge => "under_age",
+            ScreeningStatus::NotAsked => "not_asked",
+        }
+    }
+}
+
+/// What the clinician does next after a screening (DOMAIN.md §1, §6): advice, the leaflet and the
+/// AHW offer, in that order, when positive; nothing otherwise.
+pub fn next_steps_for(result: Option<PatResult>) -> Vec<NextStep> {
+    match result {
+        Some(PatResult::Positive) => vec![
+            NextStep::GiveAdvice,
+            NextStep::OfferLeaflet,
+            NextStep::OfferAhwAppointment,
+        ],
+        _ => vec![],
+    }
+}
+
+/// How far in the future a screening time may be (clock skew between systems).
+pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
+
+/// A screening as recorded, checked for shape before the attendance is looked up: answers
+/// present exactly when completed, and complete for the rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScreeningInput {
+    pub status: ScreeningStatus,
+    /// When the PAT was asked; `None`: now.
+    pub screened_at: Option<DateTime<Utc>>,
+    /// The rule; `None` when not completed.
+    pub rule: Option<PatRule>,
+    pub answers: Option<Answers>,
+    pub advice_given: Option<bool>,
+    pub leaflet_given: Option<bool>,
+}
+
+impl ScreeningInput {
+    /// Checks the recorded screening: `answers` required when completed and refused otherwise,
+    /// and complete for `rule` (default `default_rule`). Every problem is listed.
+    pub fn new(
+        status: ScreeningStatus,
+        screened_at: Option<DateTime<Utc>>,
+        rule: Option<PatRule>,
+        answers: Option<Answers>,
+        advice_given: Option<bool>,
+        leaflet_given: Option<bool>,
+        default_rule: PatRule,
+    ) -> Result<ScreeningInput, Vec<FieldError>> {
+        let completed = status == ScreeningStatus::Completed;
+        let (rule, answers) = match (completed, answers) {
+            (true, None) => return Err(vec![FieldError::new("answers", "required when status is completed")]),
+            (false, Some(_)) => {
+                return Err(vec![FieldError::new(
+                    "answers",
+                    "must be absent when the PAT was not completed",
+                )])
+            }
+            (false, None) => (None, None),
+            (true, Some(answers)) => {
+                let rule = rule.unwrap_or(default_rule);
+                // Sex only moves the threshold; which answers are needed does not depend on it.
+                score(rule, Sex::Unknown, &answers)?;
+                (Some(rule), Some(answers))
+            }
+        };
+        Ok(ScreeningInput {
+            status,
+            screened_at,
+            rule,
+            answers,
+            advice_given,
+            leaflet_given,
+        })
+    }
+
+    /// The result for a patient of `sex`; `None` when the PAT was not completed.
+    pub fn score(&self, sex: Sex) -> Result<Option<Score>, Vec<FieldError>> {
+        match (&self.answers, self.rule) {
+            (Some(answers), Some(rule)) => score(rule, sex, answers).map(Some),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// When the PAT was asked (`screened_at`, default `now`), checked against the arrival and the
+/// clock: not before the patient arrived, and not in the future beyond clock skew.
+pub fn screening_time(
+    screened_at: Option<DateTime<Utc>>,
+    arrived_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, Refusal> {
+    let screened_at = screened_at.unwrap_or(now);
+    // Compared at the database's precision (microseconds), as stored.
+    if screened_at.trunc_subsecs(6) < arrived_at {
+        return Err(Refusal::rule(
+            "screened-before-arrival",
+            "screened_at is before the patient arrived",
+            vec![FieldError::new("screened_at", "must not be before arrived_at")],
+        ));
+    }
+    if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        return Err(Refusal::rule(
+            "screened-in-future",
+            "screened_at is in the future",
+            vec![FieldError::new("screened_at", "must not be in the future")],
+        ));
+    }
+    Ok(screened_at)
+}
+
+/// Once the patient has answered the referral offer, the result it answered stands: a correction
+/// that would change it is refused (DESIGN.md §4).
+pub fn result_fixed_by_referral() -> Refusal {
+    Refusal::conflict(
+        "referral-recorded",
+        "a referral decision is recorded for this result; a correction may not change the result",
+    )
 }
 
 /// The outcome of a completed PAT.

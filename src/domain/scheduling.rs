@@ -83,7 +83,7 @@ impl BookingStatus {
 
 /// How soon the appointment is after the screening, by Europe/London calendar days. Same-day
 /// appointments were six times more likely to be attended (Crawford 2004, DOMAIN.md §6).
-#[derive(Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadTime {
     SameDay,

@@ -2,7 +2,8 @@
 //! schema in `schema.rs` matches what they create; instances migrating at once do not race.
 
 use diesel::prelude::*;
-use pat_service::db::{self, attendances, audit, scheduling, schema, screenings, Manager};
+use pat_service::db::{self, schema, Manager};
+use pat_service::store::{attendances, audit, scheduling, screenings};
 
 use crate::helpers::TestDb;
 

@@ -8,14 +8,15 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Bool, Double, Nullable, Text};
 
 use super::attendances::Attendance;
-use super::audit::AuditEvent;
-use super::audit::BindAuditEvent;
-use super::schema::{
+use super::audit::{AuditEvent, BindAuditEvent};
+use super::screenings::Screening;
+use crate::db::prepared::Prepared;
+use crate::db::schema::{
     attendances, booking_attempts, bookings, follow_ups, health_workers, referrals, screenings, slots,
 };
-use super::screenings::Screening;
-use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
-use super::DbConnection;
+use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
+use crate::db::DbConnection;
+use crate::domain::scheduling::{BookingStatus, LeadTime, OutsideWindowReason, ReferralDecision};
 
 /// Whether `error` is the violation of `constraint` (PostgreSQL names it; SQLite names the
 /// columns, `sqlite_hint`, or the trigger's message).
@@ -180,7 +181,7 @@ pub fn withdraw_slot(conn: &mut DbConnection, id: DbUuid, at: DbTime) -> QueryRe
 #[diesel(table_name = referrals)]
 pub struct Referral {
     pub attendance_id: DbUuid,
-    pub decision: String,
+    pub decision: ReferralDecision,
     pub decided_at: DbTime,
     pub recorded_at: DbTime,
     pub recorded_by: String,
@@ -221,7 +222,7 @@ pub fn insert_referral(conn: &mut DbConnection, row: &Referral) -> QueryResult<(
 pub fn update_referral(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
     diesel::update(referrals::table.find(row.attendance_id))
         .set((
-            referrals::decision.eq(&row.decision),
+            referrals::decision.eq(row.decision),
             referrals::decided_at.eq(row.decided_at),
             referrals::recorded_at.eq(row.recorded_at),
             referrals::recorded_by.eq(&row.recorded_by),
@@ -236,9 +237,9 @@ pub struct Booking {
     pub id: DbUuid,
     pub attendance_id: DbUuid,
     pub slot_id: DbUuid,
-    pub status: String,
+    pub status: BookingStatus,
     pub within_window: bool,
-    pub outside_window_reason: Option<String>,
+    pub outside_window_reason: Option<OutsideWindowReason>,
     pub booked_at: DbTime,
     pub booked_by: String,
     pub outcome_at: Option<DbTime>,
@@ -247,7 +248,7 @@ pub struct Booking {
     pub units_per_week: Option<f64>,
     pub cancel_reason: Option<String>,
     /// `same_day`, `next_day` or `later` (Europe/London calendar days from screening to slot).
-    pub lead_time: Option<String>,
+    pub lead_time: Option<LeadTime>,
 }
 
 columns!(BOOKING: BookingColumns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, lead_time });
@@ -264,7 +265,7 @@ pub type BookingListing = (Booking, Slot, String);
 /// another slot.
 pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => super::prepared::Prepared::new(
+        DbConnection::Pg(pg) => Prepared::new(
             "WITH accepted AS (
                  SELECT attendance_id FROM referrals
                  WHERE attendance_id = $2 AND decision = 'accepted'
@@ -284,13 +285,13 @@ pub fn insert_booking_with_audit(conn: &mut DbConnection, row: &Booking, event: 
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<PortableUuid, _>(row.slot_id)
-        .bind::<Text, _>(&row.status)
+        .bind::<Text, _>(row.status)
         .bind::<Bool, _>(row.within_window)
-        .bind::<Nullable<Text>, _>(&row.outside_window_reason)
+        .bind::<Nullable<Text>, _>(row.outside_window_reason)
         .bind::<PortableTime, _>(row.booked_at)
         .bind::<Text, _>(&row.booked_by)
         .bind_audit_event(event)
-        .bind::<Nullable<Text>, _>(&row.lead_time)
+        .bind::<Nullable<Text>, _>(row.lead_time)
         .execute(pg)
         .map(|inserted| inserted > 0),
         DbConnection::Sqlite(_) => {
@@ -378,7 +379,7 @@ pub struct BookingFilter {
     pub starts_from: Option<DbTime>,
     pub starts_before: Option<DbTime>,
     pub health_worker_id: Option<DbUuid>,
-    pub status: Option<String>,
+    pub status: Option<BookingStatus>,
 }
 
 /// One booking with its slot and health worker's name, as `list_bookings` lists it. A fixed query
@@ -413,11 +414,20 @@ pub fn list_bookings(conn: &mut DbConnection, filter: &BookingFilter) -> QueryRe
         query = query.filter(slots::health_worker_id.eq(worker));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(bookings::status.eq(status.clone()));
+        query = query.filter(bookings::status.eq(*status));
     }
     query
         .order((slots::starts_at, bookings::booked_at, bookings::id))
         .load(conn)
+}
+
+/// Every booking of the attendance's referral, with its slot and health worker's name.
+pub fn bookings_of(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<BookingListing>> {
+    let filter = BookingFilter {
+        attendance_id: Some(attendance_id),
+        ..BookingFilter::default()
+    };
+    list_bookings(conn, &filter)
 }
 
 /// Whether the referral has a booking still `booked`.
@@ -435,7 +445,7 @@ pub fn has_open_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> Query
 /// insert reads the update's result), its own transaction. SQLite: in the caller's transaction.
 pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => super::prepared::Prepared::new(
+        DbConnection::Pg(pg) => Prepared::new(
             "WITH changed AS (
                  UPDATE bookings SET status = $2, outcome_at = $3, outcome_by = $4,
                      brief_intervention_delivered = $5, units_per_week = $6, cancel_reason = $7
@@ -446,7 +456,7 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
              SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM changed",
         )
         .bind::<PortableUuid, _>(row.id)
-        .bind::<Text, _>(&row.status)
+        .bind::<Text, _>(row.status)
         .bind::<Nullable<PortableTime>, _>(row.outcome_at)
         .bind::<Nullable<Text>, _>(&row.outcome_by)
         .bind::<Nullable<Bool>, _>(row.brief_intervention_delivered)
@@ -462,7 +472,7 @@ pub fn record_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent
                     .filter(bookings::status.eq("booked")),
             )
             .set((
-                bookings::status.eq(&row.status),
+                bookings::status.eq(row.status),
                 bookings::outcome_at.eq(row.outcome_at),
                 bookings::outcome_by.eq(&row.outcome_by),
                 bookings::brief_intervention_delivered.eq(row.brief_intervention_delivered),

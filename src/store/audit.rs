@@ -4,9 +4,11 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 
-use super::schema::audit_events;
-use super::types::{DbTime, DbUuid, PortableTime, PortableUuid};
-use super::DbConnection;
+use super::{Actor, Store, StoreError};
+use crate::db::prepared::Prepared;
+use crate::db::schema::audit_events;
+use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
+use crate::db::{write_transaction, DbConnection};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
 #[diesel(table_name = audit_events)]
@@ -23,6 +25,82 @@ pub struct AuditEvent {
 }
 
 columns!(pub COLUMNS: Columns = audit_events { id, occurred_at, actor, roles, action, resource_type, resource_id, patient_key, request_id });
+
+/// What was done to a record, as the audit trail names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+}
+
+impl Action {
+    fn code(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+        }
+    }
+}
+
+impl AuditEvent {
+    /// `actor` did `action` to the `resource_type` record `resource_id` of the patient
+    /// `patient_key` (none for records that are no one's, such as a statistics report).
+    pub fn new(
+        actor: &Actor,
+        action: Action,
+        resource_type: &str,
+        resource_id: impl ToString,
+        patient_key: Option<&str>,
+    ) -> AuditEvent {
+        AuditEvent {
+            id: DbUuid(uuid::Uuid::now_v7()),
+            occurred_at: DbTime::now(),
+            actor: actor.subject.clone(),
+            roles: actor.roles.clone(),
+            action: action.code().to_owned(),
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.to_string(),
+            patient_key: patient_key.map(str::to_owned),
+            request_id: actor.request_id.clone(),
+        }
+    }
+}
+
+/// The audit trail's own store: reading it (itself an audited read).
+pub struct AuditTrail<'a> {
+    store: &'a Store,
+}
+
+impl<'a> AuditTrail<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        AuditTrail { store }
+    }
+
+    /// Events matching the filter, newest first. Reading the trail is itself recorded: it shows
+    /// whose records were looked at.
+    #[tracing::instrument(name = "store.audit.list", skip_all, fields(limit = filter.limit))]
+    pub async fn list(&self, filter: AuditFilter, actor: &Actor) -> Result<Vec<AuditEvent>, StoreError> {
+        let actor = actor.clone();
+        self.store
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let events = list(conn, &filter)?;
+                    let read = AuditEvent::new(
+                        &actor,
+                        Action::Read,
+                        "audit_events",
+                        "query",
+                        filter.patient_key.as_deref(),
+                    );
+                    record(conn, &read)?;
+                    Ok(events)
+                })
+            })
+            .await
+    }
+}
 
 pub fn record(conn: &mut DbConnection, event: &AuditEvent) -> QueryResult<()> {
     diesel::insert_into(audit_events::table)
@@ -56,7 +134,7 @@ pub struct AuditFilter {
 }
 
 /// Events matching the filter, newest first.
-pub fn list(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<AuditEvent>> {
+fn list(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<AuditEvent>> {
     let mut query = audit_events::table.select(COLUMNS).into_boxed();
     if let Some(key) = &filter.patient_key {
         query = query.filter(audit_events::patient_key.eq(key.clone()));
@@ -82,7 +160,7 @@ pub trait BindAuditEvent<'a> {
     fn bind_audit_event(self, event: &'a AuditEvent) -> Self;
 }
 
-impl<'a> BindAuditEvent<'a> for super::prepared::Prepared<'a> {
+impl<'a> BindAuditEvent<'a> for Prepared<'a> {
     fn bind_audit_event(self, event: &'a AuditEvent) -> Self {
         self.bind::<PortableUuid, _>(event.id)
             .bind::<PortableTime, _>(event.occurred_at)

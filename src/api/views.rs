@@ -1,0 +1,272 @@
+//! The response bodies that several resources share: an attendance with its screening,
+//! referral and bookings; a screening; a referral decision; a booking, alone or with its
+//! patient. Each is built from what a store returns; none reads the database.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::attendance::AttendanceCategory;
+use crate::domain::eligibility::PresentingCondition;
+use crate::domain::pat::{self, next_steps_for, Alert, Answers, NextStep, PatResult, PatRule, ScreeningStatus, Sex};
+use crate::domain::scheduling::{BookingStatus, LeadTime, OutsideWindowReason, ReferralDecision};
+use crate::store::attendances::{Attendance, AttendanceRecord};
+use crate::store::scheduling::{BookingListing, Referral};
+use crate::store::screenings::Screening;
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct PatientView {
+    pub nhs_number: Option<String>,
+    pub local_id: Option<String>,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+impl From<&Attendance> for PatientView {
+    fn from(row: &Attendance) -> PatientView {
+        PatientView {
+            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            local_id: row.local_id.clone(),
+            sex: row.sex,
+            date_of_birth: row.date_of_birth,
+        }
+    }
+}
+
+/// An attendance with what the nurse was told (`pat_indicated`, `indications`) and its PAT
+/// screening.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct AttendanceView {
+    pub id: uuid::Uuid,
+    pub source_system: String,
+    pub source_id: String,
+    pub patient: PatientView,
+    pub site: Option<String>,
+    pub arrived_at: DateTime<Utc>,
+    pub presenting_condition: PresentingCondition,
+    pub presenting_condition_detail: Option<String>,
+    pub attendance_category: AttendanceCategory,
+    /// Whether the PAT is indicated: one of the ten conditions, or a repeat attender.
+    pub pat_indicated: bool,
+    /// Fixed when the attendance was recorded: the recorded condition if it is one of the ten,
+    /// then `repeat_attender` when the patient had enough earlier attendances (DOMAIN.md §2).
+    pub indications: Vec<PresentingCondition>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    /// The current screening, if any.
+    pub screening: Option<ScreeningView>,
+    /// Earlier versions of the screening, newest first: corrections keep what they replaced.
+    pub previous_screenings: Vec<ScreeningView>,
+    /// The patient's decision on the AHW offer, if recorded.
+    pub referral: Option<ReferralView>,
+    /// Every booking of the referral, newest first.
+    pub bookings: Vec<BookingView>,
+}
+
+impl From<&AttendanceRecord> for AttendanceView {
+    fn from(record: &AttendanceRecord) -> AttendanceView {
+        let row = &record.attendance;
+        // Screenings are newest first: the first is the current one.
+        let mut screenings = record.screenings.iter().map(ScreeningView::from);
+        let screening = screenings.next();
+        let screened_at = record.screenings.first().map(|s| s.screened_at.get());
+        AttendanceView {
+            id: row.id.0,
+            source_system: row.source_system.clone(),
+            source_id: row.source_id.clone(),
+            patient: PatientView::from(row),
+            site: row.site.clone(),
+            arrived_at: row.arrived_at.get(),
+            presenting_condition: row.presenting_condition,
+            presenting_condition_detail: row.presenting_condition_detail.clone(),
+            attendance_category: row.attendance_category,
+            pat_indicated: row.pat_indicated,
+            indications: row.indications.to_vec(),
+            recorded_at: row.created_at.get(),
+            recorded_by: row.created_by.clone(),
+            screening,
+            previous_screenings: screenings.collect(),
+            referral: record.referral.as_ref().map(ReferralView::from),
+            bookings: match screened_at {
+                Some(screened_at) => record
+                    .bookings
+                    .iter()
+                    .map(|listing| BookingView::new(listing, screened_at))
+                    .collect(),
+                None => vec![],
+            },
+        }
+    }
+}
+
+/// A recorded screening with its result and what to do next.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct ScreeningView {
+    pub attendance_id: uuid::Uuid,
+    /// 1 for the first recording; each correction adds one.
+    pub version: i32,
+    pub status: ScreeningStatus,
+    /// `positive` or `negative`; null when the PAT was not completed.
+    pub result: Option<PatResult>,
+    /// The rule that produced the result; null when not completed.
+    pub rule: Option<PatRule>,
+    /// Most units in one day, given or computed from `drinks`; null when none.
+    pub units: Option<f64>,
+    pub alerts: Vec<Alert>,
+    /// In order: `give_advice`, `offer_leaflet`, `offer_ahw_appointment` when positive.
+    pub next_steps: Vec<NextStep>,
+    /// The feedback wording to use when positive (DOMAIN.md §3).
+    pub feedback: Option<String>,
+    pub answers: Option<Answers>,
+    pub advice_given: Option<bool>,
+    pub leaflet_given: Option<bool>,
+    pub screened_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+impl From<&Screening> for ScreeningView {
+    fn from(row: &Screening) -> ScreeningView {
+        ScreeningView {
+            attendance_id: row.attendance_id.0,
+            version: row.version,
+            status: row.status,
+            result: row.result,
+            rule: row.rule,
+            units: row.units,
+            alerts: row.alerts.to_vec(),
+            next_steps: next_steps_for(row.result),
+            feedback: (row.result == Some(PatResult::Positive)).then(|| pat::POSITIVE_FEEDBACK.to_owned()),
+            answers: row.answers.as_ref().map(|a| a.0.clone()),
+            advice_given: row.advice_given,
+            leaflet_given: row.leaflet_given,
+            screened_at: row.screened_at.get(),
+            recorded_at: row.recorded_at.get(),
+            recorded_by: row.recorded_by.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct ReferralView {
+    pub attendance_id: uuid::Uuid,
+    pub decision: ReferralDecision,
+    pub decided_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+}
+
+impl From<&Referral> for ReferralView {
+    fn from(row: &Referral) -> ReferralView {
+        ReferralView {
+            attendance_id: row.attendance_id.0,
+            decision: row.decision,
+            decided_at: row.decided_at.get(),
+            recorded_at: row.recorded_at.get(),
+            recorded_by: row.recorded_by.clone(),
+        }
+    }
+}
+
+/// An appointment.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct BookingView {
+    pub id: uuid::Uuid,
+    pub attendance_id: uuid::Uuid,
+    pub slot_id: uuid::Uuid,
+    pub health_worker_id: uuid::Uuid,
+    pub health_worker_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: BookingStatus,
+    /// FHIR Appointment status: booked, fulfilled, noshow, cancelled.
+    pub fhir_status: String,
+    /// Same day, next day or later than the screening (Europe/London days): same-day
+    /// appointments are six times more likely to be attended.
+    pub lead_time: LeadTime,
+    /// Whether the slot starts within `PAT_BOOKING_WINDOW_HOURS` of the screening.
+    pub within_window: bool,
+    pub outside_window_reason: Option<OutsideWindowReason>,
+    pub booked_at: DateTime<Utc>,
+    pub booked_by: String,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub cancel_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub outcome_at: Option<DateTime<Utc>>,
+    pub outcome_by: Option<String>,
+}
+
+impl BookingView {
+    /// The booking, its lead time counted from the screening at `screened_at`.
+    pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>) -> BookingView {
+        let (booking, slot, worker_name) = listing;
+        BookingView {
+            id: booking.id.0,
+            attendance_id: booking.attendance_id.0,
+            slot_id: slot.id.0,
+            health_worker_id: slot.health_worker_id.0,
+            health_worker_name: worker_name.clone(),
+            starts_at: slot.starts_at.get(),
+            ends_at: slot.ends_at.get(),
+            status: booking.status,
+            fhir_status: booking.status.fhir_status().to_owned(),
+            lead_time: LeadTime::between(screened_at, slot.starts_at.get()),
+            within_window: booking.within_window,
+            outside_window_reason: booking.outside_window_reason,
+            booked_at: booking.booked_at.get(),
+            booked_by: booking.booked_by.clone(),
+            brief_intervention_delivered: booking.brief_intervention_delivered,
+            units_per_week: booking.units_per_week,
+            cancel_reason: booking.cancel_reason.clone(),
+            cancelled_by: (booking.status == BookingStatus::Cancelled)
+                .then(|| booking.outcome_by.clone())
+                .flatten(),
+            outcome_at: booking.outcome_at.map(|t| t.get()),
+            outcome_by: booking.outcome_by.clone(),
+        }
+    }
+}
+
+/// The screening as an AHW needs it at the appointment.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ScreeningSummary {
+    pub result: Option<PatResult>,
+    pub rule: Option<PatRule>,
+    pub units: Option<f64>,
+    pub answers: Option<Answers>,
+    pub alerts: Vec<Alert>,
+    pub screened_at: DateTime<Utc>,
+}
+
+/// A booking with who the patient is and why they were referred.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct BookingItem {
+    #[serde(flatten)]
+    pub booking: BookingView,
+    pub patient: PatientView,
+    pub presenting_condition: PresentingCondition,
+    pub indications: Vec<PresentingCondition>,
+    pub screening: Option<ScreeningSummary>,
+}
+
+impl BookingItem {
+    /// The booking with its attendance and the attendance's current screening.
+    pub fn new(listing: &BookingListing, attendance: &Attendance, screening: Option<&Screening>) -> BookingItem {
+        let screened_at = screening.map_or(listing.0.booked_at.get(), |s| s.screened_at.get());
+        BookingItem {
+            booking: BookingView::new(listing, screened_at),
+            patient: PatientView::from(attendance),
+            presenting_condition: attendance.presenting_condition,
+            indications: attendance.indications.to_vec(),
+            screening: screening.map(|s| ScreeningSummary {
+                result: s.result,
+                rule: s.rule,
+                units: s.units,
+                answers: s.answers.as_ref().map(|a| a.0.clone()),
+                alerts: s.alerts.to_vec(),
+                screened_at: s.screened_at.get(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The attendances store: recording an ED attendance (idempotent on `source_system` +
+//! `source_id`, with its repeat-attender indication decided in the same atomic step) and reading
+//! one with everything recorded about it.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
+
+use super::audit::{self, Action, AuditEvent, BindAuditEvent};
+use super::batches::AuditColumns;
+use super::scheduling::{self, BookingListing, Referral};
+use super::screenings::Screening;
+use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
+use crate::db::batch::BatchError;
+use crate::db::prepared::Prepared;
+use crate::db::schema::{attendances, screenings};
+use crate::db::types::{Codes, DbTime, DbUuid, PortableTime, PortableUuid};
+use crate::db::{write_transaction, DbConnection};
+use crate::domain::attendance::AttendanceCategory;
+use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
+use crate::domain::nhs_number::NhsNumber;
+use crate::domain::pat::Sex;
+use crate::domain::Refusal;
+
+/// A stored attendance.
+#[derive(Queryable, Clone, Debug, PartialEq)]
+pub struct Attendance {
+    pub id: DbUuid,
+    pub source_system: String,
+    pub source_id: String,
+    pub patient_key: String,
+    pub nhs_number: Option<NhsNumber>,
+    pub local_id: Option<String>,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+    pub site: Option<String>,
+    pub arrived_at: DbTime,
+    pub presenting_condition: PresentingCondition,
+    pub presenting_condition_detail: Option<String>,
+    pub attendance_category: AttendanceCategory,
+    /// What the nurse was told, fixed when recorded: the condition if one of the ten, then
+    /// `repeat_attender` (DOMAIN.md §2).
+    pub indications: Codes<PresentingCondition>,
+    pub pat_indicated: bool,
+    pub created_at: DbTime,
+    pub created_by: String,
+}
+
+// Columns in `Attendance` order.
+columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
+
+/// A new attendance as the caller sent it, before the database decides its indications.
+#[derive(Clone, Debug)]
+pub struct NewAttendance {
+    pub id: DbUuid,
+    pub source_system: String,
+    pub source_id: String,
+    pub patient_key: String,
+    pub nhs_number: Option<NhsNumber>,
+    pub local_id: Option<String>,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+    pub site: Option<String>,
+    pub arrived_at: DbTime,
+    pub presenting_condition: PresentingCondition,
+    pub presenting_condition_detail: Option<String>,
+    pub attendance_category: AttendanceCategory,
+    pub created_at: DbTime,
+    pub created_by: String,
+}
+
+impl NewAttendance {
+    /// The same clinical content as a stored attendance: what a replay must match. The
+    /// server-made fields (id, indications, who and when recorded) are not compared.
+    fn same_content_as(&self, stored: &Attendance) -> bool {
+        self.source_system == stored.source_system
+            && self.source_id == stored.source_id
+            && self.patient_key == stored.patient_key
+            && self.nhs_number == stored.nhs_number
+            && self.local_id == stored.local_id
+            && self.sex == stored.sex
+            && self.date_of_birth == stored.date_of_birth
+            && self.site == stored.site
+            && self.arrived_at == stored.arrived_at
+            && self.presenting_condition == stored.presenting_condition
+            && self.presenting_condition_detail == stored.presenting_condition_detail
+            && self.attendance_category == stored.attendance_category
+    }
+
+    /// The stored attendance, with the indications the database chose.
+    fn stored(self, indications: Vec<PresentingCondition>) -> Attendance {
+        Attendance {
+            id: self.id,
+            source_system: self.source_system,
+            source_id: self.source_id,
+            patient_key: self.patient_key,
+            nhs_number: self.nhs_number,
+            local_id: self.local_id,
+            sex: self.sex,
+            date_of_birth: self.date_of_birth,
+            site: self.site,
+            arrived_at: self.arrived_at,
+            presenting_condition: self.presenting_condition,
+            presenting_condition_detail: self.presenting_condition_detail,
+            attendance_category: self.attendance_category,
+            pat_indicated: !indications.is_empty(),
+            indications: Codes(indications),
+            created_at: self.created_at,
+            created_by: self.created_by,
+        }
+    }
+}
+
+/// An attendance with everything recorded about it: its screenings (current first), its referral
+/// decision and its bookings (newest first).
+#[derive(Clone, Debug)]
+pub struct AttendanceRecord {
+    pub attendance: Attendance,
+    /// Every version, newest (current) first.
+    pub screenings: Vec<Screening>,
+    pub referral: Option<Referral>,
+    pub bookings: Vec<BookingListing>,
+}
+
+impl AttendanceRecord {
+    /// A new attendance: nothing recorded about it yet.
+    fn new(attendance: Attendance) -> Self {
+        AttendanceRecord {
+            attendance,
+            screenings: vec![],
+            referral: None,
+            bookings: vec![],
+        }
+    }
+
+    /// Reads what hangs off the attendance.
+    fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
+        let screenings = super::screenings::history(conn, attendance.id)?;
+        let referral = scheduling::find_referral(conn, attendance.id)?;
+        let mut bookings = if screenings.is_empty() {
+            vec![]
+        } else {
+            scheduling::bookings_of(conn, attendance.id)?
+        };
+        bookings.sort_by_key(|(booking, _, _)| std::cmp::Reverse(booking.booked_at));
+        Ok(AttendanceRecord {
+            attendance,
+            screenings,
+            referral,
+            bookings,
+        })
+    }
+}
+
+/// The attendances store.
+pub struct Attendances<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Attendances<'a> {
+    pub(super) fn new(store: &'a Store) -> Self {
+        Attendances { store }
+    }
+
+    /// Records a new attendance with its audit event, the repeat-attender rule applied in the
+    /// same atomic step as the insert. A retry with the same content is a `Replay` (and an
+    /// audited read); different content under the same (`source_system`, `source_id`) a `Clash`.
+    ///
+    /// PostgreSQL: through the attendance write batch when it runs (one statement and one commit
+    /// for whatever arrives together), else one statement of its own. SQLite: a `BEGIN
+    /// IMMEDIATE` transaction. A row the batch did not write (stored already) or a batch that
+    /// failed goes the one-request way, which tells a replay from a clash.
+    #[tracing::instrument(name = "store.attendances.record", skip_all, fields(created))]
+    pub async fn record(
+        &self,
+        new: NewAttendance,
+        rule: RepeatAttenderRule,
+        actor: &Actor,
+    ) -> Result<Recorded<AttendanceRecord>, StoreError> {
+        let event = AuditEvent::new(actor, Action::Create, "attendance", new.id.0, Some(&new.patient_key));
+        if let Some(batches) = self.store.batches() {
+            let job = AttendanceJob {
+                new: new.clone(),
+                rule: rule.clone(),
+                event: event.clone(),
+            };
+            match batches.attendances.submit(job).await {
+                Ok(Some(indications)) => {
+                    tracing::Span::current().record("created", true);
+                    return Ok(Recorded::Created(AttendanceRecord::new(new.stored(indications.0))));
+                }
+                Err(BatchError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
+                // Stored already (a retry, or a clash), or the batch failed: below tells which.
+                Ok(None) | Err(BatchError::Failed) => {}
+            }
+        }
+        let actor = actor.clone();
+        let recorded = self
+            .store
+            .run(move |conn| match insert(conn, &new, &rule, &event) {
+                Ok(row) => Ok(Recorded::Created(AttendanceRecord::new(row))),
+                // The same (source_system, source_id) exists: a retry, or a clash.
+                Err(e) if is_unique_violation(&e) => write_transaction(conn, |conn| {
+                    let stored = find_by_source(conn, &new.source_system, &new.source_id)?
+                        .ok_or_else(|| StoreError::internal("attendance vanished after a unique violation"))?;
+                    if !new.same_content_as(&stored) {
+                        return Ok(Recorded::Clash);
+                    }
+                    let read = AuditEvent::new(
+                        &actor,
+                        Action::Read,
+                        "attendance",
+                        stored.id.0,
+                        Some(&stored.patient_key),
+                    );
+                    audit::record(conn, &read)?;
+                    Ok(Recorded::Replay(AttendanceRecord::load(conn, stored)?))
+                }),
+                Err(other) => Err(other.into()),
+            })
+            .await?;
+        tracing::Span::current().record("created", matches!(recorded, Recorded::Created(_)));
+        Ok(recorded)
+    }
+
+    /// The attendance with everything recorded about it (an audited read).
+    #[tracing::instrument(name = "store.attendances.find", skip_all)]
+    pub async fn find(&self, id: uuid::Uuid, actor: &Actor) -> Result<AttendanceRecord, StoreError> {
+        let actor = actor.clone();
+        self.store
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let row = find(conn, DbUuid(id))?.ok_or_else(no_attendance)?;
+                    let read = AuditEvent::new(&actor, Action::Read, "attendance", id, Some(&row.patient_key));
+                    audit::record(conn, &read)?;
+                    Ok(AttendanceRecord::load(conn, row)?)
+                })
+            })
+            .await
+    }
+}
+
+/// The answer when the attendance named does not exist.
+pub fn no_attendance() -> Refusal {
+    Refusal::not_found("no attendance with that id")
+}
+
+#[derive(QueryableByName)]
+struct Chosen {
+    #[diesel(sql_type = Text)]
+    indications: Codes<PresentingCondition>,
+}
+
+/// Inserts the attendance with its audit event, counting the patient's earlier attendances in
+/// the same atomic step. A unique violation means (`source_system`, `source_id`) exists already.
+///
+/// PostgreSQL: one statement (data-modifying CTEs), its own transaction: one round trip and one
+/// commit. SQLite: a `BEGIN IMMEDIATE` transaction (no round trips to save in-process).
+fn insert(
+    conn: &mut DbConnection,
+    new: &NewAttendance,
+    rule: &RepeatAttenderRule,
+    event: &AuditEvent,
+) -> QueryResult<Attendance> {
+    let if_repeat = Codes(rule.if_repeat.clone());
+    let otherwise = Codes(rule.otherwise.clone());
+    let since = DbTime::new(rule.since);
+    let indications = match conn {
+        DbConnection::Pg(pg) => {
+            let chosen: Chosen = Prepared::new(
+                // The row comparison keeps every plan on the (patient_key, arrived_at) index
+                // (see `count_prior_attendances`).
+                "WITH prior AS (
+                     SELECT count(*) AS n FROM attendances
+                     WHERE patient_key = $4
+                       AND (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)),
+                 inserted AS (
+                     INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
+                         sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
+                         attendance_category, indications, pat_indicated, created_at, created_by)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                         CASE WHEN prior.n >= $17 THEN $18 ELSE $20 END,
+                         CASE WHEN prior.n >= $17 THEN $19 ELSE $21 END,
+                         $14, $15
+                     FROM prior
+                     RETURNING indications),
+                 audited AS (
+                     INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                         patient_key, request_id)
+                     SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM inserted)
+                 SELECT indications FROM inserted",
+            )
+            .bind::<PortableUuid, _>(new.id)
+            .bind::<Text, _>(&new.source_system)
+            .bind::<Text, _>(&new.source_id)
+            .bind::<Text, _>(&new.patient_key)
+            .bind::<Nullable<Text>, _>(&new.nhs_number)
+            .bind::<Nullable<Text>, _>(&new.local_id)
+            .bind::<Text, _>(new.sex)
+            .bind::<Nullable<Date>, _>(new.date_of_birth)
+            .bind::<Nullable<Text>, _>(&new.site)
+            .bind::<PortableTime, _>(new.arrived_at)
+            .bind::<Text, _>(new.presenting_condition)
+            .bind::<Nullable<Text>, _>(&new.presenting_condition_detail)
+            .bind::<Text, _>(new.attendance_category)
+            .bind::<PortableTime, _>(new.created_at)
+            .bind::<Text, _>(&new.created_by)
+            .bind::<PortableTime, _>(since)
+            .bind::<BigInt, _>(i64::from(rule.min_prior))
+            .bind::<Text, _>(&if_repeat)
+            .bind::<Bool, _>(!if_repeat.is_empty())
+            .bind::<Text, _>(&otherwise)
+            .bind::<Bool, _>(!otherwise.is_empty())
+            .bind_audit_event(event)
+            .get_result(pg)?;
+            chosen.indications.0
+        }
+        DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
+            let prior = count_in_window(conn, &new.patient_key, since, new.arrived_at)?;
+            let indications = rule.indications(prior).to_vec();
+            let row = new.clone().stored(indications.clone());
+            diesel::insert_into(attendances::table)
+                .values((
+                    attendances::id.eq(row.id),
+                    attendances::source_system.eq(&row.source_system),
+                    attendances::source_id.eq(&row.source_id),
+                    attendances::patient_key.eq(&row.patient_key),
+                    attendances::nhs_number.eq(&row.nhs_number),
+                    attendances::local_id.eq(&row.local_id),
+                    attendances::sex.eq(row.sex),
+                    attendances::date_of_birth.eq(row.date_of_birth),
+                    attendances::site.eq(&row.site),
+                    attendances::arrived_at.eq(row.arrived_at),
+                    attendances::presenting_condition.eq(row.presenting_condition),
+                    attendances::presenting_condition_detail.eq(&row.presenting_condition_detail),
+                    attendances::attendance_category.eq(row.attendance_category),
+                    attendances::indications.eq(&row.indications),
+                    attendances::pat_indicated.eq(row.pat_indicated),
+                    attendances::created_at.eq(row.created_at),
+                    attendances::created_by.eq(&row.created_by),
+                ))
+                .execute(conn)?;
+            audit::record(conn, event)?;
+            Ok::<_, diesel::result::Error>(indications)
+        })?,
+    };
+    Ok(new.clone().stored(indications))
+}
+
+pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
+    attendances::table.find(id).select(COLUMNS).first(conn).optional()
+}
+
+/// The attendance with its current (latest) screening, in one query.
+pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<WithCurrentScreening>> {
+    with_screenings()
+        .filter(attendances::id.eq(id))
+        .order(screenings::version.desc())
+        .first(conn)
+        .optional()
+}
+
+/// Attendances with each of their screenings (none: one row with no screening). Ordered by
+/// version, highest first, an attendance's first row holds its current screening.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn with_screenings() -> _ {
+    let columns: (Columns, diesel::dsl::Nullable<super::screenings::Columns>) =
+        (COLUMNS, super::screenings::COLUMNS.nullable());
+    attendances::table.left_join(screenings::table).select(columns)
+}
+
+/// An attendance with its current screening, if it has one.
+pub type WithCurrentScreening = (Attendance, Option<Screening>);
+
+/// `find_with_current_screening` for many attendances, in one query. Unknown ids are left out.
+pub fn find_many_with_current_screening(
+    conn: &mut DbConnection,
+    ids: &[DbUuid],
+) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
+    let rows = with_screenings()
+        .filter(attendances::id.eq_any(ids))
+        .order((attendances::id, screenings::version.desc()))
+        .load(conn)?;
+    Ok(current_of(rows))
+}
+
+/// From rows of attendances with each of their screenings, highest version first: each
+/// attendance with its current screening.
+pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurrentScreening> {
+    let mut current = HashMap::with_capacity(rows.len());
+    for (attendance, screening) in rows {
+        current.entry(attendance.id).or_insert((attendance, screening));
+    }
+    current
+}
+
+/// Locks the attendance row until the transaction ends, so changes that must see each other
+/// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
+/// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
+pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => attendances::table
+            .find(id)
+            .select(attendances::id)
+            .for_update()
+            .first::<DbUuid>(pg)
+            .optional()
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {
+    attendances::table
+        .filter(attendances::source_system.eq(source_system))
+        .filter(attendances::source_id.eq(source_id))
+        .select(COLUMNS)
+        .first(conn)
+        .optional()
+}
+
+/// How many attendances this patient had with arrival in `[since, before)`.
+fn count_in_window(conn: &mut DbConnection, patient_key: &str, since: DbTime, before: DbTime) -> QueryResult<i64> {
+    attendances::table
+        .filter(attendances::patient_key.eq(patient_key))
+        .filter(attendances::arrived_at.ge(since))
+        .filter(attendances::arrived_at.lt(before))
+        .count()
+        .get_result(conn)
+}
+
+// --- The PostgreSQL write batches: many new attendances, and many reads before a screening ---
+
+/// A new attendance, the rule that decides its indications, and its audit event.
+pub(super) struct AttendanceJob {
+    new: NewAttendance,
+    rule: RepeatAttenderRule,
+    event: AuditEvent,
+}
+
+/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`. The time
+/// bounds are row comparisons, which only the `(patient_key, arrived_at)` index can answer: a plan
+/// cached while the table was small cannot walk the arrival-time index instead and filter by
+/// patient, which costs a scan of the whole year per row once the table is large. The equality
+/// keeps the planner's estimate at one patient's rows (it reads a row comparison as a range over
+/// all patients).
+macro_rules! count_prior_attendances {
+    () => {
+        "SELECT count(*) AS n FROM attendances a
+         WHERE a.patient_key = input.patient_key
+           AND (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
+           AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)"
+    };
+}
+
+#[derive(QueryableByName)]
+struct InsertedAttendance {
+    #[diesel(sql_type = PortableUuid)]
+    id: DbUuid,
+    #[diesel(sql_type = Text)]
+    indications: Codes<PresentingCondition>,
+}
+
+/// `insert` for many: each row's earlier attendances are counted in the statement's snapshot,
+/// exactly as the one-row statement counts them. `None` for a row stored already.
+pub(super) fn insert_batch(
+    pg: &mut PgConnection,
+    jobs: &[AttendanceJob],
+) -> QueryResult<Vec<Option<Codes<PresentingCondition>>>> {
+    let mut id = Vec::with_capacity(jobs.len());
+    let mut source_system = Vec::with_capacity(jobs.len());
+    let mut source_id = Vec::with_capacity(jobs.len());
+    let mut patient_key = Vec::with_capacity(jobs.len());
+    let mut nhs_number = Vec::with_capacity(jobs.len());
+    let mut local_id = Vec::with_capacity(jobs.len());
+    let mut sex = Vec::with_capacity(jobs.len());
+    let mut date_of_birth = Vec::with_capacity(jobs.len());
+    let mut site = Vec::with_capacity(jobs.len());
+    let mut arrived_at = Vec::with_capacity(jobs.len());
+    let mut condition = Vec::with_capacity(jobs.len());
+    let mut condition_detail = Vec::with_capacity(jobs.len());
+    let mut category = Vec::with_capacity(jobs.len());
+    let mut created_at = Vec::with_capacity(jobs.len());
+    let mut created_by = Vec::with_capacity(jobs.len());
+    let mut since = Vec::with_capacity(jobs.len());
+    let mut min_prior = Vec::with_capacity(jobs.len());
+    let mut if_repeat = Vec::with_capacity(jobs.len());
+    let mut if_repeat_indicated = Vec::with_capacity(jobs.len());
+    let mut otherwise = Vec::with_capacity(jobs.len());
+    let mut otherwise_indicated = Vec::with_capacity(jobs.len());
+    let mut audit = AuditColumns::default();
+    for AttendanceJob { new, rule, event } in jobs {
+        id.push(new.id);
+        source_system.push(new.source_system.clone());
+        source_id.push(new.source_id.clone());
+        patient_key.push(new.patient_key.clone());
+        nhs_number.push(new.nhs_number.clone());
+        local_id.push(new.local_id.clone());
+        sex.push(new.sex);
+        date_of_birth.push(new.date_of_birth);
+        site.push(new.site.clone());
+        arrived_at.push(new.arrived_at);
+        condition.push(new.presenting_condition);
+        condition_detail.push(new.presenting_condition_detail.clone());
+        category.push(new.attendance_category);
+        created_at.push(new.created_at);
+        created_by.push(new.created_by.clone());
+        since.push(DbTime::new(rule.since));
+        min_prior.push(i64::from(rule.min_prior));
+        if_repeat_indicated.push(!rule.if_repeat.is_empty());
+        if_repeat.push(Codes(rule.if_repeat.clone()));
+        otherwise_indicated.push(!rule.otherwise.is_empty());
+        otherwise.push(Codes(rule.otherwise.clone()));
+        audit.push(event);
+    }
+    let statement = Prepared::new(INSERT_ATTENDANCES)
+        .bind::<Array<PortableUuid>, _>(id)
+        .bind::<Array<Text>, _>(source_system)
+        .bind::<Array<Text>, _>(source_id)
+        .bind::<Array<Text>, _>(patient_key)
+        .bind::<Array<Nullable<Text>>, _>(nhs_number)
+        .bind::<Array<Nullable<Text>>, _>(local_id)
+        .bind::<Array<Text>, _>(sex)
+        .bind::<Array<Nullable<Date>>, _>(date_of_birth)
+        .bind::<Array<Nullable<Text>>, _>(site)
+        .bind::<Array<PortableTime>, _>(arrived_at)
+        .bind::<Array<Text>, _>(condition)
+        .bind::<Array<Nullable<Text>>, _>(condition_detail)
+        .bind::<Array<Text>, _>(category)
+        .bind::<Array<PortableTime>, _>(created_at)
+        .bind::<Array<Text>, _>(created_by)
+        .bind::<Array<PortableTime>, _>(since)
+        .bind::<Array<BigInt>, _>(min_prior)
+        .bind::<Array<Text>, _>(if_repeat)
+        .bind::<Array<Bool>, _>(if_repeat_indicated)
+        .bind::<Array<Text>, _>(otherwise)
+        .bind::<Array<Bool>, _>(otherwise_indicated);
+    let inserted: Vec<InsertedAttendance> = audit.bind(statement).load(pg)?;
+    let mut by_id: HashMap<DbUuid, Codes<PresentingCondition>> =
+        inserted.into_iter().map(|row| (row.id, row.indications)).collect();
+    Ok(jobs.iter().map(|job| by_id.remove(&job.new.id)).collect())
+}
+
+const INSERT_ATTENDANCES: &str = concat!(
+    "WITH input AS (
+         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+         AS t(id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
+             arrived_at, presenting_condition, presenting_condition_detail, attendance_category, created_at,
+             created_by, since, min_prior, if_repeat, if_repeat_indicated, otherwise, otherwise_indicated, ",
+    audit_input_columns!(),
+    ")),
+     chosen AS (
+         SELECT input.*, prior.n >= input.min_prior AS is_repeat
+         FROM input CROSS JOIN LATERAL (",
+    count_prior_attendances!(),
+    ") AS prior),
+     inserted AS (
+         INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id, sex,
+             date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
+             attendance_category, indications, pat_indicated, created_at, created_by)
+         SELECT id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
+             arrived_at, presenting_condition, presenting_condition_detail, attendance_category,
+             CASE WHEN is_repeat THEN if_repeat ELSE otherwise END,
+             CASE WHEN is_repeat THEN if_repeat_indicated ELSE otherwise_indicated END,
+             created_at, created_by
+         FROM chosen
+         ORDER BY patient_key, id
+         ON CONFLICT (source_system, source_id) DO NOTHING
+         RETURNING id, indications, pat_indicated),
+     audited AS (",
+    insert_audit_events!(),
+    ")
+     SELECT id, indications FROM inserted"
+);
+
+/// `find_with_current_screening` for many, in one query. Every version of each attendance's
+/// screenings is read (there is one, or a few after corrections) and the highest kept.
+pub(super) fn read_current_screenings(
+    pg: &mut PgConnection,
+    ids: &[DbUuid],
+) -> QueryResult<Vec<Option<WithCurrentScreening>>> {
+    // On the PostgreSQL connection itself, not through the two-backend one: there `eq_any` is
+    // `= ANY($1)`, one statement for any number of ids, prepared once.
+    let rows: Vec<WithCurrentScreening> = with_screenings()
+        .filter(attendances::id.eq_any(ids))
+        .order((attendances::id, screenings::version.desc()))
+        .load(pg)?;
+    let current = current_of(rows);
+    Ok(ids.iter().map(|id| current.get(id).cloned()).collect())
+}
