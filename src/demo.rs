@@ -43,6 +43,7 @@ use crate::domain::patient::patient_key;
 use crate::config::Settings;
 use crate::db::{self, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};
+use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::{self, Answers, DrinkingFrequency, PatResult, PatRule, Sex};
 use crate::domain::scheduling::{LeadTime, OutsideWindowReason, ReferralDecision};
 use crate::domain::units::{units_per, Drink, DrinkEntry, Measure};
@@ -282,26 +283,9 @@ impl Rng {
 // NHS numbers
 // ------------------------------------------------------------------------------------------
 
-/// The modulus-11 check digit of nine digits (DOMAIN.md §9), `None` when it would be 10 (no
-/// valid NHS number starts with these nine digits).
-pub fn nhs_check_digit(first_nine: u64) -> Option<u64> {
-    let mut rest = first_nine;
-    let mut sum = 0;
-    // Rightmost digit weighs 2, leftmost (ninth from the right) 10.
-    for weight in 2..=10 {
-        sum += (rest % 10) * weight;
-        rest /= 10;
-    }
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        check => Some(check),
-    }
-}
-
 /// Distinct valid NHS numbers from the test range: 999 then six digits, the six a bijection of
 /// a counter (multiplier coprime to 10^6, offset from the seed), skipping nine-digit stems whose
-/// check digit would be 10.
+/// check digit would be 10 (the check digit is the domain's, [`NhsNumber::from_first_nine`]).
 #[derive(Clone, Debug)]
 struct NhsNumbers {
     next: u64,
@@ -322,15 +306,15 @@ impl NhsNumbers {
         }
     }
 
-    fn next_number(&mut self) -> String {
+    fn next_number(&mut self) -> NhsNumber {
         loop {
             let n = self.next;
             self.next += 1;
             let block = (n / 1_000_000) % 900;
             let six = ((n % 1_000_000) * self.multiplier + self.offset) % 1_000_000;
             let stem = (999 - block) * 1_000_000 + six;
-            if let Some(check) = nhs_check_digit(stem) {
-                return format!("{stem:09}{check}");
+            if let Some(number) = NhsNumber::from_first_nine(&format!("{stem:09}")) {
+                return number;
             }
         }
     }
@@ -516,7 +500,7 @@ struct Habit {
 #[derive(Clone, Debug)]
 struct Patient {
     key: String,
-    nhs_number: Option<String>,
+    nhs_number: Option<NhsNumber>,
     local_id: Option<String>,
     sex: Sex,
     birth: NaiveDate,
@@ -765,7 +749,7 @@ impl Generator {
         let local = !has_nhs || rng.chance(0.6);
         let nhs_number = has_nhs.then(|| self.nhs.next_number());
         let local_id = local.then(|| format!("D{}-{index:07}", self.seed));
-        let key = patient_key(nhs_number.as_deref(), local_id.as_deref()).unwrap_or_default();
+        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref()).unwrap_or_default();
         let rng = &mut self.rng;
         let dob_known = rng.chance(0.97);
         let home_site = rng.pick(&[(0, SITES[0].1), (1, SITES[1].1), (2, SITES[2].1)]);
@@ -973,7 +957,7 @@ impl Generator {
             id,
             source_id: source_id(self.seed, self.attendances),
             patient_key: p.key.clone(),
-            nhs_number: p.nhs_number.clone(),
+            nhs_number: p.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             local_id: p.local_id.clone(),
             sex: p.sex.code(),
             date_of_birth: p.dob_known.then_some(p.birth),
@@ -2217,7 +2201,6 @@ impl Writer<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::domain::nhs_number::NhsNumber;
     use std::collections::{HashMap, HashSet};
 
     fn fixed_now() -> DateTime<Utc> {
@@ -2277,17 +2260,12 @@ mod tests {
 
     #[test]
     fn nhs_numbers_are_valid_distinct_and_in_the_test_range() {
-        // Known check digits (DOMAIN.md §9 examples).
-        assert_eq!(nhs_check_digit(943_476_591), Some(9));
-        assert_eq!(nhs_check_digit(401_023_213), Some(7));
-        assert_eq!(nhs_check_digit(6), None);
-        assert_eq!(nhs_check_digit(14), Some(0));
         let mut numbers = NhsNumbers::new(&mut Rng::from_seed(3));
         let mut seen = HashSet::new();
         for _ in 0..50_000 {
             let n = numbers.next_number();
-            assert!(NhsNumber::parse(&n).is_ok(), "{n} is not a valid NHS number");
-            assert!(n.starts_with("999"), "{n} is outside the test range");
+            assert_eq!(NhsNumber::parse(n.as_str()), Ok(n.clone()), "{n:?} is not a valid NHS number");
+            assert!(n.as_str().starts_with("999"), "{n:?} is outside the test range");
             assert!(seen.insert(n), "duplicate NHS number");
         }
     }
