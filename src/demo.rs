@@ -90,6 +90,10 @@ pub enum DemoError {
     Connect(#[from] diesel::ConnectionError),
     #[error("database error ({committed} attendances of this run were committed before it): {source}")]
     Write { source: DieselError, committed: u64 },
+    /// The generator broke one of its own rules (a bug, whatever the database holds): the run
+    /// stops rather than write the row.
+    #[error("demo-data generator error: {0}")]
+    Generator(&'static str),
 }
 
 /// What to generate: checked once, so the generator never meets an absurd request.
@@ -711,7 +715,7 @@ impl Generator {
         Duration::seconds(self.rng.between(lo, hi))
     }
 
-    fn new_patient(&mut self) -> Patient {
+    fn new_patient(&mut self) -> Result<Patient, DemoError> {
         self.patients += 1;
         let index = self.patients;
         let rng = &mut self.rng;
@@ -749,7 +753,9 @@ impl Generator {
         let local = !has_nhs || rng.chance(0.6);
         let nhs_number = has_nhs.then(|| self.nhs.next_number());
         let local_id = local.then(|| format!("D{}-{index:07}", self.seed));
-        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref()).unwrap_or_default();
+        // Never `None`: a patient without an NHS number always has a local number.
+        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref())
+            .ok_or(DemoError::Generator("a patient with neither an NHS number nor a local number"))?;
         let rng = &mut self.rng;
         let dob_known = rng.chance(0.97);
         let home_site = rng.pick(&[(0, SITES[0].1), (1, SITES[1].1), (2, SITES[2].1)]);
@@ -787,7 +793,7 @@ impl Generator {
             Drinker::Harmful => (0.25, 1.3),
         };
         let rate = rng.lognormal(median_rate, spread).min(24.0);
-        Patient {
+        Ok(Patient {
             key,
             nhs_number,
             local_id,
@@ -801,7 +807,7 @@ impl Generator {
             referral_accepted: false,
             history: Vec::new(),
             last_condition: PresentingCondition::Other,
-        }
+        })
     }
 
     /// Arrival weight in (0, 1] at `t`: hour of day, day of week and month in London.
@@ -841,8 +847,8 @@ impl Generator {
 
     /// One patient's attendances in time order (at most `limit`), with their screenings,
     /// referrals, bookings and follow-ups. Returns how many attendances were added.
-    fn patient(&mut self, limit: u64, out: &mut Batch) -> u64 {
-        let mut p = self.new_patient();
+    fn patient(&mut self, limit: u64, out: &mut Batch) -> Result<u64, DemoError> {
+        let mut p = self.new_patient()?;
         // Living in the catchment for a while: arrivals only then, and only inside the period.
         let span = (self.now - self.start).num_seconds() as f64;
         let entered = self.start - Duration::days(5 * 365)
@@ -851,7 +857,7 @@ impl Generator {
         let from = entered.max(self.start);
         let end = left.min(self.now);
         if from >= end {
-            return 0;
+            return Ok(0);
         }
         // Returns already arranged: (time, planned).
         let mut pending: Vec<(DateTime<Utc>, bool)> = Vec::new();
@@ -902,7 +908,7 @@ impl Generator {
         if added > 0 {
             self.attending_patients += 1;
         }
-        added
+        Ok(added)
     }
 
     /// A planned review 2–14 days later, in clinic hours.
@@ -2134,7 +2140,7 @@ impl Writer<'_> {
         let mut next_report = step;
         self.begin()?;
         while generator.attendances < config.attendances {
-            generator.patient(config.attendances - generator.attendances, &mut batch);
+            generator.patient(config.attendances - generator.attendances, &mut batch)?;
             self.flush(&mut batch, false)?;
             if generator.attendances - self.committed >= COMMIT_ATTENDANCES {
                 self.flush(&mut batch, true)?;
@@ -2213,7 +2219,7 @@ mod tests {
         let mut generator = Generator::new(&config, PathwayRules::default(), fixed_now());
         let mut batch = Batch::default();
         while generator.attendances < n {
-            generator.patient(n - generator.attendances, &mut batch);
+            generator.patient(n - generator.attendances, &mut batch).unwrap();
         }
         (batch, generator)
     }
