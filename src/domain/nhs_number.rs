@@ -45,6 +45,25 @@ impl NhsNumber {
         }
     }
 
+    /// Completes nine digits with their check digit (DOMAIN.md §9): the NHS number that starts
+    /// with `first_nine`. `None` when `first_nine` is not exactly nine ASCII digits (no
+    /// separators), or when its check digit would be 10, so no NHS number starts with them.
+    pub fn from_first_nine(first_nine: &str) -> Option<Self> {
+        let bytes = first_nine.as_bytes();
+        if bytes.len() != 9 || !bytes.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut values = [0u8; 9];
+        for (slot, b) in values.iter_mut().zip(bytes) {
+            *slot = b - b'0';
+        }
+        let check = check_digit(&values)?;
+        let mut digits = String::with_capacity(10);
+        digits.push_str(first_nine);
+        digits.push(char::from(b'0' + check));
+        Some(Self(digits))
+    }
+
     /// The 10 digits, without separators.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -156,6 +175,27 @@ mod tests {
     }
 
     #[test]
+    fn nine_digits_are_completed_with_their_check_digit() {
+        // The examples above: 943476591 → 9, 401023213 → 7, 000000014 → 0 (11 becomes 0),
+        // 000000006 → 10, which no NHS number has.
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("943476591", Some("9434765919"), "a valid stem"),
+            ("401023213", Some("4010232137"), "a second valid stem"),
+            ("000000014", Some("0000000140"), "check value 11 becomes 0"),
+            ("000000006", None, "check value 10: no number starts with these digits"),
+            ("94347659", None, "8 digits"),
+            ("9434765919", None, "10 digits"),
+            ("94347659X", None, "a letter"),
+            ("943 476 591", None, "separators"),
+            ("", None, "empty"),
+        ];
+        for (input, expected, why) in cases {
+            let got = NhsNumber::from_first_nine(input);
+            assert_eq!(got.as_ref().map(NhsNumber::as_str), *expected, "{why}: {input:?}");
+        }
+    }
+
+    #[test]
     fn error_messages_read_after_a_field_name() {
         assert_eq!(
             NhsNumberError::CheckDigitWouldBeTen.to_string(),
@@ -195,6 +235,18 @@ mod tests {
             prop_assert_eq!(parsed.as_str(), s.as_str());
             let grouped = format!("{} {} {}", &s[..3], &s[3..6], &s[6..]);
             prop_assert_eq!(NhsNumber::parse(&grouped).unwrap(), parsed);
+        }
+
+        #[test]
+        fn a_completed_number_parses_as_itself(digits in nine_digits()) {
+            let first_nine = render(&digits);
+            match NhsNumber::from_first_nine(&first_nine) {
+                Some(number) => {
+                    prop_assert!(number.as_str().starts_with(&first_nine));
+                    prop_assert_eq!(NhsNumber::parse(number.as_str()), Ok(number));
+                }
+                None => prop_assert_eq!(check_digit(&digits), None),
+            }
         }
 
         #[test]
