@@ -113,7 +113,7 @@ impl<J: Send + 'static, R: Send + 'static> Queue<J, R> {
             let pool = pool.clone();
             std::thread::Builder::new()
                 .name(format!("batch-{name}-{n}"))
-                .spawn(move || work(&receiver, &pool, &counts, max_batch.max(1), run))?;
+                .spawn(move || work(name, &receiver, &pool, &counts, max_batch.max(1), run))?;
         }
         Ok(Queue { name, sender, counts })
     }
@@ -129,6 +129,7 @@ impl<J: Send + 'static, R: Send + 'static> Queue<J, R> {
 
 /// One queue thread: waits for a request, takes whatever else is waiting, writes them all.
 fn work<J, R>(
+    name: &'static str,
     receiver: &Mutex<Receiver<(J, Reply<R>)>>,
     pool: &Pool,
     counts: &Counts,
@@ -153,7 +154,7 @@ fn work<J, R>(
         let (jobs, replies): (Vec<J>, Vec<Reply<R>>) = batch.into_iter().unzip();
         counts.batches.fetch_add(1, Ordering::Relaxed);
         counts.rows.fetch_add(jobs.len() as u64, Ordering::Relaxed);
-        let outcome = write(pool, &jobs, run);
+        let outcome = write(name, pool, &jobs, run);
         if outcome.is_err() {
             counts.failed.fetch_add(1, Ordering::Relaxed);
         }
@@ -175,7 +176,9 @@ fn work<J, R>(
     }
 }
 
-fn write<J, R>(pool: &Pool, jobs: &[J], run: Runner<J, R>) -> Result<Vec<R>, BatchError> {
+/// Writes one batch on a connection of its own: one statement, one commit.
+#[tracing::instrument(name = "db.batch.commit", skip_all, fields(queue = name, size = jobs.len()))]
+fn write<J, R>(name: &'static str, pool: &Pool, jobs: &[J], run: Runner<J, R>) -> Result<Vec<R>, BatchError> {
     let mut conn = pool.get().map_err(|error| BatchError::Unavailable(error.to_string()))?;
     let DbConnection::Pg(pg) = &mut conn.inner else {
         return Err(BatchError::Failed);

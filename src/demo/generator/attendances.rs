@@ -3,13 +3,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::patients::{Drinker, Patient};
+use super::patients::{Drinker, Patient, SITES};
 use super::Generator;
 use crate::demo::rows::{AttendanceRow, Batch};
 use crate::demo::source_id;
 use crate::domain::eligibility::{self, PresentingCondition};
-
-pub(super) const SITES: [(&str, f64); 3] = [("st-marys", 0.45), ("charing-cross", 0.30), ("hammersmith", 0.25)];
 
 const CONDITIONS_GENERAL: [(PresentingCondition, f64); 11] = [
     (PresentingCondition::Fall, 11.0),

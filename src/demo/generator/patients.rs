@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::attendances::SITES;
 use super::Generator;
 use crate::demo::rng::Rng;
 use crate::demo::DemoError;
+
+/// The sites of the demo trust, with the share of patients whose home site each is.
+pub(super) const SITES: [(&str, f64); 3] = [("st-marys", 0.45), ("charing-cross", 0.30), ("hammersmith", 0.25)];
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::{DrinkingFrequency, Sex};
