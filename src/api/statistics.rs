@@ -14,12 +14,13 @@ use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::statistics::{self as queries, Scope};
 use crate::db::{audit, single_write, DbConnection};
+use crate::domain::calendar::london_date;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::statistics::csv;
-use crate::statistics::periods::{financial_year_start, financial_years, london_date, months, Period};
+use crate::statistics::periods::{financial_year_start, financial_years, months, Period};
 use crate::statistics::reports::{
     self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
 };

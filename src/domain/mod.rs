@@ -4,6 +4,7 @@
 //! the functions here; once a value has a domain type it is valid. The rules themselves are in
 //! /work/shared/DOMAIN.md, cited section by section in each module.
 
+pub mod calendar;
 pub mod eligibility;
 pub mod nhs_number;
 pub mod pat;

@@ -1,26 +1,10 @@
 //! Reporting periods: calendar months and NHS financial years with Europe/London boundaries
 //! (DOMAIN.md §7), turned into half-open UTC ranges for the queries.
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
-use chrono_tz::Europe::London;
+use chrono::{Datelike, Months, NaiveDate};
 
 use crate::db::statistics::PeriodBounds;
-
-/// UTC instant of midnight at the start of `date` in Europe/London. UK clocks change at 01:00
-/// UTC, never at midnight, so local midnight always exists and is never ambiguous; `earliest`
-/// is only a safeguard.
-pub fn london_midnight(date: NaiveDate) -> DateTime<Utc> {
-    let midnight = date.and_time(chrono::NaiveTime::MIN);
-    match London.from_local_datetime(&midnight).earliest() {
-        Some(local) => local.with_timezone(&Utc),
-        None => Utc.from_utc_datetime(&midnight),
-    }
-}
-
-/// The Europe/London calendar date of an instant.
-pub fn london_date(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&London).date_naive()
-}
+use crate::domain::calendar::london_midnight;
 
 /// 1 April starting the NHS financial year that contains `date`.
 pub fn financial_year_start(date: NaiveDate) -> NaiveDate {
@@ -96,7 +80,10 @@ fn split(from: NaiveDate, to: NaiveDate, period_of: impl Fn(NaiveDate) -> (Strin
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
+    use crate::domain::calendar::london_date;
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
@@ -106,19 +93,6 @@ mod tests {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default()
-    }
-
-    #[test]
-    fn london_midnight_follows_the_clock() {
-        // Winter: GMT, midnight is 00:00 UTC. Summer: BST, midnight is 23:00 UTC the day before.
-        assert_eq!(london_midnight(date("2025-01-15")), utc("2025-01-15T00:00:00Z"));
-        assert_eq!(london_midnight(date("2025-04-01")), utc("2025-03-31T23:00:00Z"));
-        // BST began at 01:00 UTC on Sunday 30 March 2025: that day's midnight was still GMT.
-        assert_eq!(london_midnight(date("2025-03-30")), utc("2025-03-30T00:00:00Z"));
-        assert_eq!(london_midnight(date("2025-03-31")), utc("2025-03-30T23:00:00Z"));
-        // BST ended at 01:00 UTC on Sunday 26 October 2025.
-        assert_eq!(london_midnight(date("2025-10-26")), utc("2025-10-25T23:00:00Z"));
-        assert_eq!(london_midnight(date("2025-10-27")), utc("2025-10-27T00:00:00Z"));
     }
 
     #[test]
