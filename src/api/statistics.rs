@@ -4,7 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tracing_actix_web::RequestId;
@@ -12,15 +12,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
-use crate::db::statistics::{self as queries, Scope};
+use crate::db::statistics::{self as queries, PeriodBounds, Scope};
 use crate::db::{audit, single_write, DbConnection};
 use crate::domain::calendar::london_date;
 use crate::domain::eligibility::PresentingCondition;
+use crate::domain::financial_year::{
+    financial_year_end, financial_year_start, financial_year_to_date, financial_years, months, Period,
+};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::statistics::csv;
-use crate::statistics::periods::{financial_year_start, financial_years, months, Period};
 use crate::statistics::reports::{
     self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
 };
@@ -168,11 +170,7 @@ impl StatisticsQuery {
 
 /// The current financial year to date: the default period of the funnel and reattendance.
 fn year_to_date(state: &AppState) -> (NaiveDate, NaiveDate) {
-    let today = london_date(state.settings.clock.now());
-    (
-        financial_year_start(today),
-        today.checked_add_days(Days::new(1)).unwrap_or(today),
-    )
+    financial_year_to_date(london_date(state.settings.clock.now()))
 }
 
 /// Whether the caller asked for CSV (`Accept: text/csv`).
@@ -281,11 +279,7 @@ pub async fn funnel(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), true)?;
-    let whole = Period {
-        key: "all".into(),
-        from: q.from,
-        to: q.to,
-    };
+    let whole = Period::whole(q.from, q.to);
     let periods = match q.group_by {
         GroupBy::None | GroupBy::PresentingCondition => vec![whole],
         GroupBy::Month => months(q.from, q.to),
@@ -296,7 +290,7 @@ pub async fn funnel(
         _ => periods.iter().map(|p| p.key.clone()).collect(),
     };
     let scope = Scope {
-        periods: periods.iter().map(Period::bounds).collect(),
+        periods: periods.iter().map(PeriodBounds::from).collect(),
         site: q.site.clone(),
         by_condition: q.group_by == GroupBy::PresentingCondition,
     };
@@ -383,7 +377,7 @@ pub async fn referrals(
     let query = query.into_inner();
     let today = london_date(state.settings.clock.now());
     let this_year = financial_year_start(today);
-    let next_year = this_year.checked_add_months(Months::new(12)).unwrap_or(today);
+    let next_year = financial_year_end(today);
     let earliest = if query.from.is_none() {
         state
             .statistics_db(|conn| Ok(queries::earliest_arrival(conn)?))
@@ -395,7 +389,7 @@ pub async fn referrals(
     let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
     let periods = financial_years(q.from, q.to);
     let scope = Scope {
-        periods: periods.iter().map(Period::bounds).collect(),
+        periods: periods.iter().map(PeriodBounds::from).collect(),
         site: q.site.clone(),
         by_condition: false,
     };
@@ -407,16 +401,12 @@ pub async fn referrals(
     .await?;
     let counted: Vec<YearCount> = periods
         .iter()
-        .map(|p| {
-            let start = financial_year_start(p.from);
-            let whole_end = start.checked_add_months(Months::new(12)).unwrap_or(p.to);
-            YearCount {
-                financial_year: p.key.clone(),
-                from: p.from,
-                to: p.to,
-                partial: p.from != start || p.to != whole_end || whole_end > today,
-                counts: rows.iter().find(|r| r.gkey == p.key).cloned().unwrap_or_default(),
-            }
+        .map(|p| YearCount {
+            financial_year: p.key.clone(),
+            from: p.from,
+            to: p.to,
+            partial: p.is_partial_financial_year(today),
+            counts: rows.iter().find(|r| r.gkey == p.key).cloned().unwrap_or_default(),
         })
         .collect();
     let report = ReferralsReport {
@@ -495,13 +485,8 @@ pub async fn reattendance(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), false)?;
-    let whole = Period {
-        key: "all".into(),
-        from: q.from,
-        to: q.to,
-    };
     let scope = Scope {
-        periods: vec![whole.bounds()],
+        periods: vec![PeriodBounds::from(&Period::whole(q.from, q.to))],
         site: q.site.clone(),
         by_condition: false,
     };

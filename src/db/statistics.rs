@@ -11,6 +11,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 use super::DbConnection;
+use crate::domain::financial_year::Period;
 
 /// One period of a report: its key and its half-open `[start, end)` in UTC.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,17 @@ pub struct PeriodBounds {
     pub key: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+}
+
+impl From<&Period> for PeriodBounds {
+    /// The period's London midnights as UTC instants (the domain computes them).
+    fn from(period: &Period) -> Self {
+        PeriodBounds {
+            key: period.key.clone(),
+            start: period.start(),
+            end: period.end(),
+        }
+    }
 }
 
 /// What to count: attendances arriving in one of `periods` (at `site`, if given).

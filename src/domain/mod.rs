@@ -6,6 +6,7 @@
 
 pub mod calendar;
 pub mod eligibility;
+pub mod financial_year;
 pub mod nhs_number;
 pub mod pat;
 pub mod patient;

@@ -3,5 +3,4 @@
 
 pub mod csv;
 pub mod disclosure;
-pub mod periods;
 pub mod reports;
