@@ -5,6 +5,7 @@
 //! /work/shared/DOMAIN.md, cited section by section in each module.
 
 pub mod calendar;
+pub mod disclosure;
 pub mod eligibility;
 pub mod financial_year;
 pub mod nhs_number;

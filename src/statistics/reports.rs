@@ -5,8 +5,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::disclosure::{protect, rate, Relation};
 use crate::db::statistics::{CohortRow, FunnelRow, ReferralRow, SevenDayRow};
+use crate::domain::disclosure::{protect, rate, Relation};
 
 /// How a report groups the funnel.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
