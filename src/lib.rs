@@ -13,5 +13,4 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
-pub mod statistics;
 pub mod telemetry;

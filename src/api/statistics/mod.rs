@@ -1,6 +1,14 @@
 //! `GET /api/v1/statistics/{funnel,referrals,reattendance}`: the figures audit teams pull
 //! (DOMAIN.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
 //! small-number suppression (§8). No response carries a patient identifier.
+//!
+//! The handlers parse the query, take the periods from `domain::financial_year`, run the
+//! report's queries (`db::statistics`), then build the answer: [`reports`] turns the rows into
+//! the published report (the JSON view, NHS disclosure control from `domain::disclosure`
+//! applied) and [`csv`] writes that view as CSV.
+
+pub mod csv;
+pub mod reports;
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -10,6 +18,7 @@ use serde_json::{json, Map, Value};
 use tracing_actix_web::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
+use self::reports::{Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount};
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
 use crate::db::statistics::{self as queries, PeriodBounds, Scope};
@@ -22,10 +31,6 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::statistics::csv;
-use crate::statistics::reports::{
-    self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
-};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
