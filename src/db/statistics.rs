@@ -41,12 +41,17 @@ pub struct Scope {
     pub by_condition: bool,
 }
 
+/// The whole range a scope covers: the earliest start and the latest end of its periods.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 impl Scope {
-    /// The whole range covered: the first period's start and the last one's end.
-    fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let start = self.periods.iter().map(|p| p.start).min().unwrap_or_default();
-        let end = self.periods.iter().map(|p| p.end).max().unwrap_or_default();
-        (start, end)
+    /// The whole range covered; `None` when there is no period, so nothing is in scope (the
+    /// handlers always ask for at least one period; the queries then count nothing rather than
+    /// search a made-up range).
+    fn span(&self) -> Option<Span> {
+        let start = self.periods.iter().map(|p| p.start).min()?;
+        let end = self.periods.iter().map(|p| p.end).max()?;
+        Some((start, end))
     }
 }
 
@@ -126,8 +131,7 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
 /// screening's status, result, advice and leaflet, the referral decision, and whether an
 /// unplanned attendance of the patient falls in `(arrival, arrival + 7 days]` — so every report
 /// reads one row per attendance.
-fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
-    let (start, end) = scope.span();
+fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> String {
     let site = site_filter(dialect, scope);
     let gkey = if scope.by_condition {
         "a.presenting_condition"
@@ -224,6 +228,17 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
+impl FunnelRow {
+    /// The row of a group without attendances, for which the query returns none: every count is
+    /// a real zero (the derived default of each count), keyed `gkey`.
+    pub fn empty(gkey: &str) -> FunnelRow {
+        FunnelRow {
+            gkey: gkey.to_owned(),
+            ..FunnelRow::default()
+        }
+    }
+}
+
 /// `c`: each attendance in scope with what happened to it, its referral's booking summary
 /// (kept by triggers from the bookings and unmet booking attempts) joined on.
 fn funnel_rows() -> &'static str {
@@ -248,6 +263,9 @@ fn count_if(condition: &str, alias: &str) -> String {
 /// One pass over the attendances in scope, each carrying its current screening and referral
 /// decision, with its referral's booking summary joined on.
 pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
+    let Some(span) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
     let positive = "c.eligible = 1 AND c.result = 'positive'";
     let accepted = format!("{positive} AND c.decision = 'accepted'");
@@ -323,7 +341,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
          {rows}
          SELECT c.gkey, {sums}
          FROM c GROUP BY c.gkey",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         rows = funnel_rows(),
         sums = sums.join(",\n "),
     );
@@ -331,7 +349,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
 }
 
 /// Referral decisions per period: eligible attendances whose current screening is positive.
-#[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
 pub struct ReferralRow {
     #[diesel(sql_type = Text)]
     pub gkey: String,
@@ -341,11 +359,25 @@ pub struct ReferralRow {
     pub seen_in_department: i64,
 }
 
+impl ReferralRow {
+    /// The row of a period without positive eligible attendances, for which the query returns
+    /// none: no referral accepted or seen in the department.
+    pub fn empty(gkey: &str) -> ReferralRow {
+        ReferralRow {
+            gkey: gkey.to_owned(),
+            accepted: 0,
+            seen_in_department: 0,
+        }
+    }
+}
+
 /// Accepted (and seen-in-department) referrals per period, starting from the referrals table
 /// (small) rather than every attendance.
 pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
+    let Some((start, end)) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
-    let (start, end) = scope.span();
     let site = site_filter(dialect, scope);
     let sql = format!(
         "WITH {periods}
@@ -402,6 +434,9 @@ pub struct CohortRow {
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
 /// cohort, apart for windows not yet ended at `now`.
 pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
+    let Some(span) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
     let window_end = dialect.plus_days("i.arrived_at", TWELVE_MONTH_DAYS);
     let sql = format!(
@@ -426,14 +461,14 @@ pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) 
                      AS bigint) AS reattendances
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
 }
 
 /// The 7-day unplanned reattendance counts.
-#[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
 pub struct SevenDayRow {
     #[diesel(sql_type = BigInt)]
     pub attendances: i64,
@@ -445,16 +480,27 @@ pub struct SevenDayRow {
 /// unplanned, attendance of the same patient (any site, possibly after the period) arrived in
 /// `(arrival, arrival + 7 days]`.
 pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
+    let Some(span) = scope.span() else {
+        // No period: no attendance in scope, so none reattended.
+        return Ok(SevenDayRow {
+            attendances: 0,
+            reattended: 0,
+        });
+    };
     let dialect = Dialect::of(conn);
     let sql = format!(
         "WITH {scoped}
          SELECT count(*) AS attendances, {reattended}
          FROM att",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         reattended = count_if("att.unplanned_within_7d = 1", "reattended"),
     );
     let rows: Vec<SevenDayRow> = run(conn, &sql, scope.site.as_deref())?;
-    Ok(rows.into_iter().next().unwrap_or_default())
+    // An aggregate without GROUP BY answers exactly one row, zeros included: a missing row is a
+    // failure to report, not a period without attendances.
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| diesel::result::Error::DeserializationError("the 7-day count returned no row".into()))
 }
 
 /// Runs `sql` on whichever backend, binding the site when the query names it.
@@ -479,5 +525,56 @@ where
                 None => query.load(lite),
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn scope(periods: Vec<PeriodBounds>) -> Scope {
+        Scope {
+            periods,
+            site: None,
+            by_condition: false,
+        }
+    }
+
+    #[test]
+    fn a_scope_without_periods_covers_no_range() {
+        assert_eq!(scope(vec![]).span(), None);
+    }
+
+    #[test]
+    fn a_scope_spans_its_earliest_start_to_its_latest_end() {
+        let months = crate::domain::financial_year::months(date("2025-03-15"), date("2025-05-10"));
+        let bounds: Vec<PeriodBounds> = months.iter().rev().map(PeriodBounds::from).collect();
+        let (start, end) = scope(bounds).span().unwrap();
+        // 15 March is GMT; 10 May is BST, so its midnight is 23:00 UTC the day before.
+        assert_eq!(start.to_rfc3339(), "2025-03-15T00:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2025-05-09T23:00:00+00:00");
+    }
+
+    #[test]
+    fn a_missing_group_is_a_row_of_zeros() {
+        let row = FunnelRow::empty("2025-04");
+        assert_eq!(row.gkey, "2025-04");
+        let counts = [
+            row.attendances,
+            row.eligible,
+            row.positive,
+            row.accepted,
+            row.did_not_attend_later,
+        ];
+        assert_eq!(counts, [0; 5]);
+        let referrals = ReferralRow::empty("2024/25");
+        assert_eq!((referrals.accepted, referrals.seen_in_department), (0, 0));
     }
 }

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use self::reports::{Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount};
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
-use crate::db::statistics::{self as queries, PeriodBounds, Scope};
+use crate::db::statistics::{self as queries, FunnelRow, PeriodBounds, ReferralRow, Scope};
 use crate::db::{audit, single_write, DbConnection};
 use crate::domain::calendar::london_date;
 use crate::domain::eligibility::PresentingCondition;
@@ -308,7 +308,13 @@ pub async fn funnel(
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
-            let row = rows.iter().find(|r| r.gkey == key).cloned().unwrap_or_default();
+            // The query returns a row only for a group with attendances; a group without one
+            // counted none, so its row is built as all zeros.
+            let row = rows
+                .iter()
+                .find(|r| r.gkey == key)
+                .cloned()
+                .unwrap_or_else(|| FunnelRow::empty(&key));
             reports::funnel_group(key, &row, q.disclosure)
         })
         .collect();
@@ -411,7 +417,13 @@ pub async fn referrals(
             from: p.from,
             to: p.to,
             partial: p.is_partial_financial_year(today),
-            counts: rows.iter().find(|r| r.gkey == p.key).cloned().unwrap_or_default(),
+            // A year without positive eligible attendances has no row: zero referrals, built
+            // as such.
+            counts: rows
+                .iter()
+                .find(|r| r.gkey == p.key)
+                .cloned()
+                .unwrap_or_else(|| ReferralRow::empty(&p.key)),
         })
         .collect();
     let report = ReferralsReport {
