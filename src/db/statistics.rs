@@ -5,6 +5,10 @@
 //! Period boundaries (Europe/London midnights) are computed in Rust and written into the query as
 //! literals formatted from `DateTime<Utc>` values; the only text that comes from a request, the
 //! site, is always a bound parameter.
+//!
+//! Each query runs in a span (`tracing::instrument`) named after it, with the report, the number
+//! of periods, whether a site filter is set (never the site itself, nor any patient data) and,
+//! once loaded, the number of rows.
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -262,6 +266,13 @@ fn count_if(condition: &str, alias: &str) -> String {
 ///
 /// One pass over the attendances in scope, each carrying its current screening and referral
 /// decision, with its referral's booking summary joined on.
+#[tracing::instrument(skip_all, fields(
+    report = "funnel",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    by_condition = scope.by_condition,
+    rows = tracing::field::Empty,
+))]
 pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
     let Some(span) = scope.span() else {
         return Ok(Vec::new());
@@ -373,6 +384,12 @@ impl ReferralRow {
 
 /// Accepted (and seen-in-department) referrals per period, starting from the referrals table
 /// (small) rather than every attendance.
+#[tracing::instrument(skip_all, fields(
+    report = "referrals",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    rows = tracing::field::Empty,
+))]
 pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
     let Some((start, end)) = scope.span() else {
         return Ok(Vec::new());
@@ -405,6 +422,7 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
 }
 
 /// The earliest arrival on record, if any.
+#[tracing::instrument(skip_all, fields(report = "referrals"))]
 pub fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<super::types::DbTime>> {
     use super::schema::attendances;
     use diesel::{OptionalExtension, QueryDsl};
@@ -433,6 +451,13 @@ pub struct CohortRow {
 /// the index; the patient's attendances anywhere in `(index, index + 365 days]` are counted
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
 /// cohort, apart for windows not yet ended at `now`.
+#[tracing::instrument(skip_all, fields(
+    report = "reattendance",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    measure = "twelve_month",
+    rows = tracing::field::Empty,
+))]
 pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
     let Some(span) = scope.span() else {
         return Ok(Vec::new());
@@ -479,6 +504,13 @@ pub struct SevenDayRow {
 /// DOMAIN.md §7 7-day unplanned reattendance: attendances in scope whose stored fact says another,
 /// unplanned, attendance of the same patient (any site, possibly after the period) arrived in
 /// `(arrival, arrival + 7 days]`.
+#[tracing::instrument(skip_all, fields(
+    report = "reattendance",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    measure = "seven_day",
+    rows = tracing::field::Empty,
+))]
 pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
     let Some(span) = scope.span() else {
         // No period: no attendance in scope, so none reattended.
@@ -503,14 +535,15 @@ pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDay
         .ok_or_else(|| diesel::result::Error::DeserializationError("the 7-day count returned no row".into()))
 }
 
-/// Runs `sql` on whichever backend, binding the site when the query names it.
+/// Runs `sql` on whichever backend, binding the site when the query names it, and records the
+/// number of rows on the current span (the report function's, which declares `rows`).
 fn run<T>(conn: &mut DbConnection, sql: &str, site: Option<&str>) -> QueryResult<Vec<T>>
 where
     T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
 {
     // The SQL holds no patient data (the site is a bound parameter): safe to log for tuning.
     tracing::debug!(sql, "statistics query");
-    match conn {
+    let rows = match conn {
         DbConnection::Pg(pg) => {
             let query = diesel::sql_query(sql).into_boxed();
             match site {
@@ -525,7 +558,9 @@ where
                 None => query.load(lite),
             }
         }
-    }
+    }?;
+    tracing::Span::current().record("rows", rows.len());
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -576,5 +611,57 @@ mod tests {
         assert_eq!(counts, [0; 5]);
         let referrals = ReferralRow::empty("2024/25");
         assert_eq!((referrals.accepted, referrals.seen_in_department), (0, 0));
+    }
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_query_runs_in_a_span_with_its_report_and_row_count_but_not_the_site() {
+        let mut conn = crate::db::Manager::new("sqlite://:memory:")
+            .unwrap()
+            .establish()
+            .unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .finish();
+        let months = crate::domain::financial_year::months(date("2025-01-01"), date("2025-04-01"));
+        let scope = Scope {
+            periods: months.iter().map(PeriodBounds::from).collect(),
+            site: Some("St Mary's".into()),
+            by_condition: false,
+        };
+
+        let rows = tracing::subscriber::with_default(subscriber, || funnel(&mut conn, &scope)).unwrap();
+
+        assert!(rows.is_empty(), "no attendance recorded");
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        for field in [
+            "report=\"funnel\"",
+            "periods=3",
+            "site_filter=true",
+            "by_condition=false",
+            "rows=0",
+        ] {
+            assert!(log.contains(field), "{field}: {log}");
+        }
+        assert!(!log.contains("St Mary"), "the site is not logged: {log}");
     }
 }
