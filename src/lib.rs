@@ -22,6 +22,5 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
-pub mod statistics;
 pub mod store;
 pub mod telemetry;

@@ -5,12 +5,17 @@
 //! Period boundaries (Europe/London midnights) are computed in Rust and written into the query as
 //! literals formatted from `DateTime<Utc>` values; the only text that comes from a request, the
 //! site, is always a bound parameter.
+//!
+//! Each query runs in a span (`tracing::instrument`) named after it, with the report, the number
+//! of periods, whether a site filter is set (never the site itself, nor any patient data) and,
+//! once loaded, the number of rows.
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 use super::DbConnection;
+use crate::domain::financial_year::Period;
 
 /// One period of a report: its key and its half-open `[start, end)` in UTC.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +23,17 @@ pub struct PeriodBounds {
     pub key: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+}
+
+impl From<&Period> for PeriodBounds {
+    /// The period's London midnights as UTC instants (the domain computes them).
+    fn from(period: &Period) -> Self {
+        PeriodBounds {
+            key: period.key.clone(),
+            start: period.start(),
+            end: period.end(),
+        }
+    }
 }
 
 /// What to count: attendances arriving in one of `periods` (at `site`, if given).
@@ -29,12 +45,17 @@ pub struct Scope {
     pub by_condition: bool,
 }
 
+/// The whole range a scope covers: the earliest start and the latest end of its periods.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 impl Scope {
-    /// The whole range covered: the first period's start and the last one's end.
-    fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
-        let start = self.periods.iter().map(|p| p.start).min().unwrap_or_default();
-        let end = self.periods.iter().map(|p| p.end).max().unwrap_or_default();
-        (start, end)
+    /// The whole range covered; `None` when there is no period, so nothing is in scope (the
+    /// handlers always ask for at least one period; the queries then count nothing rather than
+    /// search a made-up range).
+    fn span(&self) -> Option<Span> {
+        let start = self.periods.iter().map(|p| p.start).min()?;
+        let end = self.periods.iter().map(|p| p.end).max()?;
+        Some((start, end))
     }
 }
 
@@ -114,8 +135,7 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
 /// screening's status, result, advice and leaflet, the referral decision, and whether an
 /// unplanned attendance of the patient falls in `(arrival, arrival + 7 days]` — so every report
 /// reads one row per attendance.
-fn scoped_attendances(dialect: Dialect, scope: &Scope) -> String {
-    let (start, end) = scope.span();
+fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> String {
     let site = site_filter(dialect, scope);
     let gkey = if scope.by_condition {
         "a.presenting_condition"
@@ -212,6 +232,17 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
+impl FunnelRow {
+    /// The row of a group without attendances, for which the query returns none: every count is
+    /// a real zero (the derived default of each count), keyed `gkey`.
+    pub fn empty(gkey: &str) -> FunnelRow {
+        FunnelRow {
+            gkey: gkey.to_owned(),
+            ..FunnelRow::default()
+        }
+    }
+}
+
 /// `c`: each attendance in scope with what happened to it, its referral's booking summary
 /// (kept by triggers from the bookings and unmet booking attempts) joined on.
 fn funnel_rows() -> &'static str {
@@ -235,7 +266,17 @@ fn count_if(condition: &str, alias: &str) -> String {
 ///
 /// One pass over the attendances in scope, each carrying its current screening and referral
 /// decision, with its referral's booking summary joined on.
+#[tracing::instrument(skip_all, fields(
+    report = "funnel",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    by_condition = scope.by_condition,
+    rows = tracing::field::Empty,
+))]
 pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
+    let Some(span) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
     let positive = "c.eligible = 1 AND c.result = 'positive'";
     let accepted = format!("{positive} AND c.decision = 'accepted'");
@@ -311,7 +352,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
          {rows}
          SELECT c.gkey, {sums}
          FROM c GROUP BY c.gkey",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         rows = funnel_rows(),
         sums = sums.join(",\n "),
     );
@@ -319,7 +360,7 @@ pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelR
 }
 
 /// Referral decisions per period: eligible attendances whose current screening is positive.
-#[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
 pub struct ReferralRow {
     #[diesel(sql_type = Text)]
     pub gkey: String,
@@ -329,11 +370,31 @@ pub struct ReferralRow {
     pub seen_in_department: i64,
 }
 
+impl ReferralRow {
+    /// The row of a period without positive eligible attendances, for which the query returns
+    /// none: no referral accepted or seen in the department.
+    pub fn empty(gkey: &str) -> ReferralRow {
+        ReferralRow {
+            gkey: gkey.to_owned(),
+            accepted: 0,
+            seen_in_department: 0,
+        }
+    }
+}
+
 /// Accepted (and seen-in-department) referrals per period, starting from the referrals table
 /// (small) rather than every attendance.
+#[tracing::instrument(skip_all, fields(
+    report = "referrals",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    rows = tracing::field::Empty,
+))]
 pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
+    let Some((start, end)) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
-    let (start, end) = scope.span();
     let site = site_filter(dialect, scope);
     let sql = format!(
         "WITH {periods}
@@ -361,6 +422,7 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
 }
 
 /// The earliest arrival on record, if any.
+#[tracing::instrument(skip_all, fields(report = "referrals"))]
 pub fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<super::types::DbTime>> {
     use super::schema::attendances;
     use diesel::{OptionalExtension, QueryDsl};
@@ -389,7 +451,17 @@ pub struct CohortRow {
 /// the index; the patient's attendances anywhere in `(index, index + 365 days]` are counted
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
 /// cohort, apart for windows not yet ended at `now`.
+#[tracing::instrument(skip_all, fields(
+    report = "reattendance",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    measure = "twelve_month",
+    rows = tracing::field::Empty,
+))]
 pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
+    let Some(span) = scope.span() else {
+        return Ok(Vec::new());
+    };
     let dialect = Dialect::of(conn);
     let window_end = dialect.plus_days("i.arrived_at", TWELVE_MONTH_DAYS);
     let sql = format!(
@@ -414,14 +486,14 @@ pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) 
                      AS bigint) AS reattendances
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         now = dialect.instant(now),
     );
     run(conn, &sql, scope.site.as_deref())
 }
 
 /// The 7-day unplanned reattendance counts.
-#[derive(QueryableByName, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(QueryableByName, Clone, Debug, PartialEq, Eq)]
 pub struct SevenDayRow {
     #[diesel(sql_type = BigInt)]
     pub attendances: i64,
@@ -432,27 +504,46 @@ pub struct SevenDayRow {
 /// DOMAIN.md §7 7-day unplanned reattendance: attendances in scope whose stored fact says another,
 /// unplanned, attendance of the same patient (any site, possibly after the period) arrived in
 /// `(arrival, arrival + 7 days]`.
+#[tracing::instrument(skip_all, fields(
+    report = "reattendance",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    measure = "seven_day",
+    rows = tracing::field::Empty,
+))]
 pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
+    let Some(span) = scope.span() else {
+        // No period: no attendance in scope, so none reattended.
+        return Ok(SevenDayRow {
+            attendances: 0,
+            reattended: 0,
+        });
+    };
     let dialect = Dialect::of(conn);
     let sql = format!(
         "WITH {scoped}
          SELECT count(*) AS attendances, {reattended}
          FROM att",
-        scoped = scoped_attendances(dialect, scope),
+        scoped = scoped_attendances(dialect, scope, span),
         reattended = count_if("att.unplanned_within_7d = 1", "reattended"),
     );
     let rows: Vec<SevenDayRow> = run(conn, &sql, scope.site.as_deref())?;
-    Ok(rows.into_iter().next().unwrap_or_default())
+    // An aggregate without GROUP BY answers exactly one row, zeros included: a missing row is a
+    // failure to report, not a period without attendances.
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| diesel::result::Error::DeserializationError("the 7-day count returned no row".into()))
 }
 
-/// Runs `sql` on whichever backend, binding the site when the query names it.
+/// Runs `sql` on whichever backend, binding the site when the query names it, and records the
+/// number of rows on the current span (the report function's, which declares `rows`).
 fn run<T>(conn: &mut DbConnection, sql: &str, site: Option<&str>) -> QueryResult<Vec<T>>
 where
     T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
 {
     // The SQL holds no patient data (the site is a bound parameter): safe to log for tuning.
     tracing::debug!(sql, "statistics query");
-    match conn {
+    let rows = match conn {
         DbConnection::Pg(pg) => {
             let query = diesel::sql_query(sql).into_boxed();
             match site {
@@ -467,5 +558,110 @@ where
                 None => query.load(lite),
             }
         }
+    }?;
+    tracing::Span::current().record("rows", rows.len());
+    Ok(rows)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn scope(periods: Vec<PeriodBounds>) -> Scope {
+        Scope {
+            periods,
+            site: None,
+            by_condition: false,
+        }
+    }
+
+    #[test]
+    fn a_scope_without_periods_covers_no_range() {
+        assert_eq!(scope(vec![]).span(), None);
+    }
+
+    #[test]
+    fn a_scope_spans_its_earliest_start_to_its_latest_end() {
+        let months = crate::domain::financial_year::months(date("2025-03-15"), date("2025-05-10"));
+        let bounds: Vec<PeriodBounds> = months.iter().rev().map(PeriodBounds::from).collect();
+        let (start, end) = scope(bounds).span().unwrap();
+        // 15 March is GMT; 10 May is BST, so its midnight is 23:00 UTC the day before.
+        assert_eq!(start.to_rfc3339(), "2025-03-15T00:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2025-05-09T23:00:00+00:00");
+    }
+
+    #[test]
+    fn a_missing_group_is_a_row_of_zeros() {
+        let row = FunnelRow::empty("2025-04");
+        assert_eq!(row.gkey, "2025-04");
+        let counts = [
+            row.attendances,
+            row.eligible,
+            row.positive,
+            row.accepted,
+            row.did_not_attend_later,
+        ];
+        assert_eq!(counts, [0; 5]);
+        let referrals = ReferralRow::empty("2024/25");
+        assert_eq!((referrals.accepted, referrals.seen_in_department), (0, 0));
+    }
+
+    /// A `MakeWriter` that keeps what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_query_runs_in_a_span_with_its_report_and_row_count_but_not_the_site() {
+        let mut conn = crate::db::Manager::new("sqlite://:memory:")
+            .unwrap()
+            .establish()
+            .unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .finish();
+        let months = crate::domain::financial_year::months(date("2025-01-01"), date("2025-04-01"));
+        let scope = Scope {
+            periods: months.iter().map(PeriodBounds::from).collect(),
+            site: Some("St Mary's".into()),
+            by_condition: false,
+        };
+
+        let rows = tracing::subscriber::with_default(subscriber, || funnel(&mut conn, &scope)).unwrap();
+
+        assert!(rows.is_empty(), "no attendance recorded");
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        for field in [
+            "report=\"funnel\"",
+            "periods=3",
+            "site_filter=true",
+            "by_condition=false",
+            "rows=0",
+        ] {
+            assert!(log.contains(field), "{field}: {log}");
+        }
+        assert!(!log.contains("St Mary"), "the site is not logged: {log}");
     }
 }

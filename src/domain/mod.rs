@@ -5,7 +5,10 @@
 //! /work/shared/DOMAIN.md, cited section by section in each module.
 
 pub mod attendance;
+pub mod calendar;
+pub mod disclosure;
 pub mod eligibility;
+pub mod financial_year;
 pub mod nhs_number;
 pub mod pat;
 pub mod patient;

@@ -1,11 +1,11 @@
 //! AHW appointment rules (DOMAIN.md §6): the booking window, lead time, appointment states and
 //! rotas. Calendar days and clock times are Europe/London, whatever the server's time zone.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
-use chrono_tz::Europe::London;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::calendar::{london_date, london_instant};
 use super::FieldError;
 
 /// The referral decision after a positive PAT (DOMAIN.md §6).
@@ -101,8 +101,8 @@ impl LeadTime {
     }
 
     pub fn between(screened_at: DateTime<Utc>, starts_at: DateTime<Utc>) -> LeadTime {
-        let screened = screened_at.with_timezone(&London).date_naive();
-        let starts = starts_at.with_timezone(&London).date_naive();
+        let screened = london_date(screened_at);
+        let starts = london_date(starts_at);
         match (starts - screened).num_days() {
             days if days <= 0 => LeadTime::SameDay,
             1 => LeadTime::NextDay,
@@ -162,16 +162,6 @@ pub struct Rota {
     pub slot_minutes: i64,
 }
 
-/// The instant of a Europe/London local time: on the autumn change the earlier of the two; on
-/// the spring change none (that local time does not exist).
-fn london(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
-    match London.from_local_datetime(&date.and_time(time)) {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(earliest, _) => Some(earliest.with_timezone(&Utc)),
-        LocalResult::None => None,
-    }
-}
-
 impl Rota {
     /// The slots, as UTC `(start, end)` pairs in time order; every rule broken is listed.
     pub fn slots(&self) -> Result<Vec<Span>, Vec<FieldError>> {
@@ -211,7 +201,7 @@ impl Rota {
                 }
                 // A slot lasts `slot_minutes` of real time; one whose local start does not exist
                 // (the spring clock change) is skipped.
-                if let Some(s) = london(date, start) {
+                if let Some(s) = london_instant(date, start) {
                     slots.push((s, s + step));
                 }
                 if slots.len() > MAX_SLOTS_PER_REQUEST {

@@ -19,4 +19,3 @@ mod scheduling_helpers;
 mod screening;
 mod slots;
 mod statistics;
-mod statistics_data;

@@ -1,28 +1,36 @@
 //! `GET /api/v1/statistics/{funnel,referrals,reattendance}`: the figures audit teams pull
 //! (DOMAIN.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
 //! small-number suppression (§8). No response carries a patient identifier.
+//!
+//! The handlers parse the query, take the periods from `domain::financial_year`, run the
+//! report's queries (`db::statistics`), then build the answer: [`reports`] turns the rows into
+//! the published report (the JSON view, NHS disclosure control from `domain::disclosure`
+//! applied) and [`csv`] writes that view as CSV.
+
+pub mod csv;
+pub mod reports;
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use tracing_actix_web::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
+use self::reports::{Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount};
 use super::{audit_event, AppState};
 use crate::auth::{AuthUser, Authorized};
-use crate::db::statistics::{self as queries, Scope};
+use crate::db::statistics::{self as queries, FunnelRow, PeriodBounds, ReferralRow, Scope};
 use crate::db::{single_write, DbConnection};
+use crate::domain::calendar::london_date;
 use crate::domain::eligibility::PresentingCondition;
+use crate::domain::financial_year::{
+    financial_year_end, financial_year_start, financial_year_to_date, financial_years, months, Period,
+};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::statistics::csv;
-use crate::statistics::periods::{financial_year_start, financial_years, london_date, months, Period};
-use crate::statistics::reports::{
-    self, Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount,
-};
 use crate::store::audit;
 
 role_set!(
@@ -168,11 +176,7 @@ impl StatisticsQuery {
 
 /// The current financial year to date: the default period of the funnel and reattendance.
 fn year_to_date(state: &AppState) -> (NaiveDate, NaiveDate) {
-    let today = london_date(state.settings.clock.now());
-    (
-        financial_year_start(today),
-        today.checked_add_days(Days::new(1)).unwrap_or(today),
-    )
+    financial_year_to_date(london_date(state.settings.clock.now()))
 }
 
 /// Whether the caller asked for CSV (`Accept: text/csv`).
@@ -281,11 +285,7 @@ pub async fn funnel(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), true)?;
-    let whole = Period {
-        key: "all".into(),
-        from: q.from,
-        to: q.to,
-    };
+    let whole = Period::whole(q.from, q.to);
     let periods = match q.group_by {
         GroupBy::None | GroupBy::PresentingCondition => vec![whole],
         GroupBy::Month => months(q.from, q.to),
@@ -296,7 +296,7 @@ pub async fn funnel(
         _ => periods.iter().map(|p| p.key.clone()).collect(),
     };
     let scope = Scope {
-        periods: periods.iter().map(Period::bounds).collect(),
+        periods: periods.iter().map(PeriodBounds::from).collect(),
         site: q.site.clone(),
         by_condition: q.group_by == GroupBy::PresentingCondition,
     };
@@ -309,7 +309,13 @@ pub async fn funnel(
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
-            let row = rows.iter().find(|r| r.gkey == key).cloned().unwrap_or_default();
+            // The query returns a row only for a group with attendances; a group without one
+            // counted none, so its row is built as all zeros.
+            let row = rows
+                .iter()
+                .find(|r| r.gkey == key)
+                .cloned()
+                .unwrap_or_else(|| FunnelRow::empty(&key));
             reports::funnel_group(key, &row, q.disclosure)
         })
         .collect();
@@ -383,7 +389,7 @@ pub async fn referrals(
     let query = query.into_inner();
     let today = london_date(state.settings.clock.now());
     let this_year = financial_year_start(today);
-    let next_year = this_year.checked_add_months(Months::new(12)).unwrap_or(today);
+    let next_year = financial_year_end(today);
     let earliest = if query.from.is_none() {
         state
             .statistics_db(|conn| Ok(queries::earliest_arrival(conn)?))
@@ -395,7 +401,7 @@ pub async fn referrals(
     let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
     let periods = financial_years(q.from, q.to);
     let scope = Scope {
-        periods: periods.iter().map(Period::bounds).collect(),
+        periods: periods.iter().map(PeriodBounds::from).collect(),
         site: q.site.clone(),
         by_condition: false,
     };
@@ -407,16 +413,18 @@ pub async fn referrals(
     .await?;
     let counted: Vec<YearCount> = periods
         .iter()
-        .map(|p| {
-            let start = financial_year_start(p.from);
-            let whole_end = start.checked_add_months(Months::new(12)).unwrap_or(p.to);
-            YearCount {
-                financial_year: p.key.clone(),
-                from: p.from,
-                to: p.to,
-                partial: p.from != start || p.to != whole_end || whole_end > today,
-                counts: rows.iter().find(|r| r.gkey == p.key).cloned().unwrap_or_default(),
-            }
+        .map(|p| YearCount {
+            financial_year: p.key.clone(),
+            from: p.from,
+            to: p.to,
+            partial: p.is_partial_financial_year(today),
+            // A year without positive eligible attendances has no row: zero referrals, built
+            // as such.
+            counts: rows
+                .iter()
+                .find(|r| r.gkey == p.key)
+                .cloned()
+                .unwrap_or_else(|| ReferralRow::empty(&p.key)),
         })
         .collect();
     let report = ReferralsReport {
@@ -495,13 +503,8 @@ pub async fn reattendance(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), false)?;
-    let whole = Period {
-        key: "all".into(),
-        from: q.from,
-        to: q.to,
-    };
     let scope = Scope {
-        periods: vec![whole.bounds()],
+        periods: vec![PeriodBounds::from(&Period::whole(q.from, q.to))],
         site: q.site.clone(),
         by_condition: false,
     };

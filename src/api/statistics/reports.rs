@@ -1,12 +1,15 @@
 //! The three reports as published: counts from the database, NHS disclosure control applied when
 //! asked (DOMAIN.md §8), then rates, means and changes computed from the published numbers.
+//!
+//! These are the statistics endpoints' response bodies (their OpenAPI schemas) and the mapping
+//! from the query rows to them; the rules they apply are in `domain::disclosure`.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::disclosure::{protect, rate, Relation};
 use crate::db::statistics::{CohortRow, FunnelRow, ReferralRow, SevenDayRow};
+use crate::domain::disclosure::{protect, rate, Relation};
 
 /// How a report groups the funnel.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
