@@ -54,15 +54,6 @@ impl AppState {
     {
         run_on(self.store.pool().clone(), work).await
     }
-
-    /// As [`AppState::db`], on the statistics' connections.
-    pub async fn statistics_db<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        run_on(self.store.statistics_pool().clone(), work).await
-    }
 }
 
 async fn run_on<T, F>(pool: crate::db::Pool, work: F) -> Result<T, ApiError>

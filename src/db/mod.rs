@@ -6,7 +6,6 @@ pub mod batch;
 mod conn;
 pub mod prepared;
 pub mod schema;
-pub mod statistics;
 pub mod types;
 
 use std::time::Duration;

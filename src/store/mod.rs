@@ -39,6 +39,7 @@ pub mod audit;
 pub mod batches;
 pub mod scheduling;
 pub mod screenings;
+pub mod statistics;
 
 use std::sync::Arc;
 
@@ -154,6 +155,10 @@ impl Store {
         screenings::Screenings::new(self)
     }
 
+    pub fn statistics(&self) -> statistics::Statistics<'_> {
+        statistics::Statistics::new(self)
+    }
+
     pub fn audit(&self) -> audit::AuditTrail<'_> {
         audit::AuditTrail::new(self)
     }
@@ -161,11 +166,6 @@ impl Store {
     /// The pool (transitional: for the handlers not yet behind a store).
     pub fn pool(&self) -> &Pool {
         &self.pool
-    }
-
-    /// The statistics' pool (transitional, as [`Store::pool`]).
-    pub fn statistics_pool(&self) -> &Pool {
-        &self.statistics_pool
     }
 
     /// The group-commit queues, when they run.
@@ -217,7 +217,6 @@ impl Store {
     }
 
     /// As [`Store::run`], on the statistics' connections (read only when they are a replica).
-    #[allow(dead_code)] // the statistics store moves onto it next
     pub(crate) async fn run_statistics<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         F: Fn(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,

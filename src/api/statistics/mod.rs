@@ -3,7 +3,7 @@
 //! small-number suppression (§8). No response carries a patient identifier.
 //!
 //! The handlers parse the query, take the periods from `domain::financial_year`, run the
-//! report's queries (`db::statistics`), then build the answer: [`reports`] turns the rows into
+//! report's queries (`store::statistics`), then build the answer: [`reports`] turns the rows into
 //! the published report (the JSON view, NHS disclosure control from `domain::disclosure`
 //! applied) and [`csv`] writes that view as CSV.
 
@@ -15,14 +15,11 @@ use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use tracing_actix_web::RequestId;
 use utoipa::{IntoParams, ToSchema};
 
 use self::reports::{Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount};
-use super::{audit_event, AppState};
-use crate::auth::{AuthUser, Authorized};
-use crate::db::statistics::{self as queries, FunnelRow, PeriodBounds, ReferralRow, Scope};
-use crate::db::{single_write, DbConnection};
+use super::AppState;
+use crate::auth::Authorized;
 use crate::domain::calendar::london_date;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::financial_year::{
@@ -31,7 +28,7 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::audit;
+use crate::store::statistics::{FunnelRow, PeriodBounds, ReferralRow, Scope, TWELVE_MONTH_DAYS};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -199,37 +196,6 @@ fn csv_response(name: &str, body: String) -> HttpResponse {
         .body(body)
 }
 
-/// Records that `user` pulled a report (no patient key: the figures identify no one).
-fn audit_report(user: &AuthUser, request_id: &str, report: &str) -> crate::store::audit::AuditEvent {
-    audit_event(user, request_id, "read", "statistics", report, None)
-}
-
-/// Runs a report's queries on the statistics' connections (a replica, if configured), then
-/// records who pulled which report on the primary: the figures are answered only once that
-/// audit event is written.
-async fn audited<T, F>(
-    state: &AppState,
-    user: AuthUser,
-    request_id: String,
-    report: &'static str,
-    queries: F,
-) -> Result<T, ApiError>
-where
-    F: Fn(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let figures = state.statistics_db(queries).await?;
-    state
-        .db(move |conn| {
-            single_write(conn, |conn| {
-                audit::record(conn, &audit_report(&user, &request_id, report))
-            })?;
-            Ok(())
-        })
-        .await?;
-    Ok(figures)
-}
-
 /// Fields of an object value, or an empty map.
 fn fields(value: Value) -> Map<String, Value> {
     match value {
@@ -280,7 +246,6 @@ pub struct FunnelReport {
 pub async fn funnel(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
-    request_id: RequestId,
     request: HttpRequest,
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -300,12 +265,7 @@ pub async fn funnel(
         site: q.site.clone(),
         by_condition: q.group_by == GroupBy::PresentingCondition,
     };
-    let user = auth.user;
-    let request_id = request_id.to_string();
-    let rows = audited(&state, user, request_id, "funnel", move |conn| {
-        Ok(queries::funnel(conn, &scope)?)
-    })
-    .await?;
+    let rows = state.store.statistics().funnel(scope, &auth.actor()).await?;
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
@@ -382,7 +342,6 @@ pub struct ReferralsReport {
 pub async fn referrals(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
-    request_id: RequestId,
     request: HttpRequest,
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -392,9 +351,11 @@ pub async fn referrals(
     let next_year = financial_year_end(today);
     let earliest = if query.from.is_none() {
         state
-            .statistics_db(|conn| Ok(queries::earliest_arrival(conn)?))
+            .store
+            .statistics()
+            .earliest_arrival()
             .await?
-            .map(|t| financial_year_start(london_date(t.get())))
+            .map(|t| financial_year_start(london_date(t)))
     } else {
         None
     };
@@ -405,12 +366,7 @@ pub async fn referrals(
         site: q.site.clone(),
         by_condition: false,
     };
-    let user = auth.user;
-    let request_id = request_id.to_string();
-    let rows = audited(&state, user, request_id, "referrals", move |conn| {
-        Ok(queries::referrals(conn, &scope)?)
-    })
-    .await?;
+    let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
     let counted: Vec<YearCount> = periods
         .iter()
         .map(|p| YearCount {
@@ -498,7 +454,6 @@ pub struct ReattendanceReport {
 pub async fn reattendance(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
-    request_id: RequestId,
     request: HttpRequest,
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -509,22 +464,14 @@ pub async fn reattendance(
         by_condition: false,
     };
     let now = state.settings.clock.now();
-    let user = auth.user;
-    let request_id = request_id.to_string();
-    let (cohorts, seven) = audited(&state, user, request_id, "reattendance", move |conn| {
-        Ok((
-            queries::twelve_month(conn, &scope, now)?,
-            queries::seven_day(conn, &scope)?,
-        ))
-    })
-    .await?;
+    let (cohorts, seven) = state.store.statistics().reattendance(scope, now, &auth.actor()).await?;
     let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);
     let report = ReattendanceReport {
         from: q.from,
         to: q.to,
         site: q.site,
         disclosure: q.disclosure,
-        window_days: queries::TWELVE_MONTH_DAYS,
+        window_days: TWELVE_MONTH_DAYS,
         twelve_month,
         seven_day,
         suppressed,

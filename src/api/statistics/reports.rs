@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::statistics::{CohortRow, FunnelRow, ReferralRow, SevenDayRow};
 use crate::domain::disclosure::{protect, rate, Relation};
+use crate::store::statistics::{CohortRow, FunnelRow, ReferralRow, SevenDayRow};
 
 /// How a report groups the funnel.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -546,7 +546,7 @@ pub fn reattendance(
         measure: "7-day unplanned reattendance (NHS A&E quality indicator): share of attendances in the period \
                   followed by another unplanned attendance of the same patient, at any site, within 7 days"
             .into(),
-        window_days: crate::db::statistics::SEVEN_DAYS,
+        window_days: crate::store::statistics::SEVEN_DAYS,
         attendances: p[6],
         reattended_within_7_days: p[7],
         rate: seven_rate,

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
-use super::DbConnection;
+use crate::db::DbConnection;
 use crate::domain::financial_year::Period;
 
 /// One period of a report: its key and its half-open `[start, end)` in UTC.
@@ -273,7 +273,7 @@ fn count_if(condition: &str, alias: &str) -> String {
     by_condition = scope.by_condition,
     rows = tracing::field::Empty,
 ))]
-pub fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
+pub(super) fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<FunnelRow>> {
     let Some(span) = scope.span() else {
         return Ok(Vec::new());
     };
@@ -390,7 +390,7 @@ impl ReferralRow {
     site_filter = scope.site.is_some(),
     rows = tracing::field::Empty,
 ))]
-pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
+pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<ReferralRow>> {
     let Some((start, end)) = scope.span() else {
         return Ok(Vec::new());
     };
@@ -423,8 +423,8 @@ pub fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<Refe
 
 /// The earliest arrival on record, if any.
 #[tracing::instrument(skip_all, fields(report = "referrals"))]
-pub fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<super::types::DbTime>> {
-    use super::schema::attendances;
+pub(super) fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<crate::db::types::DbTime>> {
+    use crate::db::schema::attendances;
     use diesel::{OptionalExtension, QueryDsl};
     attendances::table
         .select(attendances::arrived_at)
@@ -458,7 +458,7 @@ pub struct CohortRow {
     measure = "twelve_month",
     rows = tracing::field::Empty,
 ))]
-pub fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
+pub(super) fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime<Utc>) -> QueryResult<Vec<CohortRow>> {
     let Some(span) = scope.span() else {
         return Ok(Vec::new());
     };
@@ -511,7 +511,7 @@ pub struct SevenDayRow {
     measure = "seven_day",
     rows = tracing::field::Empty,
 ))]
-pub fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
+pub(super) fn seven_day(conn: &mut DbConnection, scope: &Scope) -> QueryResult<SevenDayRow> {
     let Some(span) = scope.span() else {
         // No period: no attendance in scope, so none reattended.
         return Ok(SevenDayRow {
