@@ -39,11 +39,11 @@ use diesel::sql_types::BigInt;
 use diesel::RunQueryDsl;
 use uuid::Uuid;
 
-use crate::domain::patient::patient_key;
 use crate::config::Settings;
 use crate::db::{self, DbConnection};
 use crate::domain::eligibility::{self, PresentingCondition};
 use crate::domain::pat::{self, Answers, DrinkingFrequency, PatResult, PatRule, Sex};
+use crate::domain::patient::patient_key;
 use crate::domain::scheduling::{LeadTime, OutsideWindowReason, ReferralDecision};
 use crate::domain::units::{units_per, Drink, DrinkEntry, Measure};
 

@@ -16,7 +16,10 @@ mod tests {
 
     #[test]
     fn the_nhs_number_wins_over_the_local_number() {
-        assert_eq!(patient_key(Some("9434765919"), Some("RX1-1")).as_deref(), Some("nhs:9434765919"));
+        assert_eq!(
+            patient_key(Some("9434765919"), Some("RX1-1")).as_deref(),
+            Some("nhs:9434765919")
+        );
         assert_eq!(patient_key(None, Some("RX1-1")).as_deref(), Some("local:RX1-1"));
         assert_eq!(patient_key(None, None), None);
     }
