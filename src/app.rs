@@ -256,7 +256,7 @@ fn problem_json_for_plain_errors<B: MessageBody + 'static>(
     };
     let mut problem = api_error.problem();
     problem.status = status.as_u16();
-    let body: BoxBody = BoxBody::new(serde_json::to_string(&problem).unwrap_or_default());
+    let body: BoxBody = BoxBody::new(problem.to_json());
     let (request, old) = response.into_parts();
     let mut new = HttpResponse::with_body(status, body);
     for (name, value) in old.headers() {
