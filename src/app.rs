@@ -50,7 +50,11 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, binds. The server does not run until `run_until_stopped`.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let pool = db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout)?;
+        let pool = db::pool(
+            settings.database_url.expose(),
+            settings.db_pool_size,
+            settings.db_timeout,
+        )?;
         {
             let mut conn = pool.get()?;
             db::migrate(&mut conn.inner)?;
@@ -69,7 +73,7 @@ impl Application {
         // The replica is not migrated (it follows the primary) nor needed to start: until it
         // answers, statistics are 503 and everything else works.
         let statistics_pool = match &settings.statistics_database_url {
-            Some(url) => db::pool(url, settings.statistics_pool_size, settings.db_timeout)?,
+            Some(url) => db::pool(url.expose(), settings.statistics_pool_size, settings.db_timeout)?,
             None => pool.clone(),
         };
         let server = serve(listener, pool, statistics_pool, settings)?;
@@ -105,9 +109,13 @@ fn serve(
     settings: Settings,
 ) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
-    let batcher = match db::Backend::from_url(&settings.database_url)? {
+    let batcher = match db::Backend::from_url(settings.database_url.expose())? {
         db::Backend::Postgres if settings.write_batch_size > 0 => {
-            let connections = db::batch_pool(&settings.database_url, db::batch::CONNECTIONS, settings.db_timeout)?;
+            let connections = db::batch_pool(
+                settings.database_url.expose(),
+                db::batch::CONNECTIONS,
+                settings.db_timeout,
+            )?;
             Some(Arc::new(
                 db::batch::WriteBatcher::start(&connections, settings.write_batch_size).map_err(StartError::Threads)?,
             ))

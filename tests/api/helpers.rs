@@ -142,7 +142,7 @@ pub struct TestApp {
 
 pub fn test_settings(database_url: String, secret: &str) -> Settings {
     Settings {
-        database_url,
+        database_url: database_url.into(),
         listen: "127.0.0.1:0".into(),
         jwt: JwtSettings {
             key: JwtKey::Hs256(Secret::new(secret.to_owned())),
