@@ -6,6 +6,10 @@
 //!
 //! - `TEST_DATABASE_URL=postgres://user@host:port/db`: run on PostgreSQL. The user needs
 //!   `CREATEDB`; the databases are made beside `db`, which is left alone.
+//! - `TEST_WRITE_BATCH_SIZE=N` (default 32): the `write_batch_size` (`PAT_WRITE_BATCH_SIZE`) of
+//!   every app the tests start, including the real binary some tests run. `0` covers the
+//!   one-request write path on PostgreSQL, as `.ci/run` does. A test that sets its own size in
+//!   `spawn_app_with` (because it is about batches, or about their absence) keeps it.
 //!
 //! On PostgreSQL, a run (one process of this test binary) has a random id, and its databases are
 //! `pat_template_<run>` and `pat_test_<run>_<uuid>`: see `Run` for how they go away when the run
@@ -294,6 +298,17 @@ fn reap_run_databases() {
     drop_databases(&mut conn, &names);
 }
 
+/// `TEST_WRITE_BATCH_SIZE`, or 32 (the service's default).
+pub fn write_batch_size() -> usize {
+    match std::env::var("TEST_WRITE_BATCH_SIZE") {
+        Ok(size) if !size.is_empty() => size
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TEST_WRITE_BATCH_SIZE={size:?} is not a whole number")),
+        _ => 32,
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -318,7 +333,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,
         db_pool_size: 10,
-        write_batch_size: 32,
+        write_batch_size: write_batch_size(),
         statistics_database_url: None,
         statistics_pool_size: 2,
         db_timeout: Duration::from_secs(5),
