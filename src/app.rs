@@ -52,7 +52,11 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, binds. The server does not run until `run_until_stopped`.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
-        let pool = db::pool(&settings.database_url, settings.db_pool_size, settings.db_timeout)?;
+        let pool = db::pool(
+            settings.database_url.expose(),
+            settings.db_pool_size,
+            settings.db_timeout,
+        )?;
         {
             let mut conn = pool.get()?;
             db::migrate(&mut conn.inner)?;
@@ -71,7 +75,7 @@ impl Application {
         // The replica is not migrated (it follows the primary) nor needed to start: until it
         // answers, statistics are 503 and everything else works.
         let statistics_pool = match &settings.statistics_database_url {
-            Some(url) => db::pool(url, settings.statistics_pool_size, settings.db_timeout)?,
+            Some(url) => db::pool(url.expose(), settings.statistics_pool_size, settings.db_timeout)?,
             None => pool.clone(),
         };
         let server = serve(listener, pool, statistics_pool, settings)?;
@@ -95,9 +99,13 @@ fn serve(
     settings: Settings,
 ) -> Result<Server, StartError> {
     let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
-    let batches = match db::Backend::from_url(&settings.database_url)? {
+    let batches = match db::Backend::from_url(settings.database_url.expose())? {
         db::Backend::Postgres if settings.write_batch_size > 0 => {
-            let connections = db::batch_pool(&settings.database_url, batches::CONNECTIONS, settings.db_timeout)?;
+            let connections = db::batch_pool(
+                settings.database_url.expose(),
+                batches::CONNECTIONS,
+                settings.db_timeout,
+            )?;
             Some(Arc::new(
                 Batches::start(&connections, settings.write_batch_size).map_err(StartError::Threads)?,
             ))
@@ -245,7 +253,7 @@ fn problem_json_for_plain_errors<B: MessageBody + 'static>(
     };
     let mut problem = api_error.problem();
     problem.status = status.as_u16();
-    let body: BoxBody = BoxBody::new(serde_json::to_string(&problem).unwrap_or_default());
+    let body: BoxBody = BoxBody::new(problem.to_json());
     let (request, old) = response.into_parts();
     let mut new = HttpResponse::with_body(status, body);
     for (name, value) in old.headers() {

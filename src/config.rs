@@ -25,6 +25,182 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A database URL, which may carry a password (`postgres://user:password@host/db`, or a
+/// `password=` query parameter). `expose` gives the URL to connect with; `Debug` and `Display`
+/// show `redacted()`: the URL with any password replaced by `***`, so settings can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(url.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL without its password (see `redact_url`).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> DatabaseUrl {
+        DatabaseUrl(url)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// A database URL fit for a log line or an error message: everything that could be a password is
+/// `***`, erring towards hiding too much when the URL is malformed.
+///
+/// - `sqlite://PATH` is shown as it is: a file path carries no credentials.
+/// - A value with neither `@` nor `=` is shown as it is: libpq takes a password only from the
+///   `user:password@` part of a URL or from a `password=` parameter.
+/// - `scheme://…`: everything from the first `:` after `://` to the *last* `@` is hidden (a
+///   password's own `@`, `:` or `/`, escaped or not, cannot move the end of what is hidden), and
+///   so is everything after the `=` of a parameter whose name, percent-decoded, contains
+///   `password` (`password`, `sslpassword`).
+/// - Anything else (no `scheme://`) is `***` entirely.
+pub fn redact_url(url: &str) -> String {
+    if url.starts_with("sqlite://") || !url.contains(['@', '=']) {
+        return url.to_owned();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".to_owned();
+    };
+    let plain_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !plain_scheme {
+        return "***".to_owned();
+    }
+    // Byte ranges of `rest` to hide. Both start just after an ASCII character and end at one or
+    // at the end, so they fall on character boundaries.
+    let mut hidden: Vec<std::ops::Range<usize>> = vec![];
+    if let (Some(colon), Some(at)) = (rest.find(':'), rest.rfind('@')) {
+        if colon < at {
+            hidden.push(colon + 1..at);
+        }
+    }
+    let password_parameter = rest.match_indices('=').map(|(i, _)| i).find(|&equals| {
+        let name_start = rest[..equals].rfind(['?', '&']).map_or(0, |i| i + 1);
+        percent_decode_lossy(&rest[name_start..equals])
+            .to_ascii_lowercase()
+            .contains("password")
+    });
+    if let Some(equals) = password_parameter {
+        hidden.push(equals + 1..rest.len());
+    }
+    let mut shown = format!("{scheme}://");
+    let mut in_hidden = false;
+    for (i, c) in rest.char_indices() {
+        if hidden.iter().any(|range| range.contains(&i)) {
+            if !in_hidden {
+                shown.push_str("***");
+            }
+            in_hidden = true;
+        } else {
+            shown.push(c);
+            in_hidden = false;
+        }
+    }
+    shown
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are), for comparing parameter names.
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// Refuses a PostgreSQL URL that libpq would misread or reject in an error message quoting part of
+/// it: the message would reach the log (every failed connection is logged) with a piece of the
+/// password in it. libpq quotes the whole URL for a malformed `[IPv6]` host, the token for a bad
+/// percent-escape, and the host or port it read where an unescaped `@`, `/` or `?` in the password
+/// made it read a piece of the password as one. The reasons never quote the URL.
+///
+/// One case is left: a password given as a query parameter (`?password=…`) with an unescaped `&`
+/// in it. libpq reads what follows the `&` as another parameter and names it if it does not know
+/// it; nothing here can tell that piece from a parameter libpq knows.
+fn check_postgres_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    let refuse = |reason: &str| {
+        Err(invalid(
+            name,
+            format!("{reason} (the value is not shown: it may hold a password)"),
+        ))
+    };
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let bytes = rest.as_bytes();
+    for (i, _) in rest.match_indices('%') {
+        let hex = bytes.get(i + 1..i + 3).unwrap_or(&[]);
+        if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) || hex == b"00" {
+            return refuse(
+                "has a '%' that does not start a percent-escape of two hex digits, or escapes NUL \
+                 (%00): write '%' itself as %25",
+            );
+        }
+    }
+    let netloc = match rest.match_indices('@').map(|(i, _)| i).collect::<Vec<_>>()[..] {
+        [] => 0,
+        [at] if !rest[..at].contains(['/', '?']) => at + 1,
+        _ => {
+            return refuse(
+                "has more than one '@', or an '@' after a '/' or '?': in the user name and \
+                 password (and anywhere else) write '@' as %40, '/' as %2F and '?' as %3F",
+            )
+        }
+    };
+    // The hosts, as libpq reads them: `host[:port]` or `[ipv6][:port]`, separated by commas.
+    let mut p = netloc;
+    loop {
+        if bytes.get(p) == Some(&b'[') {
+            match rest[p + 1..].find(']') {
+                Some(length) if length > 0 => p += length + 2,
+                _ => return refuse("has an IPv6 host in brackets that is not closed, or empty"),
+            }
+            if !matches!(bytes.get(p), None | Some(b':' | b'/' | b'?' | b',')) {
+                return refuse("has an IPv6 host in brackets followed by something other than ':', '/', '?' or ','");
+            }
+        }
+        while !matches!(bytes.get(p), None | Some(b',' | b'/' | b'?')) {
+            p += 1;
+        }
+        if bytes.get(p) != Some(&b',') {
+            return Ok(());
+        }
+        p += 1;
+    }
+}
+
 /// How bearer tokens are verified. The algorithm is pinned by the key: a token signed any other
 /// way (including `alg: none`, or HS256 keyed with an RSA public key) is refused.
 #[derive(Clone, Debug)]
@@ -49,7 +225,8 @@ pub struct JwtSettings {
 
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub database_url: String,
+    /// `DATABASE_URL`; its `Debug` hides the password.
+    pub database_url: DatabaseUrl,
     pub listen: String,
     pub jwt: JwtSettings,
     /// The PAT rule used when a screening names none (DOMAIN.md §4).
@@ -65,7 +242,7 @@ pub struct Settings {
     pub write_batch_size: usize,
     /// `PAT_STATISTICS_DATABASE_URL`: a PostgreSQL streaming replica the statistics read from
     /// (DESIGN.md §8). `None`: they read from `database_url` like everything else.
-    pub statistics_database_url: Option<String>,
+    pub statistics_database_url: Option<DatabaseUrl>,
     /// `PAT_STATISTICS_POOL_SIZE` (4): connections to the replica.
     pub statistics_pool_size: u32,
     /// How long a request waits for a database connection before answering 503.
@@ -185,7 +362,7 @@ impl Settings {
             })?,
         };
         Ok(Settings {
-            database_url: get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_url: database_url(&get)?,
             listen: get("PAT_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             jwt: JwtSettings {
                 key: jwt_key,
@@ -248,14 +425,26 @@ impl Settings {
     }
 }
 
+/// `DATABASE_URL`, checked when it names PostgreSQL (`check_postgres_url`).
+fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<DatabaseUrl, ConfigError> {
+    let url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    if is_postgres(&url) {
+        check_postgres_url("DATABASE_URL", &url)?;
+    }
+    Ok(DatabaseUrl::new(url))
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// `PAT_STATISTICS_DATABASE_URL`, which only makes sense as a PostgreSQL replica of a PostgreSQL
 /// `DATABASE_URL`: the triggers that keep the statistics' summaries run on the primary and reach
 /// the replica with everything else.
-fn statistics_database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+fn statistics_database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Option<DatabaseUrl>, ConfigError> {
     let Some(url) = get("PAT_STATISTICS_DATABASE_URL") else {
         return Ok(None);
     };
-    let is_postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
     if !is_postgres(&url) {
         return Err(invalid(
             "PAT_STATISTICS_DATABASE_URL",
@@ -268,7 +457,8 @@ fn statistics_database_url(get: &impl Fn(&str) -> Option<String>) -> Result<Opti
             "needs DATABASE_URL to be PostgreSQL too: SQLite has no replica",
         ));
     }
-    Ok(Some(url))
+    check_postgres_url("PAT_STATISTICS_DATABASE_URL", &url)?;
+    Ok(Some(DatabaseUrl::new(url)))
 }
 
 /// 256 random bits from the operating system (via UUID v4), hex: a development secret that
@@ -301,7 +491,7 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let s = settings(&[("PAT_JWT_SECRET", &"x".repeat(32))], false).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.database_url, "sqlite://pat-service.db");
+        assert_eq!(s.database_url.expose(), "sqlite://pat-service.db");
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.default_rule, PatRule::Pat2009);
         assert_eq!(s.write_batch_size, 32);
@@ -316,6 +506,148 @@ mod tests {
     fn secret_never_prints() {
         let s = Secret::new("hunter2-hunter2-hunter2-hunter2-x".into());
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    /// Each password is made of distinctive three-character pieces: none of them may show, alone
+    /// or together, escaped or decoded.
+    fn assert_hidden(shown: &str, pieces: &[&str], what: &str) {
+        for piece in pieces {
+            assert!(
+                !shown.contains(piece),
+                "{piece:?} of the password of {what} shows: {shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_never_print_a_database_password() {
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        // (URL, the pieces of its password, what Debug shows), all accepted by `from_lookup`.
+        let accepted = [
+            (
+                "postgres://pat:Qx7Zr9Kp2@db.example:5432/pat?sslmode=require",
+                &["Qx7", "Zr9", "Kp2"][..],
+                "postgres://pat:***@db.example:5432/pat?sslmode=require",
+            ),
+            // '@', ':', '/', '?' and '%' in the password, percent-escaped as they must be.
+            (
+                "postgresql://pat:Qx7%40Zr9%3AKp2%2FWm5%3FYt8%25Jh4@db/pat",
+                &["Qx7", "Zr9", "Kp2", "Wm5", "Yt8", "Jh4", "@Zr9", "%40"][..],
+                "postgresql://pat:***@db/pat",
+            ),
+            // An unescaped ':' is harmless to libpq (the password runs to the '@').
+            (
+                "postgres://pat:Qx7:Zr9@db/pat",
+                &["Qx7", "Zr9"][..],
+                "postgres://pat:***@db/pat",
+            ),
+            // A password given as a parameter, even under an escaped name.
+            (
+                "postgres://pat@db/pat?password=Qx7%26Zr9&sslmode=require",
+                &["Qx7", "Zr9"][..],
+                "postgres://pat@db/pat?password=***",
+            ),
+            (
+                "postgres://pat@db/pat?sslmode=verify-full&sslpassword=Qx7Zr9",
+                &["Qx7", "Zr9"][..],
+                "postgres://pat@db/pat?sslmode=verify-full&sslpassword=***",
+            ),
+            (
+                "postgres://db/pat?user=pat&pass%77ord=Qx7Zr9",
+                &["Qx7", "Zr9"][..],
+                "postgres://db/pat?user=pat&pass%77ord=***",
+            ),
+            (
+                "postgres://pat:Qx7Zr9@[::1]:5432,db2/pat",
+                &["Qx7", "Zr9"][..],
+                "postgres://pat:***@[::1]:5432,db2/pat",
+            ),
+        ];
+        for (url, pieces, expected) in accepted {
+            let read = settings(
+                &[secret, ("DATABASE_URL", url), ("PAT_STATISTICS_DATABASE_URL", url)],
+                false,
+            )
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(read.database_url.expose(), url, "connects with the real URL");
+            assert_eq!(format!("{:?}", read.database_url), format!("DatabaseUrl({expected:?})"));
+            assert_eq!(read.database_url.to_string(), expected);
+            let debug = format!("{read:?}");
+            assert!(debug.contains(expected), "{debug}");
+            assert_hidden(&debug, pieces, url);
+            assert_hidden(&format!("{read:#?}"), pieces, url);
+        }
+
+        // Malformed URLs (refused by `from_lookup`, but `Settings` can be built by hand): what
+        // shows may be mangled, never the password.
+        for (url, pieces) in [
+            (
+                "postgres://pat:Qx7@Zr9:Kp2/Wm5@db/pat",
+                &["Qx7", "Zr9", "Kp2", "Wm5"][..],
+            ),
+            ("postgres://pat:Qx7/Zr9@db/pat", &["Qx7", "Zr9"][..]),
+            ("postgres://pat:Qx7?Zr9@db/pat", &["Qx7", "Zr9"][..]),
+            (
+                "postgres://db/pat?password=Qx7@Zr9&application_name=a@b",
+                &["Qx7", "Zr9"][..],
+            ),
+            (
+                "postgres://pat:Qx7Zr9@db/pat?password=Kp2@Wm5",
+                &["Qx7", "Zr9", "Kp2", "Wm5"][..],
+            ),
+            ("postgres://pat:Qx7?password=Zr9@db/pat", &["Qx7", "Zr9"][..]),
+            ("postgres://pat:Qx7%zzZr9@db/pat", &["Qx7", "Zr9"][..]),
+            ("postgres:/pat:Qx7Zr9@db/pat", &["Qx7", "Zr9"][..]),
+            ("pat:Qx7Zr9@db/pat", &["Qx7", "Zr9"][..]),
+            ("host=db user=pat password=Qx7Zr9", &["Qx7", "Zr9"][..]),
+            ("mysql://pat:Qx7Zr9@db/pat", &["Qx7", "Zr9"][..]),
+        ] {
+            assert_hidden(&format!("{:?}", DatabaseUrl::new(url)), pieces, url);
+            assert_hidden(&DatabaseUrl::new(url).to_string(), pieces, url);
+            assert_hidden(&redact_url(url), pieces, url);
+        }
+
+        // Without credentials there is nothing to hide.
+        for url in ["sqlite:///var/lib/pat@2025/pat.db", "postgres://db:5432/pat", "pat.db"] {
+            assert_eq!(redact_url(url), url);
+        }
+        assert_eq!(redact_url("mysql://pat:Qx7@db/pat"), "mysql://pat:***@db/pat");
+    }
+
+    #[test]
+    fn refuses_a_postgresql_url_that_libpq_would_misread_without_quoting_it() {
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        for url in [
+            "postgres://pat:Qx7@Zr9@db/pat",
+            "postgres://pat:Qx7/Zr9@db/pat",
+            "postgres://pat:Qx7?Zr9@db/pat",
+            "postgres://db/pat?password=Qx7@Zr9",
+            "postgres://pat:Qx7%zzZr9@db/pat",
+            "postgres://pat:Qx7%00Zr9@db/pat",
+            "postgres://pat:Qx7Zr9%4@db/pat",
+            "postgres://pat:Qx7Zr9@[::1/pat",
+            "postgres://pat:Qx7Zr9@[]/pat",
+            "postgres://pat:Qx7Zr9@[::1]x/pat",
+            "postgres://pat:Qx7Zr9@db,[::1/pat",
+        ] {
+            for name in ["DATABASE_URL", "PAT_STATISTICS_DATABASE_URL"] {
+                let primary = if name == "DATABASE_URL" {
+                    url
+                } else {
+                    "postgres://pat@db/pat"
+                };
+                let vars = [secret, ("DATABASE_URL", primary), (name, url)];
+                match settings(&vars, false) {
+                    Err(error @ ConfigError::Invalid { name: refused, .. }) if refused == name => {
+                        assert_hidden(&error.to_string(), &["Qx7", "Zr9"], url)
+                    }
+                    other => panic!("{name}={url}: {other:?}"),
+                }
+            }
+        }
+        // SQLite paths are not URLs libpq reads: anything goes.
+        let sqlite = ("DATABASE_URL", "sqlite:///tmp/pat@2025%/a?b.db");
+        assert!(settings(&[secret, sqlite], false).is_ok());
     }
 
     #[test]
@@ -343,7 +675,7 @@ mod tests {
         let replica = ("PAT_STATISTICS_DATABASE_URL", "postgres://pat@replica/pat");
         let read = settings(&[secret, primary, replica], false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            read.statistics_database_url.as_deref(),
+            read.statistics_database_url.as_ref().map(DatabaseUrl::expose),
             Some("postgres://pat@replica/pat")
         );
         assert_eq!(read.statistics_pool_size, 4);

@@ -28,6 +28,28 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+impl Problem {
+    /// The body to send. Serialising a `Problem` cannot fail today (strings and a number), but if
+    /// it ever did the client still gets a valid problem+json body, without the field list,
+    /// rather than an empty one; the failure is logged.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|error| {
+            tracing::error!(error.cause = %error, "a problem body could not be serialised");
+            self.minimal_json()
+        })
+    }
+
+    /// `type`, `title`, `status` and `detail`, built without a fallible step.
+    fn minimal_json(&self) -> String {
+        let mut minimal = serde_json::Map::new();
+        minimal.insert("type".into(), self.problem_type.clone().into());
+        minimal.insert("title".into(), self.title.clone().into());
+        minimal.insert("status".into(), self.status.into());
+        minimal.insert("detail".into(), self.detail.clone().into());
+        serde_json::Value::Object(minimal).to_string()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("unauthorized: {0}")]
@@ -166,7 +188,7 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unavailable(_) | ApiError::ConnectionLost(_)) {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
-        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+        response.body(self.problem().to_json())
     }
 }
 
@@ -236,5 +258,23 @@ impl From<StoreError> for ApiError {
 impl From<Vec<FieldError>> for ApiError {
     fn from(errors: Vec<FieldError>) -> ApiError {
         ApiError::Validation(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_body_is_the_problem_without_its_field_list() {
+        let problem = ApiError::validation("body", "must be \"quoted\"").problem();
+        let full: serde_json::Value = serde_json::from_str(&problem.to_json()).unwrap_or_else(|e| panic!("{e}"));
+        let minimal: serde_json::Value =
+            serde_json::from_str(&problem.minimal_json()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(full["errors"].is_array());
+        for field in ["type", "title", "status", "detail"] {
+            assert_eq!(minimal[field], full[field], "{field}");
+        }
+        assert!(minimal.get("errors").is_none());
     }
 }

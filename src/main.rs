@@ -75,7 +75,7 @@ fn run(command: Command) -> Result<(), String> {
         Command::Migrate => {
             telemetry::init();
             let settings = Settings::from_env(true).map_err(|e| e.to_string())?;
-            let manager = db::Manager::new(&settings.database_url).map_err(|e| e.to_string())?;
+            let manager = db::Manager::new(settings.database_url.expose()).map_err(|e| e.to_string())?;
             let mut conn = manager
                 .establish()
                 .map_err(|e| format!("cannot connect to the database: {e}"))?;
@@ -96,8 +96,10 @@ fn run(command: Command) -> Result<(), String> {
             let config = demo::DemoConfig::new(attendances, years, seed).map_err(|e| e.to_string())?;
             let settings = Settings::from_env(true).map_err(|e| e.to_string())?;
             let rules = demo::PathwayRules::from(&settings);
-            let summary = demo::run(&settings.database_url, rules, &config, until, |line| println!("{line}"))
-                .map_err(|e| e.to_string())?;
+            let summary = demo::run(settings.database_url.expose(), rules, &config, until, |line| {
+                println!("{line}")
+            })
+            .map_err(|e| e.to_string())?;
             println!("{summary}");
             Ok(())
         }

@@ -31,19 +31,20 @@ pub struct RedactedRootSpan;
 impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        let request_id = request
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.to_string())
-            .unwrap_or_default();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "http_request",
             http.method = %request.method(),
             http.route = %route,
             http.status_code = tracing::field::Empty,
-            request_id = %request_id,
+            request_id = tracing::field::Empty,
             error.kind = tracing::field::Empty,
-        )
+        );
+        // TracingLogger sets the id before it builds the span; were it ever missing, the line
+        // would have no request_id rather than an empty one.
+        if let Some(id) = request.extensions().get::<RequestId>() {
+            span.record("request_id", tracing::field::display(id));
+        }
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {

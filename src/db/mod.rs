@@ -38,7 +38,8 @@ pub enum Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
-    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got scheme {0:?})")]
+    /// Holds the URL without its password (`config::redact_url`).
+    #[error("DATABASE_URL must start with postgres://, postgresql:// or sqlite:// (got {0:?})")]
     UnknownScheme(String),
     #[error("cannot connect to the database: {0}")]
     Connect(#[from] diesel::ConnectionError),
@@ -57,8 +58,7 @@ impl Backend {
         } else if url.starts_with("sqlite://") {
             Ok(Backend::Sqlite)
         } else {
-            let scheme = url.split("://").next().unwrap_or_default();
-            Err(DbSetupError::UnknownScheme(scheme.to_owned()))
+            Err(DbSetupError::UnknownScheme(crate::config::redact_url(url)))
         }
     }
 }

@@ -671,6 +671,7 @@ async fn start_server(database_url: &str, secret: &str) -> (ServerProcess, Strin
         .env("PAT_JWT_SECRET", secret)
         .env("PAT_LISTEN", format!("127.0.0.1:{port}"))
         .env("PAT_DB_POOL_SIZE", "10")
+        .env("PAT_WRITE_BATCH_SIZE", crate::helpers::write_batch_size().to_string())
         .env("RUST_LOG", "warn")
         .env_remove("PAT_JWT_PUBLIC_KEY_FILE")
         .env_remove("PAT_JWT_ALGORITHM")

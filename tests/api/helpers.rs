@@ -1,9 +1,23 @@
 //! `spawn_app()` and typed request helpers. Each test gets its own database: a temporary SQLite
 //! file, or (with `TEST_DATABASE_URL`) a PostgreSQL database cloned from a template migrated once
 //! per run, dropped when the test ends (STYLE.md §3).
+//!
+//! Environment variables:
+//!
+//! - `TEST_DATABASE_URL=postgres://user@host:port/db`: run on PostgreSQL. The user needs
+//!   `CREATEDB`; the databases are made beside `db`, which is left alone.
+//! - `TEST_WRITE_BATCH_SIZE=N` (default 32): the `write_batch_size` (`PAT_WRITE_BATCH_SIZE`) of
+//!   every app the tests start, including the real binary some tests run. `0` covers the
+//!   one-request write path on PostgreSQL, as `.ci/run` does. A test that sets its own size in
+//!   `spawn_app_with` (because it is about batches, or about their absence) keeps it.
+//!
+//! On PostgreSQL, a run (one process of this test binary) has a random id, and its databases are
+//! `pat_template_<run>` and `pat_test_<run>_<uuid>`: see `Run` for how they go away when the run
+//! ends.
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -28,7 +42,7 @@ impl TestDb {
     pub fn empty() -> (TestDb, String) {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("pat_test_{}", uuid::Uuid::new_v4().simple());
+                let name = clone_name(&admin_url);
                 admin_execute(&admin_url, &format!("CREATE DATABASE {name}"));
                 let url = database_url(&admin_url, &name);
                 (TestDb::Postgres { admin_url, name }, url)
@@ -46,7 +60,7 @@ impl TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let template = template(&admin_url);
-                let name = format!("pat_test_{}", uuid::Uuid::new_v4().simple());
+                let name = clone_name(&admin_url);
                 // Two clones of one template at the same instant can collide; retry briefly.
                 let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
                 let mut attempt = 0;
@@ -114,12 +128,16 @@ fn admin_execute(admin_url: &str, sql: &str) {
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// The template database, migrated once per test run.
+/// A new test database's name: `pat_test_<run>_<uuid>`.
+fn clone_name(admin_url: &str) -> String {
+    format!("pat_test_{}_{}", run(admin_url).id, uuid::Uuid::new_v4().simple())
+}
+
+/// The template database, migrated once per test run: `pat_template_<run>`.
 fn template(admin_url: &str) -> &'static str {
     static TEMPLATE: OnceLock<String> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let name = format!("pat_template_{}", std::process::id());
-        admin_execute(admin_url, &format!("DROP DATABASE IF EXISTS {name}"));
+        let name = format!("pat_template_{}", run(admin_url).id);
         admin_execute(admin_url, &format!("CREATE DATABASE {name}"));
         {
             let manager = pat_service::db::Manager::new(&database_url(admin_url, &name)).expect("url");
@@ -128,6 +146,167 @@ fn template(admin_url: &str) -> &'static str {
         }
         name
     })
+}
+
+/// This run of the test binary on PostgreSQL, and how its databases (the template, and any test
+/// database a killed run could not drop) go away when it ends.
+///
+/// A libtest binary has no hook that runs when the run ends: statics are never dropped, and
+/// registering an exit handler needs `unsafe`, which the crate forbids. So the run starts a
+/// second process, the reaper (this binary again, running only `reap_run_databases`), and keeps
+/// the write end of the reaper's stdin open for as long as it lives. When the run's process ends,
+/// however it ends (tests passed or failed, a panic, Ctrl-C, `kill -9`), the kernel closes that
+/// pipe; the reaper reads end-of-file, drops the run's databases and exits, a moment after the
+/// run. The reaper has its own process group, so the Ctrl-C that stops the run does not stop it.
+///
+/// Should the reaper not get its turn (it was killed too, the server was down, the machine
+/// stopped), the next run on the same server drops what is left: each run holds a session-level
+/// advisory lock, keyed by its id, on a connection open for its whole life, and at start a run
+/// drops the databases of every run whose lock it can take (that run's sessions are gone, so the
+/// run is). A run that is still going, on this machine or another, keeps its lock and its
+/// databases. So after a run ends nothing of it stays, except when its reaper failed, until the
+/// next run starts.
+struct Run {
+    /// Eight hex digits: the second key of the run's advisory lock.
+    id: String,
+    /// The session holding the run's advisory lock, open until the process ends.
+    _lock: Mutex<PgConnection>,
+    /// The reaper's stdin (`None` if it could not be started: the next run sweeps instead).
+    _reaper: Option<ChildStdin>,
+}
+
+/// The first key of every run's advisory lock ("PATT"); the second is the run's id.
+const RUN_LOCK_CLASS: i32 = 0x5041_5454;
+/// The environment variable that makes `reap_run_databases` the reaper of a run, and names it.
+const REAPER_RUN: &str = "PAT_TEST_REAPER_RUN";
+
+fn run(admin_url: &str) -> &'static Run {
+    static RUN: OnceLock<Run> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let key = uuid::Uuid::new_v4().as_u128() as u32;
+        let id = format!("{key:08x}");
+        let mut lock = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+        diesel::sql_query(format!("SELECT pg_advisory_lock({RUN_LOCK_CLASS}, {})", key as i32))
+            .execute(&mut lock)
+            .expect("take the run's advisory lock");
+        drop_finished_runs(&mut lock, &id);
+        Run {
+            _reaper: start_reaper(admin_url, &id),
+            id,
+            _lock: Mutex::new(lock),
+        }
+    })
+}
+
+/// The databases of every run (its id and the name), found by their names.
+fn run_databases(conn: &mut PgConnection) -> Vec<(String, String)> {
+    #[derive(diesel::QueryableByName)]
+    struct Database {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    diesel::sql_query(
+        "SELECT datname FROM pg_database \
+         WHERE datname ~ '^pat_(template_[0-9a-f]{8}|test_[0-9a-f]{8}_[0-9a-f]{32})$'",
+    )
+    .load::<Database>(conn)
+    .expect("list the test databases")
+    .into_iter()
+    .map(|d| {
+        let id = d
+            .datname
+            .trim_start_matches("pat_template_")
+            .trim_start_matches("pat_test_");
+        (id[..8].to_owned(), d.datname)
+    })
+    .collect()
+}
+
+fn drop_databases(conn: &mut PgConnection, names: &[String]) {
+    for name in names {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(conn);
+    }
+}
+
+/// Drops the databases of runs that have ended (see `Run`), but not those of `this` run.
+fn drop_finished_runs(conn: &mut PgConnection, this: &str) {
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let mut runs: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (id, name) in run_databases(conn) {
+        runs.entry(id).or_default().push(name);
+    }
+    for (id, names) in runs {
+        let Ok(key) = u32::from_str_radix(&id, 16) else {
+            continue;
+        };
+        if id == this {
+            continue;
+        }
+        let lock = |function: &str| format!("SELECT {function}({RUN_LOCK_CLASS}, {}) AS locked", key as i32);
+        let ended = diesel::sql_query(lock("pg_try_advisory_lock"))
+            .get_result::<Locked>(conn)
+            .is_ok_and(|l| l.locked);
+        if ended {
+            drop_databases(conn, &names);
+            let _ = diesel::sql_query(lock("pg_advisory_unlock")).execute(conn);
+        }
+    }
+}
+
+/// Starts this binary again as the run's reaper; returns the write end of its stdin.
+fn start_reaper(admin_url: &str, id: &str) -> Option<ChildStdin> {
+    let mut command = Command::new(std::env::current_exe().ok()?);
+    command
+        .args([
+            "helpers::reap_run_databases",
+            "--exact",
+            "--ignored",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env(REAPER_RUN, id)
+        .env("TEST_DATABASE_URL", admin_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn().ok()?.stdin.take()
+}
+
+/// Not a test: the reaper of a run (see `Run`), which libtest runs only when asked by name.
+#[test]
+#[ignore = "not a test: a PostgreSQL test run starts it to drop the run's databases when the run ends"]
+fn reap_run_databases() {
+    let (Ok(id), Ok(admin_url)) = (std::env::var(REAPER_RUN), std::env::var("TEST_DATABASE_URL")) else {
+        return;
+    };
+    // Returns when the run's process has ended and the kernel has closed the other end.
+    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    let Ok(mut conn) = PgConnection::establish(&admin_url) else {
+        return;
+    };
+    let names: Vec<String> = run_databases(&mut conn)
+        .into_iter()
+        .filter(|(run, _)| *run == id)
+        .map(|(_, name)| name)
+        .collect();
+    drop_databases(&mut conn, &names);
+}
+
+/// `TEST_WRITE_BATCH_SIZE`, or 32 (the service's default).
+pub fn write_batch_size() -> usize {
+    match std::env::var("TEST_WRITE_BATCH_SIZE") {
+        Ok(size) if !size.is_empty() => size
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("TEST_WRITE_BATCH_SIZE={size:?} is not a whole number")),
+        _ => 32,
+    }
 }
 
 pub struct TestApp {
@@ -142,7 +321,7 @@ pub struct TestApp {
 
 pub fn test_settings(database_url: String, secret: &str) -> Settings {
     Settings {
-        database_url,
+        database_url: database_url.into(),
         listen: "127.0.0.1:0".into(),
         jwt: JwtSettings {
             key: JwtKey::Hs256(Secret::new(secret.to_owned())),
@@ -154,7 +333,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,
         db_pool_size: 10,
-        write_batch_size: 32,
+        write_batch_size: write_batch_size(),
         statistics_database_url: None,
         statistics_pool_size: 2,
         db_timeout: Duration::from_secs(5),

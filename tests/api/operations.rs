@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::helpers::{attendance_body, spawn_app, TestApp, AUDIENCE, ISSUER};
+use crate::helpers::{attendance_body, spawn_app, spawn_app_with, TestApp, AUDIENCE, ISSUER};
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
@@ -452,8 +452,9 @@ async fn the_binary_logs_json_without_patient_identifiers_and_stops_on_sigterm()
 
 #[tokio::test]
 async fn metrics_count_the_write_batches_on_postgresql() {
-    // Arrange: three attendances, one after another, and a screening of the first.
-    let app = spawn_app().await;
+    // Arrange: three attendances, one after another, and a screening of the first, with write
+    // batches on whatever TEST_WRITE_BATCH_SIZE says.
+    let app = spawn_app_with(|settings| settings.write_batch_size = 32).await;
     let mut ids = vec![];
     for n in 0..3 {
         ids.push(

@@ -87,7 +87,8 @@ async fn a_failed_write_batch_loses_nothing_of_the_other_requests_in_it() {
     // first and keep both of the attendance queue's threads busy; meanwhile 22 healthy attendances
     // and the refused one queue up and are taken as one batch, which fails as a whole (one
     // statement). Its other requests must then be written one by one (db/batch.rs).
-    let app = spawn_app_with(|_| {}).await;
+    // Write batches on, whatever TEST_WRITE_BATCH_SIZE says.
+    let app = spawn_app_with(|settings| settings.write_batch_size = 32).await;
     if app.backend != "postgres" {
         // SQLite has no write batches.
         return;

@@ -13,8 +13,8 @@ async fn statistics_read_from_the_replica_and_are_audited_on_the_primary() {
     // One attendance (a fall, eligible, not screened) on 2025-01-10, first on the primary only.
     let (_replica_db, replica_url) = TestDb::migrated();
     let for_statistics = replica_url.clone();
-    let app = spawn_app_with(move |s| s.statistics_database_url = Some(for_statistics)).await;
-    let replica = spawn_app_with(move |s| s.database_url = replica_url).await;
+    let app = spawn_app_with(move |s| s.statistics_database_url = Some(for_statistics.into())).await;
+    let replica = spawn_app_with(move |s| s.database_url = replica_url.into()).await;
     let patient = Patient::nhs(971);
     let arrived = t("2025-01-10T10:00:00Z");
     let funnel = format!("{FUNNEL}?from=2025-01-06&to=2025-02-03");
