@@ -238,6 +238,7 @@ fn next_version(
         result: score.as_ref().map(|s| s.result),
         units: score.as_ref().and_then(|s| s.units),
         answers: input.answers.clone().map(JsonText),
+        // A PAT not done raises no alert.
         alerts: Codes(score.map(|s| s.alerts).unwrap_or_default()),
         advice_given: input.advice_given,
         leaflet_given: input.leaflet_given,
