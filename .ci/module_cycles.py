@@ -161,7 +161,8 @@ def main():
                       f"{', '.join(b if isinstance(b, str) else '::'.join(b) for b in back)}", file=sys.stderr)
     if failed:
         return 1
-    print(f"module_cycles: no import circles among {len(top)} top-level modules and {len(modules)} modules")
+    tops = {m[0] for m in modules if m}
+    print(f"module_cycles: no import circles among {len(tops)} top-level modules and {len(modules)} modules")
     return 0
 
 

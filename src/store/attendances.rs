@@ -9,10 +9,13 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
-use super::audit::{self, Action, AuditEvent, BindAuditEvent};
-use super::batches::AuditColumns;
+use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
+pub use super::rows::attendances::{
+    current_of, find, find_many_with_current_screening, find_with_current_screening, lock, no_attendance,
+    with_screenings, Attendance, Columns, WithCurrentScreening, COLUMNS,
+};
+use super::rows::screenings::{history, Screening};
 use super::scheduling::{self, BookingListing, Referral};
-use super::screenings::Screening;
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
@@ -23,34 +26,6 @@ use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
-use crate::domain::Refusal;
-
-/// A stored attendance.
-#[derive(Queryable, Clone, Debug, PartialEq)]
-pub struct Attendance {
-    pub id: DbUuid,
-    pub source_system: String,
-    pub source_id: String,
-    pub patient_key: String,
-    pub nhs_number: Option<NhsNumber>,
-    pub local_id: Option<String>,
-    pub sex: Sex,
-    pub date_of_birth: Option<NaiveDate>,
-    pub site: Option<String>,
-    pub arrived_at: DbTime,
-    pub presenting_condition: PresentingCondition,
-    pub presenting_condition_detail: Option<String>,
-    pub attendance_category: AttendanceCategory,
-    /// What the nurse was told, fixed when recorded: the condition if one of the ten, then
-    /// `repeat_attender` (DOMAIN.md §2).
-    pub indications: Codes<PresentingCondition>,
-    pub pat_indicated: bool,
-    pub created_at: DbTime,
-    pub created_by: String,
-}
-
-// Columns in `Attendance` order.
-columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
 
 /// A new attendance as the caller sent it, before the database decides its indications.
 #[derive(Clone, Debug)]
@@ -138,7 +113,7 @@ impl AttendanceRecord {
 
     /// Reads what hangs off the attendance.
     fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
-        let screenings = super::screenings::history(conn, attendance.id)?;
+        let screenings = history(conn, attendance.id)?;
         let referral = scheduling::find_referral(conn, attendance.id)?;
         let mut bookings = if screenings.is_empty() {
             vec![]
@@ -243,11 +218,6 @@ impl<'a> Attendances<'a> {
     }
 }
 
-/// The answer when the attendance named does not exist.
-pub fn no_attendance() -> Refusal {
-    Refusal::not_found("no attendance with that id")
-}
-
 #[derive(QueryableByName)]
 struct Chosen {
     #[diesel(sql_type = Text)]
@@ -348,69 +318,6 @@ fn insert(
         })?,
     };
     Ok(new.clone().stored(indications))
-}
-
-pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
-    attendances::table.find(id).select(COLUMNS).first(conn).optional()
-}
-
-/// The attendance with its current (latest) screening, in one query.
-pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<WithCurrentScreening>> {
-    with_screenings()
-        .filter(attendances::id.eq(id))
-        .order(screenings::version.desc())
-        .first(conn)
-        .optional()
-}
-
-/// Attendances with each of their screenings (none: one row with no screening). Ordered by
-/// version, highest first, an attendance's first row holds its current screening.
-#[diesel::dsl::auto_type(no_type_alias)]
-pub fn with_screenings() -> _ {
-    let columns: (Columns, diesel::dsl::Nullable<super::screenings::Columns>) =
-        (COLUMNS, super::screenings::COLUMNS.nullable());
-    attendances::table.left_join(screenings::table).select(columns)
-}
-
-/// An attendance with its current screening, if it has one.
-pub type WithCurrentScreening = (Attendance, Option<Screening>);
-
-/// `find_with_current_screening` for many attendances, in one query. Unknown ids are left out.
-pub fn find_many_with_current_screening(
-    conn: &mut DbConnection,
-    ids: &[DbUuid],
-) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
-    let rows = with_screenings()
-        .filter(attendances::id.eq_any(ids))
-        .order((attendances::id, screenings::version.desc()))
-        .load(conn)?;
-    Ok(current_of(rows))
-}
-
-/// From rows of attendances with each of their screenings, highest version first: each
-/// attendance with its current screening.
-pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurrentScreening> {
-    let mut current = HashMap::with_capacity(rows.len());
-    for (attendance, screening) in rows {
-        current.entry(attendance.id).or_insert((attendance, screening));
-    }
-    current
-}
-
-/// Locks the attendance row until the transaction ends, so changes that must see each other
-/// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
-/// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
-pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
-    match conn {
-        DbConnection::Pg(pg) => attendances::table
-            .find(id)
-            .select(attendances::id)
-            .for_update()
-            .first::<DbUuid>(pg)
-            .optional()
-            .map(|_| ()),
-        DbConnection::Sqlite(_) => Ok(()),
-    }
 }
 
 fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {

@@ -2,7 +2,7 @@
 //! UPDATE and DELETE); each event is written in the same transaction as the read or change.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{Array, Nullable, Text};
 
 use super::{Actor, Store, StoreError};
 use crate::db::prepared::Prepared;
@@ -171,5 +171,46 @@ impl<'a> BindAuditEvent<'a> for Prepared<'a> {
             .bind::<Text, _>(&event.resource_id)
             .bind::<Nullable<Text>, _>(&event.patient_key)
             .bind::<Nullable<Text>, _>(&event.request_id)
+    }
+}
+
+/// The audit event columns, one array each, bound after a batch's own columns.
+#[derive(Default)]
+pub(in crate::store) struct AuditColumns {
+    id: Vec<DbUuid>,
+    occurred_at: Vec<DbTime>,
+    actor: Vec<String>,
+    roles: Vec<String>,
+    action: Vec<String>,
+    resource_type: Vec<String>,
+    resource_id: Vec<String>,
+    patient_key: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+}
+
+impl AuditColumns {
+    pub(in crate::store) fn push(&mut self, event: &AuditEvent) {
+        self.id.push(event.id);
+        self.occurred_at.push(event.occurred_at);
+        self.actor.push(event.actor.clone());
+        self.roles.push(event.roles.clone());
+        self.action.push(event.action.clone());
+        self.resource_type.push(event.resource_type.clone());
+        self.resource_id.push(event.resource_id.clone());
+        self.patient_key.push(event.patient_key.clone());
+        self.request_id.push(event.request_id.clone());
+    }
+
+    pub(in crate::store) fn bind(self, statement: Prepared<'_>) -> Prepared<'_> {
+        statement
+            .bind::<Array<PortableUuid>, _>(self.id)
+            .bind::<Array<PortableTime>, _>(self.occurred_at)
+            .bind::<Array<Text>, _>(self.actor)
+            .bind::<Array<Text>, _>(self.roles)
+            .bind::<Array<Text>, _>(self.action)
+            .bind::<Array<Text>, _>(self.resource_type)
+            .bind::<Array<Text>, _>(self.resource_id)
+            .bind::<Array<Nullable<Text>>, _>(self.patient_key)
+            .bind::<Array<Nullable<Text>>, _>(self.request_id)
     }
 }

@@ -8,15 +8,11 @@
 //! - the reads before a booking: the referral's context and the slot asked for (`scheduling`).
 //!   Most attempts in a race for slots end there, with a 409.
 
-use diesel::sql_types::{Array, Nullable, Text};
-
 use super::attendances::{self, AttendanceJob, WithCurrentScreening};
-use super::audit::AuditEvent;
 use super::scheduling::{self, BookingReads};
 use super::screenings::{self, ScreeningJob};
 use crate::db::batch::{render_metrics, Queue, THREADS_PER_QUEUE};
-use crate::db::prepared::Prepared;
-use crate::db::types::{Codes, DbTime, DbUuid, PortableTime, PortableUuid};
+use crate::db::types::{Codes, DbUuid};
 use crate::db::Pool;
 use crate::domain::eligibility::PresentingCondition;
 
@@ -51,46 +47,5 @@ impl Batches {
             self.screenings.counts(),
             self.booking_reads.counts(),
         ])
-    }
-}
-
-/// The audit event columns, one array each, bound after a batch's own columns.
-#[derive(Default)]
-pub(super) struct AuditColumns {
-    id: Vec<DbUuid>,
-    occurred_at: Vec<DbTime>,
-    actor: Vec<String>,
-    roles: Vec<String>,
-    action: Vec<String>,
-    resource_type: Vec<String>,
-    resource_id: Vec<String>,
-    patient_key: Vec<Option<String>>,
-    request_id: Vec<Option<String>>,
-}
-
-impl AuditColumns {
-    pub(super) fn push(&mut self, event: &AuditEvent) {
-        self.id.push(event.id);
-        self.occurred_at.push(event.occurred_at);
-        self.actor.push(event.actor.clone());
-        self.roles.push(event.roles.clone());
-        self.action.push(event.action.clone());
-        self.resource_type.push(event.resource_type.clone());
-        self.resource_id.push(event.resource_id.clone());
-        self.patient_key.push(event.patient_key.clone());
-        self.request_id.push(event.request_id.clone());
-    }
-
-    pub(super) fn bind(self, statement: Prepared<'_>) -> Prepared<'_> {
-        statement
-            .bind::<Array<PortableUuid>, _>(self.id)
-            .bind::<Array<PortableTime>, _>(self.occurred_at)
-            .bind::<Array<Text>, _>(self.actor)
-            .bind::<Array<Text>, _>(self.roles)
-            .bind::<Array<Text>, _>(self.action)
-            .bind::<Array<Text>, _>(self.resource_type)
-            .bind::<Array<Text>, _>(self.resource_id)
-            .bind::<Array<Nullable<Text>>, _>(self.patient_key)
-            .bind::<Array<Nullable<Text>>, _>(self.request_id)
     }
 }

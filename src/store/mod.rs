@@ -37,6 +37,7 @@ macro_rules! audit_input_columns {
 pub mod attendances;
 pub mod audit;
 pub mod batches;
+pub mod rows;
 pub mod scheduling;
 pub mod screenings;
 pub mod statistics;

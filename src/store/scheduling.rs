@@ -7,9 +7,9 @@ use diesel::result::Error as DieselError;
 
 use diesel::sql_types::{Bool, Double, Nullable, Text};
 
-use super::attendances::Attendance;
 use super::audit::{AuditEvent, BindAuditEvent};
-use super::screenings::Screening;
+use super::rows::attendances::Attendance;
+use super::rows::screenings::Screening;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{
     attendances, booking_attempts, bookings, follow_ups, health_workers, referrals, screenings, slots,
@@ -320,12 +320,12 @@ pub fn booking_context(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryR
 #[diesel::dsl::auto_type(no_type_alias)]
 fn booking_contexts() -> _ {
     let columns: (
-        super::attendances::Columns,
-        diesel::dsl::Nullable<super::screenings::Columns>,
+        super::rows::attendances::Columns,
+        diesel::dsl::Nullable<super::rows::screenings::Columns>,
         diesel::dsl::Nullable<ReferralColumns>,
     ) = (
-        super::attendances::COLUMNS,
-        super::screenings::COLUMNS.nullable(),
+        super::rows::attendances::COLUMNS,
+        super::rows::screenings::COLUMNS.nullable(),
         REFERRAL.nullable(),
     );
     attendances::table

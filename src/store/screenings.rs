@@ -8,9 +8,9 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Integer, Nullable, Text};
 
-use super::attendances::{self, no_attendance, Attendance};
-use super::audit::{self, Action, AuditEvent, BindAuditEvent};
-use super::batches::AuditColumns;
+use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
+use super::rows::attendances::{self, no_attendance, Attendance};
+pub use super::rows::screenings::{history, Columns, Screening, COLUMNS};
 use super::scheduling;
 use super::{is_unique_violation, Actor, Store, StoreError};
 use crate::db::batch::BatchError;
@@ -18,29 +18,8 @@ use crate::db::prepared::Prepared;
 use crate::db::schema::screenings;
 use crate::db::types::{Codes, DbTime, DbUuid, JsonText, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
-use crate::domain::pat::{self, Alert, Answers, PatResult, PatRule, ScreeningInput, ScreeningStatus};
+use crate::domain::pat::{self, ScreeningInput};
 use crate::domain::Refusal;
-
-#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
-#[diesel(table_name = screenings)]
-pub struct Screening {
-    pub id: DbUuid,
-    pub attendance_id: DbUuid,
-    pub version: i32,
-    pub status: ScreeningStatus,
-    pub rule: Option<PatRule>,
-    pub result: Option<PatResult>,
-    pub units: Option<f64>,
-    pub answers: Option<JsonText<Answers>>,
-    pub alerts: Codes<Alert>,
-    pub advice_given: Option<bool>,
-    pub leaflet_given: Option<bool>,
-    pub screened_at: DbTime,
-    pub recorded_at: DbTime,
-    pub recorded_by: String,
-}
-
-columns!(pub COLUMNS: Columns = screenings { id, attendance_id, version, status, rule, result, units, answers, alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by });
 
 impl Screening {
     /// A replay of this stored version: the same recorded content. A `screened_at` left to
@@ -259,15 +238,6 @@ fn next_version(
         Some(&attendance.patient_key),
     );
     Ok((row, event))
-}
-
-/// Every version for the attendance, newest (current) first.
-pub fn history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<Screening>> {
-    screenings::table
-        .filter(screenings::attendance_id.eq(attendance_id))
-        .order(screenings::version.desc())
-        .select(COLUMNS)
-        .load(conn)
 }
 
 /// Inserts a version and its audit event. On PostgreSQL this is one statement (a data-modifying

@@ -1,0 +1,111 @@
+//! Attendance rows, and the reads of an attendance that other aggregates make (a screening, a
+//! referral decision and a booking each read the attendance with its current screening first).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::screenings::{self, Screening};
+use crate::db::schema::{attendances, screenings as screening_table};
+use crate::db::types::{Codes, DbTime, DbUuid};
+use crate::db::DbConnection;
+use crate::domain::attendance::AttendanceCategory;
+use crate::domain::eligibility::PresentingCondition;
+use crate::domain::nhs_number::NhsNumber;
+use crate::domain::pat::Sex;
+use crate::domain::Refusal;
+
+/// A stored attendance.
+#[derive(Queryable, Clone, Debug, PartialEq)]
+pub struct Attendance {
+    pub id: DbUuid,
+    pub source_system: String,
+    pub source_id: String,
+    pub patient_key: String,
+    pub nhs_number: Option<NhsNumber>,
+    pub local_id: Option<String>,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+    pub site: Option<String>,
+    pub arrived_at: DbTime,
+    pub presenting_condition: PresentingCondition,
+    pub presenting_condition_detail: Option<String>,
+    pub attendance_category: AttendanceCategory,
+    /// What the nurse was told, fixed when recorded: the condition if one of the ten, then
+    /// `repeat_attender` (DOMAIN.md §2).
+    pub indications: Codes<PresentingCondition>,
+    pub pat_indicated: bool,
+    pub created_at: DbTime,
+    pub created_by: String,
+}
+
+// Columns in `Attendance` order.
+columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
+
+/// The answer when the attendance named does not exist.
+pub fn no_attendance() -> Refusal {
+    Refusal::not_found("no attendance with that id")
+}
+
+pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
+    attendances::table.find(id).select(COLUMNS).first(conn).optional()
+}
+
+/// The attendance with its current (latest) screening, in one query.
+pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<WithCurrentScreening>> {
+    with_screenings()
+        .filter(attendances::id.eq(id))
+        .order(screening_table::version.desc())
+        .first(conn)
+        .optional()
+}
+
+/// Attendances with each of their screenings (none: one row with no screening). Ordered by
+/// version, highest first, an attendance's first row holds its current screening.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn with_screenings() -> _ {
+    let columns: (Columns, diesel::dsl::Nullable<screenings::Columns>) = (COLUMNS, screenings::COLUMNS.nullable());
+    attendances::table.left_join(screening_table::table).select(columns)
+}
+
+/// An attendance with its current screening, if it has one.
+pub type WithCurrentScreening = (Attendance, Option<Screening>);
+
+/// `find_with_current_screening` for many attendances, in one query. Unknown ids are left out.
+pub fn find_many_with_current_screening(
+    conn: &mut DbConnection,
+    ids: &[DbUuid],
+) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
+    let rows = with_screenings()
+        .filter(attendances::id.eq_any(ids))
+        .order((attendances::id, screening_table::version.desc()))
+        .load(conn)?;
+    Ok(current_of(rows))
+}
+
+/// From rows of attendances with each of their screenings, highest version first: each
+/// attendance with its current screening.
+pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurrentScreening> {
+    let mut current = HashMap::with_capacity(rows.len());
+    for (attendance, screening) in rows {
+        current.entry(attendance.id).or_insert((attendance, screening));
+    }
+    current
+}
+
+/// Locks the attendance row until the transaction ends, so changes that must see each other
+/// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
+/// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
+pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => attendances::table
+            .find(id)
+            .select(attendances::id)
+            .for_update()
+            .first::<DbUuid>(pg)
+            .optional()
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
