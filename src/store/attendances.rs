@@ -23,7 +23,6 @@ use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
-use crate::domain::Refusal;
 
 /// A stored attendance.
 #[derive(Queryable, Clone, Debug, PartialEq)]
@@ -243,10 +242,7 @@ impl<'a> Attendances<'a> {
     }
 }
 
-/// The answer when the attendance named does not exist.
-pub fn no_attendance() -> Refusal {
-    Refusal::not_found("no attendance with that id")
-}
+pub use crate::domain::attendance::no_attendance;
 
 #[derive(QueryableByName)]
 struct Chosen {
