@@ -11,7 +11,7 @@ use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::{self, Action, AuditEvent, BindAuditEvent};
 use super::batches::AuditColumns;
-use super::scheduling::{self, BookingListing, Referral};
+use super::scheduling::{bookings, referrals, BookingListing, Referral};
 use super::screenings::Screening;
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
@@ -138,11 +138,11 @@ impl AttendanceRecord {
     /// Reads what hangs off the attendance.
     fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
         let screenings = super::screenings::history(conn, attendance.id)?;
-        let referral = scheduling::find_referral(conn, attendance.id)?;
+        let referral = referrals::find(conn, attendance.id)?;
         let mut bookings = if screenings.is_empty() {
             vec![]
         } else {
-            scheduling::bookings_of(conn, attendance.id)?
+            bookings::bookings_of(conn, attendance.id)?
         };
         bookings.sort_by_key(|(booking, _, _)| std::cmp::Reverse(booking.booked_at));
         Ok(AttendanceRecord {

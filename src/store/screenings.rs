@@ -11,7 +11,7 @@ use diesel::sql_types::{Array, Bool, Double, Integer, Nullable, Text};
 use super::attendances::{self, no_attendance, Attendance};
 use super::audit::{self, Action, AuditEvent, BindAuditEvent};
 use super::batches::AuditColumns;
-use super::scheduling;
+use super::scheduling::referrals;
 use super::{is_unique_violation, Actor, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
@@ -194,9 +194,7 @@ fn record_once(
     let score = score(&attendance, input)?;
     // Once the patient has answered the referral offer, the result it answered stands.
     if let Some(stored) = &current {
-        if stored.result != score.as_ref().map(|s| s.result)
-            && scheduling::find_referral(conn, stored.attendance_id)?.is_some()
-        {
+        if stored.result != score.as_ref().map(|s| s.result) && referrals::find(conn, stored.attendance_id)?.is_some() {
             return Err(pat::result_fixed_by_referral().into());
         }
     }
