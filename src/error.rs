@@ -4,7 +4,6 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -81,10 +80,6 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// The database closed this connection (restart, failover): 503, and the connection is
-    /// replaced.
-    #[error("database connection lost: {0}")]
-    ConnectionLost(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -122,7 +117,7 @@ impl ApiError {
                 "this resource does not support that method".into(),
                 vec![],
             ),
-            ApiError::Unavailable(_) | ApiError::ConnectionLost(_) => (
+            ApiError::Unavailable(_) => (
                 "database-unavailable",
                 "Service unavailable",
                 "the database is unavailable; retry later".into(),
@@ -166,7 +161,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) | ApiError::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,7 +170,7 @@ impl ResponseError for ApiError {
         match self {
             // The cause is logged once, here; it is never sent to the client.
             ApiError::Internal(cause) => tracing::error!(error.cause = %cause, "request failed"),
-            ApiError::Unavailable(cause) | ApiError::ConnectionLost(cause) => {
+            ApiError::Unavailable(cause) => {
                 tracing::warn!(error.cause = %cause, "database unavailable")
             }
             _ => {}
@@ -185,46 +180,10 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        if matches!(self, ApiError::Unavailable(_) | ApiError::ConnectionLost(_)) {
+        if matches!(self, ApiError::Unavailable(_)) {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         response.body(self.problem().to_json())
-    }
-}
-
-impl From<DieselError> for ApiError {
-    fn from(error: DieselError) -> ApiError {
-        match &error {
-            DieselError::NotFound => ApiError::NotFound("the record does not exist".into()),
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => ApiError::Conflict {
-                kind: "conflict",
-                detail: "the change conflicts with a record that already exists".into(),
-            },
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                ApiError::Unavailable(error.to_string())
-            }
-            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => ApiError::Conflict {
-                kind: "concurrent-change",
-                detail: "another change to the same record happened at the same time; retry".into(),
-            },
-            DieselError::DatabaseError(_, info)
-                if info.message().contains("terminating connection")
-                    || info.message().contains("server closed the connection")
-                    || info.message().contains("no connection to the server") =>
-            {
-                ApiError::ConnectionLost(error.to_string())
-            }
-            DieselError::DatabaseError(_, info) if info.message().contains("database is locked") => {
-                ApiError::Unavailable(error.to_string())
-            }
-            _ => ApiError::Internal(error.to_string()),
-        }
-    }
-}
-
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(error: diesel::r2d2::PoolError) -> ApiError {
-        ApiError::Unavailable(error.to_string())
     }
 }
 
@@ -249,7 +208,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Refused(refusal) => refusal.into(),
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
-            StoreError::ConnectionLost(cause) => ApiError::ConnectionLost(cause),
+            StoreError::ConnectionLost(cause) => ApiError::Unavailable(cause),
             StoreError::Internal(cause) => ApiError::Internal(cause),
         }
     }

@@ -5,13 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{parse_body, text_field, AppState};
+use super::problems::{BodyProblems, Problems};
+use super::{text_field, AppState, Body};
 use crate::auth::Authorized;
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::write_transaction;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::scheduling::{self, violates, HealthWorker};
+use crate::store::scheduling::health_workers::{HealthWorker, NewHealthWorker};
 
 role_set!(
     /// Who keeps the register.
@@ -32,6 +31,24 @@ pub struct CreateHealthWorker {
     /// The `sub` of this person's tokens, linking them to their slots; unique.
     #[serde(default)]
     pub subject: Option<String>,
+}
+
+impl CreateHealthWorker {
+    /// Trimmed and checked for length, every problem at once.
+    fn into_new(self) -> Result<NewHealthWorker, ApiError> {
+        let mut errors = Vec::new();
+        let name = text_field(&mut errors, "name", Some(&self.name), 100);
+        let staff_id = text_field(&mut errors, "staff_id", self.staff_id.as_deref(), 50);
+        let subject = text_field(&mut errors, "subject", self.subject.as_deref(), 200);
+        match name {
+            Some(name) if errors.is_empty() => Ok(NewHealthWorker {
+                name,
+                staff_id,
+                subject,
+            }),
+            _ => Err(ApiError::Validation(errors)),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema, Debug)]
@@ -67,11 +84,10 @@ impl From<HealthWorker> for HealthWorkerView {
     responses(
         (status = 201, description = "Added", body = HealthWorkerView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "staff_id or subject already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
+        BodyProblems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -79,42 +95,12 @@ impl From<HealthWorker> for HealthWorkerView {
 pub async fn create(
     auth: Authorized<ManageHealthWorkers>,
     state: web::Data<AppState>,
-    body: web::Json<serde_json::Value>,
+    Body(input): Body<CreateHealthWorker>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: CreateHealthWorker = parse_body(body.into_inner())?;
-    let mut errors = Vec::new();
-    let name = text_field(&mut errors, "name", Some(&input.name), 100);
-    let staff_id = text_field(&mut errors, "staff_id", input.staff_id.as_deref(), 50);
-    let subject = text_field(&mut errors, "subject", input.subject.as_deref(), 200);
-    let Some(name) = name.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
-    let row = HealthWorker {
-        id: DbUuid(uuid::Uuid::now_v7()),
-        name,
-        staff_id,
-        subject,
-        created_at: DbTime::new(state.settings.clock.now()),
-        created_by: auth.user.subject,
-    };
-    let view = state
-        .db(move |conn| {
-            write_transaction(conn, |conn| scheduling::insert_health_worker(conn, &row)).map_err(|e| {
-                if violates(&e, "health_workers_staff_id_unique", "health_workers.staff_id")
-                    || violates(&e, "health_workers_subject_unique", "health_workers.subject")
-                {
-                    ApiError::Conflict {
-                        kind: "duplicate-health-worker",
-                        detail: "a health worker with this staff_id or subject is already registered".into(),
-                    }
-                } else {
-                    e.into()
-                }
-            })?;
-            Ok(HealthWorkerView::from(row.clone()))
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+    let new = input.into_new()?;
+    let now = state.settings.clock.now();
+    let worker = state.store.health_workers().create(new, now, &auth.actor()).await?;
+    Ok(HttpResponse::Created().json(HealthWorkerView::from(worker)))
 }
 
 /// The register, by name.
@@ -122,16 +108,14 @@ pub async fn create(
     tag = "scheduling",
     responses(
         (status = 200, description = "The register", body = HealthWorkersView),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
     ),
     security(("bearerAuth" = []))
 )]
 #[get("/health-workers")]
 pub async fn list(_auth: Authorized<ReadHealthWorkers>, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let rows = state.db(|conn| Ok(scheduling::list_health_workers(conn)?)).await?;
+    let workers = state.store.health_workers().list().await?;
     Ok(HttpResponse::Ok().json(HealthWorkersView {
-        health_workers: rows.into_iter().map(Into::into).collect(),
+        health_workers: workers.into_iter().map(Into::into).collect(),
     }))
 }

@@ -1,7 +1,3 @@
-//! HTTP resources: one module per resource, each with its handlers, request and response types
-//! and utoipa paths. Handlers are thin: parse into domain types, call domain functions, run the
-//! database work in one transaction on the blocking pool, map to a response.
-
 //! HTTP resources: one module per resource, each with its handlers, request types and utoipa
 //! paths; the views several resources answer with are in `views`. A handler reads as: parse
 //! (the extractors below, then into domain types), apply the domain rule, make one store call,
@@ -28,11 +24,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use utoipa_actix_web::{scope, UtoipaApp};
 
-use crate::auth::AuthUser;
 use crate::config::Settings;
 use crate::domain::FieldError;
 use crate::error::ApiError;
-use crate::store::audit::AuditEvent;
 use crate::store::Store;
 
 /// What every handler can reach.
@@ -40,41 +34,6 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
-}
-
-impl AppState {
-    /// Runs `work` with a pooled connection on the blocking thread pool (see `Store::run`).
-    ///
-    /// Transitional: the scheduling and statistics handlers still run their own database work
-    /// through this until they move behind their stores.
-    pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        run_on(self.store.pool().clone(), work).await
-    }
-}
-
-async fn run_on<T, F>(pool: crate::db::Pool, work: F) -> Result<T, ApiError>
-where
-    F: Fn(&mut crate::db::DbConnection) -> Result<T, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    web::block(move || {
-        let attempts = pool.max_size() + 1;
-        let mut outcome = Err(ApiError::Unavailable("no connection was tried".into()));
-        for _ in 0..attempts {
-            let mut conn = pool.get()?;
-            outcome = work(&mut conn.inner);
-            match outcome {
-                Err(ApiError::ConnectionLost(_)) => conn.mark_lost(),
-                _ => break,
-            }
-        }
-        outcome
-    })
-    .await?
 }
 
 /// Every documented route: operations endpoints and `/api/v1`, added to `app` (whose OpenAPI
@@ -123,7 +82,7 @@ fn v1() -> utoipa_actix_web::scope::Scope<
 
 /// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with
 /// `errors: [{field, message}]`.
-pub fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
@@ -170,39 +129,41 @@ impl FromRequest for PathId {
     type Future = std::future::Ready<Result<PathId, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = match req.match_info().get("id") {
-            Some(raw) => parse_id(raw).map(PathId),
-            None => Err(ApiError::internal("PathId used on a route without {id}")),
-        };
-        std::future::ready(id)
+        std::future::ready(path_id(req).map(PathId))
     }
 }
 
-/// One audit event for `user` acting on a resource of `patient_key`, in `request_id`.
-pub fn audit_event(
-    user: &AuthUser,
-    request_id: &str,
-    action: &str,
-    resource_type: &str,
-    resource_id: impl ToString,
-    patient_key: Option<&str>,
-) -> AuditEvent {
-    use crate::db::types::{DbTime, DbUuid};
-    AuditEvent {
-        id: DbUuid(uuid::Uuid::now_v7()),
-        occurred_at: DbTime::now(),
-        actor: user.subject.clone(),
-        roles: user.roles_text(),
-        action: action.to_owned(),
-        resource_type: resource_type.to_owned(),
-        resource_id: resource_id.to_string(),
-        patient_key: patient_key.map(str::to_owned),
-        request_id: Some(request_id.to_owned()),
+/// The `{id}` of the path and a JSON body parsed into `T`, checked in DESIGN.md §4's order: the
+/// body's JSON first (400, 413, 415, as [`Body`]), then the id (400, as [`PathId`]), then the
+/// body's values (422). (`PathId` and `Body<T>` as two arguments would answer a malformed id
+/// before a malformed body.)
+pub struct PathIdAndBody<T>(pub uuid::Uuid, pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for PathIdAndBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<PathIdAndBody<T>, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        let id = path_id(req);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            let id = id?;
+            let body = parse_body(value)?;
+            Ok(PathIdAndBody(id, body))
+        })
+    }
+}
+
+fn path_id(req: &HttpRequest) -> Result<uuid::Uuid, ApiError> {
+    match req.match_info().get("id") {
+        Some(raw) => parse_id(raw),
+        None => Err(ApiError::internal("a path id read on a route without {id}")),
     }
 }
 
 /// A path id: a malformed one is a 400 naming the field.
-pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
         detail: "the id in the path is not a UUID".into(),
         errors: vec![FieldError::new("id", "must be a UUID")],

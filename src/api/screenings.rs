@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::problems::{BodyProblems, Problems};
 use super::views::ScreeningView;
-use super::{AppState, Body, PathId};
+use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::domain::pat::{Answers, PatRule, ScreeningInput, ScreeningStatus};
 use crate::error::{ApiError, Problem};
@@ -86,8 +86,7 @@ impl RecordScreeningRequest {
 pub async fn record(
     auth: Authorized<RecordScreening>,
     state: web::Data<AppState>,
-    PathId(id): PathId,
-    Body(request): Body<RecordScreeningRequest>,
+    PathIdAndBody(id, request): PathIdAndBody<RecordScreeningRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let input = request.into_input(state.settings.default_rule)?;
     let now = state.settings.clock.now();

@@ -6,15 +6,14 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{parse_body, parse_id, AppState};
+use super::problems::{BodyProblems, Problems};
+use super::{AppState, Body, PathId};
 use crate::auth::Authorized;
-use crate::db::types::{DbTime, DbUuid};
-use crate::db::write_transaction;
-use crate::domain::scheduling::{DayOfWeek, Rota, Span, MAX_SLOT_HOURS};
+use crate::domain::scheduling::{single_slot, DayOfWeek, Rota, Span};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::scheduling::{self, violates, Slot, SlotFilter, SlotListing};
+use crate::store::scheduling::slots::{SlotFilter, SlotListing};
 
 role_set!(
     /// Who publishes and withdraws availability.
@@ -122,19 +121,9 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
             "starts_at",
             "give either starts_at and ends_at (one slot) or the rota fields, not both",
         )),
-        (Some(starts), Some(ends)) => {
-            let (starts, ends) = (starts.with_timezone(&Utc), ends.with_timezone(&Utc));
-            if ends <= starts {
-                Err(ApiError::validation("ends_at", "must be after starts_at"))
-            } else if ends - starts > Duration::hours(MAX_SLOT_HOURS) {
-                Err(ApiError::validation(
-                    "ends_at",
-                    format!("a slot lasts at most {MAX_SLOT_HOURS} hours"),
-                ))
-            } else {
-                Ok(vec![(starts, ends)])
-            }
-        }
+        (Some(starts), Some(ends)) => single_slot(starts.with_timezone(&Utc), ends.with_timezone(&Utc))
+            .map(|span| vec![span])
+            .map_err(|error| ApiError::Validation(vec![error])),
         (Some(_), None) => Err(ApiError::validation("ends_at", "required with starts_at")),
         (None, Some(_)) => Err(ApiError::validation("starts_at", "required with ends_at")),
         (None, None) => {
@@ -179,12 +168,11 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
     responses(
         (status = 201, description = "Published", body = SlotsView),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such health worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps another slot of the same health worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values, or a slot in the past", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
+        BodyProblems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -192,62 +180,18 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
 pub async fn publish(
     auth: Authorized<ManageSlots>,
     state: web::Data<AppState>,
-    body: web::Json<serde_json::Value>,
+    Body(input): Body<PublishSlots>,
 ) -> Result<HttpResponse, ApiError> {
-    let input: PublishSlots = parse_body(body.into_inner())?;
-    let times = requested_slots(&input)?;
-    let worker = DbUuid(input.health_worker_id);
+    let spans = requested_slots(&input)?;
     let now = state.settings.clock.now();
-    let created_by = auth.user.subject;
-    let rows: Vec<Slot> = times
-        .iter()
-        .map(|(starts, ends)| Slot {
-            id: DbUuid(uuid::Uuid::now_v7()),
-            health_worker_id: worker,
-            starts_at: DbTime::new(*starts),
-            ends_at: DbTime::new(*ends),
-            withdrawn_at: None,
-            created_at: DbTime::new(now),
-            created_by: created_by.clone(),
-        })
-        .collect();
-    let views = state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                scheduling::find_health_worker(conn, worker)?
-                    .ok_or_else(|| ApiError::NotFound("no health worker with that id".into()))?;
-                scheduling::insert_slots(conn, &rows).map_err(|e| {
-                    if violates(&e, "slots_no_overlap", "") {
-                        ApiError::Conflict {
-                            kind: "slot-overlap",
-                            detail: "a slot overlaps another slot of the same health worker".into(),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })?;
-                // Checked after the overlap so a state conflict answers before a time rule; the
-                // transaction is rolled back either way.
-                if rows.iter().any(|s| s.starts_at.get() < now) {
-                    return Err(ApiError::Rule {
-                        kind: "slot-in-past",
-                        detail: "a slot would start in the past".into(),
-                        errors: vec![FieldError::new("starts_at", "must not be in the past")],
-                    });
-                }
-                let ids = rows.iter().map(|s| s.id).collect();
-                let listed = scheduling::list_slots(
-                    conn,
-                    &SlotFilter {
-                        ids: Some(ids),
-                        ..SlotFilter::default()
-                    },
-                )?;
-                Ok(listed.into_iter().map(SlotView::from).collect::<Vec<_>>())
-            })
-        })
+    let published = state
+        .store
+        .slots()
+        .publish(input.health_worker_id, spans, now, &auth.actor())
         .await?;
-    Ok(HttpResponse::Created().json(SlotsView { slots: views }))
+    Ok(HttpResponse::Created().json(SlotsView {
+        slots: published.into_iter().map(SlotView::from).collect(),
+    }))
 }
 
 #[derive(Deserialize, IntoParams, Debug)]
@@ -272,10 +216,8 @@ pub struct SlotQuery {
     responses(
         (status = 200, description = "Slots", body = SlotsView),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`to` not after `from`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -294,15 +236,14 @@ pub async fn list(
         return Err(ApiError::validation("to", "must be after from"));
     }
     let filter = SlotFilter {
-        from: Some(DbTime::new(from)),
-        to: Some(DbTime::new(to)),
-        health_worker_id: query.health_worker_id.map(DbUuid),
+        from,
+        to,
+        health_worker_id: query.health_worker_id,
         available: query.available,
-        ids: None,
     };
-    let rows = state.db(move |conn| Ok(scheduling::list_slots(conn, &filter)?)).await?;
+    let slots = state.store.slots().list(filter).await?;
     Ok(HttpResponse::Ok().json(SlotsView {
-        slots: rows.into_iter().map(SlotView::from).collect(),
+        slots: slots.into_iter().map(SlotView::from).collect(),
     }))
 }
 
@@ -313,11 +254,9 @@ pub async fn list(
     responses(
         (status = 204, description = "Withdrawn"),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such slot", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A booking holds the slot", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable", body = Problem, content_type = "application/problem+json"),
+        Problems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -325,27 +264,8 @@ pub async fn list(
 pub async fn withdraw(
     _auth: Authorized<ManageSlots>,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    PathId(id): PathId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = DbUuid(parse_id(&path)?);
-    let now = DbTime::new(state.settings.clock.now());
-    state
-        .db(move |conn| {
-            write_transaction(conn, |conn| {
-                // Locked first: a booking being made for the slot finishes, and is seen below.
-                scheduling::lock_slot(conn, id)?;
-                scheduling::find_live_slot(conn, id)?
-                    .ok_or_else(|| ApiError::NotFound("no slot with that id".into()))?;
-                if scheduling::withdraw_slot(conn, id, now)? {
-                    Ok(())
-                } else {
-                    Err(ApiError::Conflict {
-                        kind: "slot-booked",
-                        detail: "a booking holds this slot: cancel the booking first".into(),
-                    })
-                }
-            })
-        })
-        .await?;
+    state.store.slots().withdraw(id, state.settings.clock.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Refusal;
+
 /// Whether the attendance was unplanned (the default) or a booked return.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -20,4 +22,9 @@ impl AttendanceCategory {
             AttendanceCategory::Planned => "planned",
         }
     }
+}
+
+/// The answer when the attendance a request names does not exist.
+pub fn no_attendance() -> Refusal {
+    Refusal::not_found("no attendance with that id")
 }

@@ -1,12 +1,22 @@
 //! AHW appointment rules (DOMAIN.md §6): the booking window, lead time, appointment states and
-//! rotas. Calendar days and clock times are Europe/London, whatever the server's time zone.
+//! rotas; when a referral decision, a booking, an outcome and a follow-up are allowed, and the
+//! answers (`Refusal`) when they are not. Calendar days and clock times are Europe/London,
+//! whatever the server's time zone.
+//!
+//! The stores call the rules that depend on what is stored, in DESIGN.md §4's order (existence,
+//! then state conflicts, then rules of time); the handlers call the ones on the request alone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SubsecRound, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::attendance::no_attendance;
 use super::calendar::{london_date, london_instant};
-use super::FieldError;
+use super::pat::{PatResult, ScreeningStatus};
+use super::{FieldError, Refusal};
+
+/// How far in the future a recorded decision or contact time may be (clock skew between systems).
+pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
 
 /// The referral decision after a positive PAT (DOMAIN.md §6).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +36,12 @@ impl ReferralDecision {
             ReferralDecision::Declined => "declined",
             ReferralDecision::SeenInDepartment => "seen_in_department",
         }
+    }
+
+    /// Whether the patient was referred: accepted the appointment or was seen in the department.
+    /// Only they are followed up.
+    pub fn is_referred(self) -> bool {
+        matches!(self, ReferralDecision::Accepted | ReferralDecision::SeenInDepartment)
     }
 }
 
@@ -114,6 +130,388 @@ impl LeadTime {
 /// The latest start of an appointment inside the window: `hours` after the screening, inclusive.
 pub fn window_end(screened_at: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
     screened_at + Duration::hours(hours)
+}
+
+// --- Referral decisions (DOMAIN.md §6) ---
+
+fn not_positive(detail: &str) -> Refusal {
+    Refusal::conflict("not-pat-positive", format!("a referral needs a positive PAT: {detail}"))
+}
+
+/// A referral decision is recorded only after a positive PAT: `current` is the attendance's
+/// current screening (its status and result), none when it has no screening.
+pub fn referral_allowed(current: Option<(ScreeningStatus, Option<PatResult>)>) -> Result<(), Refusal> {
+    match current {
+        None => Err(not_positive("this attendance has no screening")),
+        Some((status, _)) if status != ScreeningStatus::Completed => {
+            Err(not_positive(&format!("the PAT was not completed ({})", status.code())))
+        }
+        Some((_, result)) if result != Some(PatResult::Positive) => Err(not_positive("the PAT result is negative")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A recorded decision changes to another only while no booking holds a slot for it (one that is
+/// not cancelled): the booking is cancelled first.
+pub fn decision_change_allowed(
+    stored: ReferralDecision,
+    next: ReferralDecision,
+    has_booking: bool,
+) -> Result<(), Refusal> {
+    if has_booking && stored != next {
+        return Err(Refusal::conflict(
+            "referral-has-booking",
+            "this referral has a booking: cancel it before changing the decision",
+        ));
+    }
+    Ok(())
+}
+
+/// When the patient decided: not before the screening (compared at the database's precision,
+/// microseconds, as stored), and not in the future beyond clock skew.
+pub fn decision_time(decided_at: DateTime<Utc>, screened_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
+    if decided_at.trunc_subsecs(6) < screened_at {
+        return Err(Refusal::rule(
+            "decided-before-screening",
+            "decided_at is before the screening",
+            vec![FieldError::new("decided_at", "must not be before the screening")],
+        ));
+    }
+    if decided_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        return Err(Refusal::rule(
+            "decided-in-future",
+            "decided_at is in the future",
+            vec![FieldError::new("decided_at", "must not be in the future")],
+        ));
+    }
+    Ok(())
+}
+
+// --- Slots ---
+
+/// One slot given by its start and end: it ends after it starts, and lasts at most
+/// [`MAX_SLOT_HOURS`].
+pub fn single_slot(starts: DateTime<Utc>, ends: DateTime<Utc>) -> Result<Span, FieldError> {
+    if ends <= starts {
+        Err(FieldError::new("ends_at", "must be after starts_at"))
+    } else if ends - starts > Duration::hours(MAX_SLOT_HOURS) {
+        Err(FieldError::new(
+            "ends_at",
+            format!("a slot lasts at most {MAX_SLOT_HOURS} hours"),
+        ))
+    } else {
+        Ok((starts, ends))
+    }
+}
+
+/// Availability is published for the future only: no slot starts before `now`.
+pub fn slots_not_in_past(mut starts: impl Iterator<Item = DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), Refusal> {
+    if starts.any(|start| start < now) {
+        return Err(Refusal::rule(
+            "slot-in-past",
+            "a slot would start in the past",
+            vec![FieldError::new("starts_at", "must not be in the past")],
+        ));
+    }
+    Ok(())
+}
+
+pub fn no_health_worker() -> Refusal {
+    Refusal::not_found("no health worker with that id")
+}
+
+pub fn duplicate_health_worker() -> Refusal {
+    Refusal::conflict(
+        "duplicate-health-worker",
+        "a health worker with this staff_id or subject is already registered",
+    )
+}
+
+pub fn no_slot() -> Refusal {
+    Refusal::not_found("no slot with that id")
+}
+
+pub fn slot_overlap() -> Refusal {
+    Refusal::conflict("slot-overlap", "a slot overlaps another slot of the same health worker")
+}
+
+/// A slot a booking holds is not withdrawn.
+pub fn slot_booked() -> Refusal {
+    Refusal::conflict("slot-booked", "a booking holds this slot: cancel the booking first")
+}
+
+// --- Bookings (DOMAIN.md §6) ---
+
+/// What a booking request's reads found about the attendance it names: whether it has a
+/// screening, and its referral decision if one is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReferralFound {
+    pub screened: bool,
+    pub decision: Option<ReferralDecision>,
+}
+
+/// What a booking request's reads found about the slot it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotFound {
+    /// No slot named: the earliest free one in the window is booked.
+    NotNamed,
+    /// No live slot has that id (never published, or withdrawn).
+    Missing,
+    Free,
+    /// A booking that is not cancelled holds it.
+    Held,
+}
+
+/// The answers a booking request gets from its reads alone, in DESIGN.md §4's order: no such
+/// attendance (404; `attendance` is none), no such live slot (404), no accepted referral after a
+/// screening (409), the slot is held (409).
+pub fn booking_admissible(attendance: Option<ReferralFound>, slot: SlotFound) -> Result<(), Refusal> {
+    let attendance = attendance.ok_or_else(no_attendance)?;
+    if slot == SlotFound::Missing {
+        return Err(no_slot());
+    }
+    if !attendance.screened || attendance.decision != Some(ReferralDecision::Accepted) {
+        return Err(referral_not_accepted());
+    }
+    if slot == SlotFound::Held {
+        return Err(slot_taken());
+    }
+    Ok(())
+}
+
+/// The rules of time for booking a slot starting at `starts`, for a screening at `screened_at`:
+/// the slot has not started, and one starting after the window (`window_hours` after the
+/// screening) needs a reason. Whether it is within the window.
+pub fn booking_time(
+    starts: DateTime<Utc>,
+    screened_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window_hours: i64,
+    outside_window_reason: Option<OutsideWindowReason>,
+) -> Result<bool, Refusal> {
+    let within_window = starts <= window_end(screened_at, window_hours);
+    if starts < now {
+        return Err(Refusal::rule(
+            "slot-in-past",
+            "the slot has already started",
+            vec![FieldError::new("slot_id", "must be a slot that has not started")],
+        ));
+    }
+    if !within_window && outside_window_reason.is_none() {
+        return Err(Refusal::rule(
+            "outside-window",
+            format!(
+                "the slot starts more than {window_hours} hours after the screening: give outside_window_reason \
+                 (patient_preference or no_capacity)"
+            ),
+            vec![FieldError::new("outside_window_reason", "required for this slot")],
+        ));
+    }
+    Ok(within_window)
+}
+
+pub fn no_booking() -> Refusal {
+    Refusal::not_found("no booking with that id")
+}
+
+pub fn slot_taken() -> Refusal {
+    Refusal::conflict("slot-taken", "another booking holds this slot")
+}
+
+pub fn referral_not_accepted() -> Refusal {
+    Refusal::conflict(
+        "referral-not-accepted",
+        "a booking needs a referral decision of accepted",
+    )
+}
+
+/// A referral has at most one open (`booked`) booking.
+pub fn already_booked() -> Refusal {
+    Refusal::conflict(
+        "already-booked",
+        "this referral already has an open booking: cancel it to rebook",
+    )
+}
+
+/// An automatic booking found no free slot in the window (the unmet request is recorded).
+pub fn no_slot_in_window(window_hours: i64) -> Refusal {
+    Refusal::conflict(
+        "no-slot-in-window",
+        format!("no free slot starts within {window_hours} hours of the screening; the unmet request is recorded"),
+    )
+}
+
+// --- Outcomes ---
+
+/// What happened at an appointment, checked for shape: attended (with whether the brief
+/// intervention was delivered, and optionally the units a week), did not attend, or cancelled
+/// (optionally with why).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub status: BookingStatus,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub reason: Option<String>,
+}
+
+impl Outcome {
+    /// Every problem with the values at once.
+    pub fn new(
+        status: BookingStatus,
+        brief_intervention_delivered: Option<bool>,
+        units_per_week: Option<f64>,
+        reason: Option<String>,
+    ) -> Result<Outcome, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        match status {
+            BookingStatus::Booked => errors.push(FieldError::new(
+                "status",
+                "must be attended, did_not_attend or cancelled",
+            )),
+            BookingStatus::Attended if brief_intervention_delivered.is_none() => errors.push(FieldError::new(
+                "brief_intervention_delivered",
+                "required when attended",
+            )),
+            BookingStatus::Attended => {}
+            _ => {
+                if brief_intervention_delivered.is_some() {
+                    errors.push(FieldError::new("brief_intervention_delivered", "only when attended"));
+                }
+                if units_per_week.is_some() {
+                    errors.push(FieldError::new("units_per_week", "only when attended"));
+                }
+            }
+        }
+        if units_per_week.is_some_and(|u| !u.is_finite() || u < 0.0) {
+            errors.push(FieldError::new("units_per_week", "must be a number of at least 0"));
+        }
+        match (&reason, status) {
+            (Some(_), status) if status != BookingStatus::Cancelled => {
+                errors.push(FieldError::new("reason", "only when cancelled"))
+            }
+            (Some(reason), _) if reason.chars().count() > 500 => {
+                errors.push(FieldError::new("reason", "must be at most 500 characters"))
+            }
+            _ => {}
+        }
+        if errors.is_empty() {
+            Ok(Outcome {
+                status,
+                brief_intervention_delivered,
+                units_per_week,
+                reason,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Only a `booked` appointment changes, and only once (409); before its slot starts it can only
+/// be cancelled (422).
+pub fn outcome_allowed(
+    current: BookingStatus,
+    next: BookingStatus,
+    slot_starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Refusal> {
+    if !current.can_become(next) {
+        return Err(invalid_transition(current));
+    }
+    if next != BookingStatus::Cancelled && now < slot_starts {
+        return Err(Refusal::rule(
+            "outcome-before-slot",
+            "the appointment has not started yet",
+            vec![FieldError::new("status", "only cancelled before the slot starts")],
+        ));
+    }
+    Ok(())
+}
+
+/// The booking is `current`, which no outcome changes.
+pub fn invalid_transition(current: BookingStatus) -> Refusal {
+    Refusal::conflict(
+        "invalid-transition",
+        format!(
+            "the booking is {}; only a booked appointment can change",
+            current.code()
+        ),
+    )
+}
+
+// --- Follow-ups ---
+
+/// A 6- or 12-month follow-up contact, checked: the units a week now, and when the contact
+/// happened (default now; not in the future beyond clock skew).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FollowUpContact {
+    pub months: i32,
+    pub units_per_week: f64,
+    pub contacted_at: DateTime<Utc>,
+    /// Whether the caller gave `contacted_at`: a retry without it replays whatever time is stored.
+    pub contacted_at_given: bool,
+}
+
+impl FollowUpContact {
+    /// Every problem with the values at once.
+    pub fn new(
+        months: i32,
+        units_per_week: f64,
+        contacted_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<FollowUpContact, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if ![6, 12].contains(&months) {
+            errors.push(FieldError::new("months", "must be 6 or 12"));
+        }
+        if !units_per_week.is_finite() || units_per_week < 0.0 {
+            errors.push(FieldError::new("units_per_week", "must be a number of at least 0"));
+        }
+        let contacted_at_given = contacted_at.is_some();
+        let contacted_at = contacted_at.unwrap_or(now);
+        if contacted_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+            errors.push(FieldError::new("contacted_at", "must not be in the future"));
+        }
+        if errors.is_empty() {
+            Ok(FollowUpContact {
+                months,
+                units_per_week,
+                contacted_at,
+                contacted_at_given,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Follow-ups are for referred patients ([`ReferralDecision::is_referred`]); `decision` is none
+/// when no decision is recorded.
+pub fn follow_up_allowed(decision: Option<ReferralDecision>) -> Result<(), Refusal> {
+    if decision.is_some_and(ReferralDecision::is_referred) {
+        Ok(())
+    } else {
+        Err(Refusal::conflict(
+            "not-referred",
+            "follow-ups are for patients who accepted the referral or were seen in the department",
+        ))
+    }
+}
+
+/// The follow-up at `months` is recorded with other content.
+pub fn follow_up_recorded_differently(months: i32) -> Refusal {
+    Refusal::conflict(
+        "follow-up-exists",
+        format!("the {months}-month follow-up is already recorded differently"),
+    )
+}
+
+/// Another request recorded the same follow-up at the same moment.
+pub fn follow_up_recorded_meanwhile() -> Refusal {
+    Refusal::conflict(
+        "follow-up-exists",
+        "the follow-up was recorded at the same moment by another request; retry",
+    )
 }
 
 /// A day of the week, as a rota names it.
@@ -274,6 +672,167 @@ mod tests {
         }
         assert_eq!(Attended.fhir_status(), "fulfilled");
         assert_eq!(DidNotAttend.fhir_status(), "noshow");
+    }
+
+    #[test]
+    fn a_booking_is_refused_by_its_reads_in_the_documented_order() {
+        let accepted = ReferralFound {
+            screened: true,
+            decision: Some(ReferralDecision::Accepted),
+        };
+        let declined = ReferralFound {
+            decision: Some(ReferralDecision::Declined),
+            ..accepted
+        };
+        let unscreened = ReferralFound {
+            screened: false,
+            ..accepted
+        };
+        let kind = |answer: Result<(), Refusal>| match answer {
+            Ok(()) => "admitted",
+            Err(Refusal::NotFound(_)) => "not-found",
+            Err(Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. }) => kind,
+        };
+        let cases = [
+            (None, SlotFound::Missing, "not-found", "no attendance before no slot"),
+            (
+                Some(declined),
+                SlotFound::Missing,
+                "not-found",
+                "no slot before the referral",
+            ),
+            (
+                Some(declined),
+                SlotFound::Held,
+                "referral-not-accepted",
+                "the referral before the slot held",
+            ),
+            (
+                Some(unscreened),
+                SlotFound::Free,
+                "referral-not-accepted",
+                "no screening, no referral",
+            ),
+            (Some(accepted), SlotFound::Held, "slot-taken", "the slot held"),
+            (Some(accepted), SlotFound::Free, "admitted", "a free slot"),
+            (
+                Some(accepted),
+                SlotFound::NotNamed,
+                "admitted",
+                "the earliest free slot",
+            ),
+        ];
+        for (attendance, slot, expected, why) in cases {
+            assert_eq!(kind(booking_admissible(attendance, slot)), expected, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_slot_in_the_past_is_refused_before_one_outside_the_window() {
+        let screened = utc("2025-03-01T10:00:00Z");
+        let now = utc("2025-03-01T11:00:00Z");
+        let kind = |starts: &str, reason| match booking_time(utc(starts), screened, now, 24, reason) {
+            Ok(within) => {
+                if within {
+                    "within"
+                } else {
+                    "outside"
+                }
+            }
+            Err(Refusal::Rule { kind, .. }) => kind,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(kind("2025-03-01T10:30:00Z", None), "slot-in-past");
+        assert_eq!(
+            kind("2025-03-02T10:00:00Z", None),
+            "within",
+            "the window's last instant"
+        );
+        assert_eq!(kind("2025-03-02T10:00:01Z", None), "outside-window");
+        let reason = Some(OutsideWindowReason::NoCapacity);
+        assert_eq!(kind("2025-03-02T10:00:01Z", reason), "outside");
+    }
+
+    #[test]
+    fn an_outcome_before_the_slot_can_only_be_a_cancellation() {
+        let starts = utc("2025-03-01T10:00:00Z");
+        let before = utc("2025-03-01T09:00:00Z");
+        use BookingStatus::*;
+        assert!(outcome_allowed(Booked, Cancelled, starts, before).is_ok());
+        assert!(matches!(
+            outcome_allowed(Booked, Attended, starts, before),
+            Err(Refusal::Rule {
+                kind: "outcome-before-slot",
+                ..
+            })
+        ));
+        assert!(outcome_allowed(Booked, DidNotAttend, starts, starts).is_ok());
+        assert!(matches!(
+            outcome_allowed(Attended, Cancelled, starts, before),
+            Err(Refusal::Conflict {
+                kind: "invalid-transition",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn outcome_values_list_every_problem() {
+        let fields = |outcome: Result<Outcome, Vec<FieldError>>| -> Vec<String> {
+            outcome.unwrap_err().into_iter().map(|e| e.field).collect()
+        };
+        assert_eq!(
+            fields(Outcome::new(
+                BookingStatus::Attended,
+                None,
+                Some(-1.0),
+                Some("ill".into())
+            )),
+            vec!["brief_intervention_delivered", "units_per_week", "reason"]
+        );
+        assert_eq!(
+            fields(Outcome::new(BookingStatus::Cancelled, Some(true), Some(3.0), None)),
+            vec!["brief_intervention_delivered", "units_per_week"]
+        );
+        assert!(Outcome::new(BookingStatus::Attended, Some(true), Some(30.0), None).is_ok());
+    }
+
+    #[test]
+    fn a_referral_needs_a_completed_positive_pat() {
+        let kind = |current| match referral_allowed(current) {
+            Ok(()) => "allowed".to_owned(),
+            Err(Refusal::Conflict { detail, .. }) => detail,
+            Err(other) => panic!("{other:?}"),
+        };
+        assert_eq!(
+            kind(None),
+            "a referral needs a positive PAT: this attendance has no screening"
+        );
+        assert_eq!(
+            kind(Some((ScreeningStatus::Refused, None))),
+            "a referral needs a positive PAT: the PAT was not completed (refused)"
+        );
+        assert_eq!(
+            kind(Some((ScreeningStatus::Completed, Some(PatResult::Negative)))),
+            "a referral needs a positive PAT: the PAT result is negative"
+        );
+        assert_eq!(
+            kind(Some((ScreeningStatus::Completed, Some(PatResult::Positive)))),
+            "allowed"
+        );
+    }
+
+    #[test]
+    fn follow_ups_are_at_6_or_12_months_for_referred_patients() {
+        let now = utc("2025-03-01T10:00:00Z");
+        let contact = FollowUpContact::new(6, 20.0, None, now).unwrap();
+        assert_eq!((contact.contacted_at, contact.contacted_at_given), (now, false));
+        let errors = FollowUpContact::new(3, f64::NAN, Some(now + Duration::minutes(16)), now).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["months", "units_per_week", "contacted_at"]);
+        assert!(follow_up_allowed(Some(ReferralDecision::SeenInDepartment)).is_ok());
+        assert!(follow_up_allowed(Some(ReferralDecision::Declined)).is_err());
+        assert!(follow_up_allowed(None).is_err());
     }
 
     fn rota(from: &str, to: &str, days: Vec<DayOfWeek>, start: &str, end: &str, minutes: i64) -> Rota {

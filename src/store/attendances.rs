@@ -11,18 +11,18 @@ use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
 pub use super::rows::attendances::{
-    current_of, find, find_many_with_current_screening, find_with_current_screening, lock, no_attendance,
-    with_screenings, Attendance, Columns, WithCurrentScreening, COLUMNS,
+    current_of, find, find_many_with_current_screening, find_with_current_screening, lock, with_screenings, Attendance,
+    Columns, WithCurrentScreening, COLUMNS,
 };
 use super::rows::screenings::{history, Screening};
-use super::scheduling::{self, BookingListing, Referral};
+use super::scheduling::{bookings, referrals, BookingListing, Referral};
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, screenings};
 use crate::db::types::{Codes, DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::attendance::AttendanceCategory;
+use crate::domain::attendance::{no_attendance, AttendanceCategory};
 use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
@@ -114,11 +114,11 @@ impl AttendanceRecord {
     /// Reads what hangs off the attendance.
     fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
         let screenings = history(conn, attendance.id)?;
-        let referral = scheduling::find_referral(conn, attendance.id)?;
+        let referral = referrals::find(conn, attendance.id)?;
         let mut bookings = if screenings.is_empty() {
             vec![]
         } else {
-            scheduling::bookings_of(conn, attendance.id)?
+            bookings::bookings_of(conn, attendance.id)?
         };
         bookings.sort_by_key(|(booking, _, _)| std::cmp::Reverse(booking.booked_at));
         Ok(AttendanceRecord {

@@ -5,11 +5,11 @@
 //! - the reads of an attendance with its current screening, that precede a screening
 //!   (`attendances`);
 //! - first screenings, with their audit events (`screenings`);
-//! - the reads before a booking: the referral's context and the slot asked for (`scheduling`).
+//! - the reads before a booking: the referral's context and the slot asked for (`bookings`).
 //!   Most attempts in a race for slots end there, with a 409.
 
 use super::attendances::{self, AttendanceJob, WithCurrentScreening};
-use super::scheduling::{self, BookingReads};
+use super::scheduling::bookings::{self, BookingReads};
 use super::screenings::{self, ScreeningJob};
 use crate::db::batch::{render_metrics, Queue, THREADS_PER_QUEUE};
 use crate::db::types::{Codes, DbUuid};
@@ -35,7 +35,7 @@ impl Batches {
             attendances: Queue::start("attendances", pool, max_batch, attendances::insert_batch)?,
             reads: Queue::start("reads", pool, max_batch, attendances::read_current_screenings)?,
             screenings: Queue::start("screenings", pool, max_batch, screenings::insert_batch)?,
-            booking_reads: Queue::start("booking-reads", pool, max_batch, scheduling::booking_reads)?,
+            booking_reads: Queue::start("booking-reads", pool, max_batch, bookings::read_batch)?,
         })
     }
 

@@ -1,6 +1,6 @@
-//! Stores: one per aggregate (attendances, screenings, referrals, scheduling, follow-ups, audit,
-//! statistics). A handler makes one store call and gets a domain result back; it never sees a
-//! connection, a transaction, a write batch or a stored string.
+//! Stores: one per aggregate (attendances, screenings, health workers, slots, referrals, bookings,
+//! follow-ups, audit, statistics). A handler makes one store call and gets a domain result back;
+//! it never sees a connection, a transaction, a write batch or a stored string.
 //!
 //! Each store owns, for its aggregate:
 //! - the backend path: one PostgreSQL statement (a row and its audit event written together), a
@@ -164,32 +164,29 @@ impl Store {
         audit::AuditTrail::new(self)
     }
 
-    /// The pool (transitional: for the handlers not yet behind a store).
-    pub fn pool(&self) -> &Pool {
-        &self.pool
+    pub fn health_workers(&self) -> scheduling::HealthWorkers<'_> {
+        scheduling::HealthWorkers::new(self)
+    }
+
+    pub fn slots(&self) -> scheduling::Slots<'_> {
+        scheduling::Slots::new(self)
+    }
+
+    pub fn referrals(&self) -> scheduling::Referrals<'_> {
+        scheduling::Referrals::new(self)
+    }
+
+    pub fn bookings(&self) -> scheduling::Bookings<'_> {
+        scheduling::Bookings::new(self)
+    }
+
+    pub fn follow_ups(&self) -> scheduling::FollowUps<'_> {
+        scheduling::FollowUps::new(self)
     }
 
     /// The group-commit queues, when they run.
     fn batches(&self) -> Option<&batches::Batches> {
         self.batches.as_deref()
-    }
-
-    /// Transitional (until the booking handler moves behind the scheduling store): a booking
-    /// request's reads through the write batch. `None` when the batches do not run or the batch
-    /// failed: the caller reads one request at a time.
-    pub async fn booking_reads_batched(
-        &self,
-        attendance_id: crate::db::types::DbUuid,
-        slot_id: Option<crate::db::types::DbUuid>,
-    ) -> Result<Option<scheduling::BookingReads>, StoreError> {
-        let Some(batches) = self.batches() else {
-            return Ok(None);
-        };
-        match batches.booking_reads.submit((attendance_id, slot_id)).await {
-            Ok(reads) => Ok(Some(reads)),
-            Err(BatchError::Failed) => Ok(None),
-            Err(BatchError::Unavailable(cause)) => Err(StoreError::Unavailable(cause)),
-        }
     }
 
     /// Checks the database answers (readiness).
@@ -232,7 +229,11 @@ where
     F: Fn(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
     T: Send + 'static,
 {
+    // The work runs inside the caller's span (a store call's), so what it records (attempts,
+    // batch sizes) and the spans it opens belong to that call.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
         let attempts = pool.max_size() + 1;
         let mut outcome = Err(StoreError::Unavailable("no connection was tried".into()));
         for _ in 0..attempts {

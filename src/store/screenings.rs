@@ -9,15 +9,16 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Integer, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
-use super::rows::attendances::{self, no_attendance, Attendance};
+use super::rows::attendances::{self, Attendance};
 pub use super::rows::screenings::{history, Columns, Screening, COLUMNS};
-use super::scheduling;
+use super::scheduling::referrals;
 use super::{is_unique_violation, Actor, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::screenings;
 use crate::db::types::{Codes, DbTime, DbUuid, JsonText, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
+use crate::domain::attendance::no_attendance;
 use crate::domain::pat::{self, ScreeningInput};
 use crate::domain::Refusal;
 
@@ -173,9 +174,7 @@ fn record_once(
     let score = score(&attendance, input)?;
     // Once the patient has answered the referral offer, the result it answered stands.
     if let Some(stored) = &current {
-        if stored.result != score.as_ref().map(|s| s.result)
-            && scheduling::find_referral(conn, stored.attendance_id)?.is_some()
-        {
+        if stored.result != score.as_ref().map(|s| s.result) && referrals::find(conn, stored.attendance_id)?.is_some() {
             return Err(pat::result_fixed_by_referral().into());
         }
     }

@@ -3,7 +3,8 @@
 
 use diesel::prelude::*;
 use pat_service::db::{self, schema, Manager};
-use pat_service::store::{attendances, audit, scheduling, screenings};
+use pat_service::store::scheduling::{bookings, follow_ups, health_workers, referrals, slots};
+use pat_service::store::{attendances, audit, screenings};
 
 use crate::helpers::TestDb;
 
@@ -48,12 +49,12 @@ fn read_every_table(conn: &mut db::DbConnection) {
         .unwrap();
     let _: Vec<audit::AuditEvent> = schema::audit_events::table.select(audit::COLUMNS).load(conn).unwrap();
     // The scheduling tables, through the same listing queries the service runs.
-    let _ = scheduling::list_health_workers(conn).unwrap();
-    let _ = scheduling::list_slots(conn, &scheduling::SlotFilter::default()).unwrap();
-    let _ = scheduling::list_bookings(conn, &scheduling::BookingFilter::default()).unwrap();
+    let _ = health_workers::list(conn).unwrap();
+    let _ = slots::list(conn, &slots::SlotQuery::default()).unwrap();
+    let _ = bookings::list(conn, &bookings::BookingQuery::default()).unwrap();
     let nobody = db::types::DbUuid(uuid::Uuid::nil());
-    assert!(scheduling::find_referral(conn, nobody).unwrap().is_none());
-    assert!(scheduling::find_follow_up(conn, nobody, 6).unwrap().is_none());
+    assert!(referrals::find(conn, nobody).unwrap().is_none());
+    assert!(follow_ups::find(conn, nobody, 6).unwrap().is_none());
 }
 
 #[test]

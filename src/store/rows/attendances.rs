@@ -14,7 +14,6 @@ use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
-use crate::domain::Refusal;
 
 /// A stored attendance.
 #[derive(Queryable, Clone, Debug, PartialEq)]
@@ -42,11 +41,6 @@ pub struct Attendance {
 
 // Columns in `Attendance` order.
 columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
-
-/// The answer when the attendance named does not exist.
-pub fn no_attendance() -> Refusal {
-    Refusal::not_found("no attendance with that id")
-}
 
 pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table.find(id).select(COLUMNS).first(conn).optional()

@@ -1,0 +1,206 @@
+//! Referral decisions: the patient's answer to the AHW offer after a positive PAT, one per
+//! attendance (its primary key). A decision stands on the screening result it was made for, and
+//! changes only while no booking holds a slot for it.
+//!
+//! Locks, in this order: the attendance row (a screening correction takes the same lock, so the
+//! two take turns and neither misses the other), then the referral row (a booking being made for
+//! the referral share-locks it, so a change waits for the booking and then sees it).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::{bookings, referrals};
+use crate::db::types::{DbTime, DbUuid};
+use crate::db::{write_transaction, DbConnection};
+use crate::domain::attendance::no_attendance;
+use crate::domain::scheduling::{decision_change_allowed, decision_time, referral_allowed, ReferralDecision};
+use crate::domain::Refusal;
+use crate::store::audit::{self, Action, AuditEvent};
+use crate::store::rows::attendances;
+use crate::store::{is_unique_violation, Actor, Store, StoreError};
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = referrals)]
+pub struct Referral {
+    pub attendance_id: DbUuid,
+    pub decision: ReferralDecision,
+    pub decided_at: DbTime,
+    pub recorded_at: DbTime,
+    pub recorded_by: String,
+}
+
+columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by });
+
+/// What recording a decision did.
+#[derive(Debug)]
+pub enum ReferralRecorded {
+    /// The first decision for the attendance.
+    Created(Referral),
+    /// A different decision, or the same one at another time, replaced the stored one.
+    Changed(Referral),
+    /// The stored decision was sent again: it is answered again.
+    Replay(Referral),
+}
+
+/// The referrals store.
+pub struct Referrals<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Referrals<'a> {
+    pub(in crate::store) fn new(store: &'a Store) -> Self {
+        Referrals { store }
+    }
+
+    /// Records the patient's `decision` on the AHW offer for the attendance `id`, made at
+    /// `decided_at` (default `now`, the time of recording), with its audit event.
+    ///
+    /// In DESIGN.md §4's order: no such attendance (404); no completed positive PAT (409); the
+    /// same decision again is a replay (an audited read); a different decision while a booking
+    /// holds a slot (409); a time before the screening or in the future (422).
+    ///
+    /// One `BEGIN IMMEDIATE` transaction (SQLite) or transaction holding the attendance's and the
+    /// referral's row locks (PostgreSQL). Two first decisions at once: the primary key lets one
+    /// in; the other goes again and finds it.
+    #[tracing::instrument(name = "store.referrals.record", skip_all, fields(attempts))]
+    pub async fn record(
+        &self,
+        id: uuid::Uuid,
+        decision: ReferralDecision,
+        decided_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<ReferralRecorded, StoreError> {
+        let id = DbUuid(id);
+        let actor = actor.clone();
+        // This span, recorded from the blocking thread the work runs on.
+        let span = tracing::Span::current();
+        self.store
+            .run(move |conn| {
+                let mut attempt = |n: usize| {
+                    span.record("attempts", n);
+                    write_transaction(conn, |conn| record_once(conn, id, decision, decided_at, now, &actor))
+                };
+                match attempt(1) {
+                    Err(StoreError::Refused(Refusal::Conflict { kind: RACED, .. })) => attempt(2),
+                    other => other,
+                }
+            })
+            .await
+    }
+}
+
+/// The kind of the answer when a first decision lost the race to another: the first attempt goes
+/// again; losing twice answers it (as a unique violation was answered before the stores).
+const RACED: &str = "conflict";
+
+fn raced() -> Refusal {
+    Refusal::conflict(RACED, "the change conflicts with a record that already exists")
+}
+
+fn record_once(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    decision: ReferralDecision,
+    decided_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<ReferralRecorded, StoreError> {
+    // Take turns with a screening correction of the same attendance, so neither misses the other
+    // (a decision stands on the result it was made for).
+    attendances::lock(conn, id)?;
+    let (attendance, current) = attendances::find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
+    referral_allowed(current.as_ref().map(|s| (s.status, s.result)))?;
+    let screened_at = current
+        .map(|s| s.screened_at)
+        .ok_or_else(|| StoreError::internal("a referral allowed without a screening"))?;
+    let decided = decided_at.unwrap_or(now);
+    // Locked: a booking being made for this referral finishes first, and is seen.
+    let existing = find_for_update(conn, id)?;
+    let row = Referral {
+        attendance_id: id,
+        decision,
+        decided_at: DbTime::new(decided),
+        recorded_at: DbTime::new(now),
+        recorded_by: actor.subject.clone(),
+    };
+    let key = Some(attendance.patient_key.as_str());
+    if let Some(stored) = &existing {
+        let same = stored.decision == row.decision && decided_at.is_none_or(|_| stored.decided_at == row.decided_at);
+        if same {
+            audit::record(conn, &AuditEvent::new(actor, Action::Read, "referral", id.0, key))?;
+            return Ok(ReferralRecorded::Replay(stored.clone()));
+        }
+        decision_change_allowed(stored.decision, row.decision, has_booking(conn, id)?)?;
+    }
+    decision_time(decided, screened_at.get(), now)?;
+    if existing.is_some() {
+        update(conn, &row)?;
+        audit::record(conn, &AuditEvent::new(actor, Action::Update, "referral", id.0, key))?;
+        Ok(ReferralRecorded::Changed(row))
+    } else {
+        insert(conn, &row).map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Refused(raced())
+            } else {
+                e.into()
+            }
+        })?;
+        audit::record(conn, &AuditEvent::new(actor, Action::Create, "referral", id.0, key))?;
+        Ok(ReferralRecorded::Created(row))
+    }
+}
+
+/// The attendance's referral decision, if one is recorded.
+pub fn find(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Referral>> {
+    referrals::table
+        .find(attendance_id)
+        .select(COLUMNS)
+        .first(conn)
+        .optional()
+}
+
+/// The referral, locked until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being
+/// made for it holds a share lock on the same row, so a decision change waits for it and then
+/// sees the booking.
+fn find_for_update(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Option<Referral>> {
+    match conn {
+        DbConnection::Pg(pg) => referrals::table
+            .find(attendance_id)
+            .select(COLUMNS)
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(_) => find(conn, attendance_id),
+    }
+}
+
+/// Whether a booking that is not cancelled holds a slot for the referral. (Read here, not
+/// through the bookings store, which depends on this one.)
+fn has_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        bookings::table
+            .filter(bookings::attendance_id.eq(attendance_id))
+            .filter(bookings::status.ne("cancelled")),
+    ))
+    .get_result(conn)
+}
+
+fn insert(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
+    diesel::insert_into(referrals::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+}
+
+fn update(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
+    diesel::update(referrals::table.find(row.attendance_id))
+        .set((
+            referrals::decision.eq(row.decision),
+            referrals::decided_at.eq(row.decided_at),
+            referrals::recorded_at.eq(row.recorded_at),
+            referrals::recorded_by.eq(&row.recorded_by),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
