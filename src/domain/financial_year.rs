@@ -129,14 +129,7 @@ mod tests {
 
     use super::*;
     use crate::domain::calendar::london_date;
-
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::domain::calendar::test_support::{date, utc};
 
     #[test]
     fn financial_years_start_on_1_april() {
