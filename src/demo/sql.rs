@@ -4,7 +4,10 @@
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use uuid::Uuid;
 
-use super::rows::{Batch, Counts};
+use super::rows::{
+    AttemptRow, AttendanceRow, Batch, BookingRow, Counts, FollowUpRow, HealthWorkerRow, ReferralRow, ScreeningRow,
+    SlotRow,
+};
 use super::{ACTOR, BATCH_ROWS, SOURCE_SYSTEM};
 
 /// A value written as an SQL literal that both PostgreSQL and SQLite read into the column's
@@ -121,21 +124,144 @@ pub(super) fn tuple(sql: &mut String, values: &[&dyn Literal]) {
     sql.push(')');
 }
 
-fn insert<R>(table: &str, columns: &str, rows: &[R], row: impl Fn(&mut String, &R)) -> String {
+/// A row type and the table it is inserted into.
+trait Row {
+    const TABLE: &'static str;
+    /// The columns written, in the order `values` writes them.
+    const COLUMNS: &'static str;
+    /// Appends the row as a tuple of literals, one for each of `COLUMNS`.
+    fn values(&self, sql: &mut String);
+}
+
+/// One multi-row INSERT of `rows`, in their order.
+fn insert<R: Row>(rows: &[R]) -> String {
     let mut sql = String::with_capacity(64 + rows.len() * 320);
     sql.push_str("INSERT INTO ");
-    sql.push_str(table);
+    sql.push_str(R::TABLE);
     sql.push_str(" (");
-    sql.push_str(columns);
+    sql.push_str(R::COLUMNS);
     sql.push_str(") VALUES ");
     for (i, r) in rows.iter().enumerate() {
         if i > 0 {
             sql.push(',');
         }
-        row(&mut sql, r);
+        r.values(&mut sql);
     }
     sql
 }
+
+/// Implements [`Row`] for a row type: its table, then each column with the value written for it
+/// (`|r|` names the row), so a column and its value are written once, side by side.
+macro_rules! row {
+    ($row:ty => $table:literal, |$r:ident| { $first:ident: $first_value:expr $(, $column:ident: $value:expr)* $(,)? }) => {
+        impl Row for $row {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = concat!(stringify!($first) $(, ", ", stringify!($column))*);
+            fn values(&self, sql: &mut String) {
+                let $r = self;
+                tuple(sql, &[&$first_value $(, &$value)*]);
+            }
+        }
+    };
+}
+
+row!(HealthWorkerRow => "health_workers", |r| {
+    id: r.id,
+    name: r.name,
+    staff_id: r.staff_id,
+    subject: r.subject,
+    created_at: r.created_at,
+    created_by: ACTOR,
+});
+
+row!(AttendanceRow => "attendances", |r| {
+    id: r.id,
+    source_system: SOURCE_SYSTEM,
+    source_id: r.source_id,
+    patient_key: r.patient_key,
+    nhs_number: r.nhs_number,
+    local_id: r.local_id,
+    sex: r.sex,
+    date_of_birth: r.date_of_birth,
+    site: r.site,
+    arrived_at: r.arrived_at,
+    presenting_condition: r.presenting_condition,
+    presenting_condition_detail: r.detail,
+    attendance_category: r.category,
+    indications: r.indications,
+    pat_indicated: r.pat_indicated,
+    created_at: r.created_at,
+    created_by: ACTOR,
+});
+
+row!(ScreeningRow => "screenings", |r| {
+    id: r.id,
+    attendance_id: r.attendance_id,
+    version: 1i32,
+    status: r.status,
+    rule: r.rule,
+    result: r.result,
+    units: r.units,
+    answers: r.answers,
+    alerts: r.alerts,
+    advice_given: r.advice_given,
+    leaflet_given: r.leaflet_given,
+    screened_at: r.screened_at,
+    recorded_at: r.recorded_at,
+    recorded_by: ACTOR,
+});
+
+row!(ReferralRow => "referrals", |r| {
+    attendance_id: r.attendance_id,
+    decision: r.decision,
+    decided_at: r.decided_at,
+    recorded_at: r.recorded_at,
+    recorded_by: ACTOR,
+});
+
+row!(SlotRow => "slots", |r| {
+    id: r.id,
+    health_worker_id: r.health_worker_id,
+    starts_at: r.starts_at,
+    ends_at: r.ends_at,
+    created_at: r.created_at,
+    created_by: ACTOR,
+});
+
+row!(BookingRow => "bookings", |r| {
+    id: r.id,
+    attendance_id: r.attendance_id,
+    slot_id: r.slot_id,
+    status: r.status,
+    within_window: r.within_window,
+    outside_window_reason: r.outside_window_reason,
+    booked_at: r.booked_at,
+    booked_by: ACTOR,
+    outcome_at: r.outcome_at,
+    outcome_by: r.outcome_at.map(|_| ACTOR),
+    brief_intervention_delivered: r.brief_intervention_delivered,
+    units_per_week: r.units_per_week,
+    cancel_reason: r.cancel_reason,
+    lead_time: r.lead_time,
+});
+
+row!(AttemptRow => "booking_attempts", |r| {
+    id: r.id,
+    attendance_id: r.attendance_id,
+    attempted_at: r.attempted_at,
+    window_ends_at: r.window_ends_at,
+    attempted_by: ACTOR,
+});
+
+row!(FollowUpRow => "follow_ups", |r| {
+    id: r.id,
+    attendance_id: r.attendance_id,
+    months: r.months,
+    units_per_week: r.units_per_week,
+    contacted_at: r.contacted_at,
+    recorded_at: r.recorded_at,
+    recorded_by: ACTOR,
+});
 
 /// The tables in the order their foreign keys need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,203 +349,32 @@ impl Batch {
     }
 
     /// The INSERT of the table's waiting rows, at most `max_rows` of them, taken from the end
-    /// of the list (so taking a long list in pieces moves nothing).
+    /// of the list (so taking a long list in pieces moves nothing), counted in `counts`.
     pub(super) fn take_sql(&mut self, table: Table, max_rows: usize, counts: &mut Counts) -> String {
-        let n = self.len(table).min(max_rows) as u64;
-        fn take<T>(rows: &mut Vec<T>, max: usize) -> Vec<T> {
-            if rows.len() <= max {
+        fn take<T>(rows: &mut Vec<T>, max: usize, count: &mut u64) -> Vec<T> {
+            let taken = if rows.len() <= max {
                 std::mem::take(rows)
             } else {
                 rows.split_off(rows.len() - max)
-            }
+            };
+            *count += taken.len() as u64;
+            taken
         }
         match table {
-            Table::HealthWorkers => {
-                counts.health_workers += n;
-                let rows = take(&mut self.health_workers, max_rows);
-                insert(
-                    "health_workers",
-                    "id, name, staff_id, subject, created_at, created_by",
-                    &rows,
-                    |sql, r| tuple(sql, &[&r.id, &r.name, &r.staff_id, &r.subject, &r.created_at, &ACTOR]),
-                )
-            }
-            Table::Attendances => {
-                counts.attendances += n;
-                let rows = take(&mut self.attendances, max_rows);
-                insert(
-                    "attendances",
-                    "id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, \
-                     arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, \
-                     pat_indicated, created_at, created_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[
-                                &r.id,
-                                &SOURCE_SYSTEM,
-                                &r.source_id,
-                                &r.patient_key,
-                                &r.nhs_number,
-                                &r.local_id,
-                                &r.sex,
-                                &r.date_of_birth,
-                                &r.site,
-                                &r.arrived_at,
-                                &r.presenting_condition,
-                                &r.detail,
-                                &r.category,
-                                &r.indications,
-                                &r.pat_indicated,
-                                &r.created_at,
-                                &ACTOR,
-                            ],
-                        )
-                    },
-                )
-            }
-            Table::Screenings => {
-                counts.screenings += n;
-                let rows = take(&mut self.screenings, max_rows);
-                insert(
-                    "screenings",
-                    "id, attendance_id, version, status, rule, result, units, answers, alerts, advice_given, \
-                     leaflet_given, screened_at, recorded_at, recorded_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[
-                                &r.id,
-                                &r.attendance_id,
-                                &1i32,
-                                &r.status,
-                                &r.rule,
-                                &r.result,
-                                &r.units,
-                                &r.answers,
-                                &r.alerts,
-                                &r.advice_given,
-                                &r.leaflet_given,
-                                &r.screened_at,
-                                &r.recorded_at,
-                                &ACTOR,
-                            ],
-                        )
-                    },
-                )
-            }
-            Table::Referrals => {
-                counts.referrals += n;
-                let rows = take(&mut self.referrals, max_rows);
-                insert(
-                    "referrals",
-                    "attendance_id, decision, decided_at, recorded_at, recorded_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[&r.attendance_id, &r.decision, &r.decided_at, &r.recorded_at, &ACTOR],
-                        )
-                    },
-                )
-            }
+            Table::HealthWorkers => insert(&take(&mut self.health_workers, max_rows, &mut counts.health_workers)),
+            Table::Attendances => insert(&take(&mut self.attendances, max_rows, &mut counts.attendances)),
+            Table::Screenings => insert(&take(&mut self.screenings, max_rows, &mut counts.screenings)),
+            Table::Referrals => insert(&take(&mut self.referrals, max_rows, &mut counts.referrals)),
             Table::Slots => {
-                counts.slots += n;
                 // Sorted by start before the final phase: the end of the list is the latest, and
                 // each statement goes latest first (see `Table::deferred`).
-                let mut rows = take(&mut self.slots, max_rows);
+                let mut rows = take(&mut self.slots, max_rows, &mut counts.slots);
                 rows.reverse();
-                insert(
-                    "slots",
-                    "id, health_worker_id, starts_at, ends_at, created_at, created_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[
-                                &r.id,
-                                &r.health_worker_id,
-                                &r.starts_at,
-                                &r.ends_at,
-                                &r.created_at,
-                                &ACTOR,
-                            ],
-                        )
-                    },
-                )
+                insert(&rows)
             }
-            Table::Bookings => {
-                counts.bookings += n;
-                let rows = take(&mut self.bookings, max_rows);
-                insert(
-                    "bookings",
-                    "id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, \
-                     outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, lead_time",
-                    &rows,
-                    |sql, r| {
-                        let outcome_by = r.outcome_at.map(|_| ACTOR);
-                        tuple(
-                            sql,
-                            &[
-                                &r.id,
-                                &r.attendance_id,
-                                &r.slot_id,
-                                &r.status,
-                                &r.within_window,
-                                &r.outside_window_reason,
-                                &r.booked_at,
-                                &ACTOR,
-                                &r.outcome_at,
-                                &outcome_by,
-                                &r.brief_intervention_delivered,
-                                &r.units_per_week,
-                                &r.cancel_reason,
-                                &r.lead_time,
-                            ],
-                        )
-                    },
-                )
-            }
-            Table::Attempts => {
-                counts.booking_attempts += n;
-                let rows = take(&mut self.attempts, max_rows);
-                insert(
-                    "booking_attempts",
-                    "id, attendance_id, attempted_at, window_ends_at, attempted_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[&r.id, &r.attendance_id, &r.attempted_at, &r.window_ends_at, &ACTOR],
-                        )
-                    },
-                )
-            }
-            Table::FollowUps => {
-                counts.follow_ups += n;
-                let rows = take(&mut self.follow_ups, max_rows);
-                insert(
-                    "follow_ups",
-                    "id, attendance_id, months, units_per_week, contacted_at, recorded_at, recorded_by",
-                    &rows,
-                    |sql, r| {
-                        tuple(
-                            sql,
-                            &[
-                                &r.id,
-                                &r.attendance_id,
-                                &r.months,
-                                &r.units_per_week,
-                                &r.contacted_at,
-                                &r.recorded_at,
-                                &ACTOR,
-                            ],
-                        )
-                    },
-                )
-            }
+            Table::Bookings => insert(&take(&mut self.bookings, max_rows, &mut counts.bookings)),
+            Table::Attempts => insert(&take(&mut self.attempts, max_rows, &mut counts.booking_attempts)),
+            Table::FollowUps => insert(&take(&mut self.follow_ups, max_rows, &mut counts.follow_ups)),
         }
     }
 }

@@ -44,25 +44,34 @@ pub fn london_instant(date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>>
     }
 }
 
+/// Dates, times and instants written as text in tests (`2025-03-30`, `01:30`,
+/// `2025-03-30T01:00:00Z`).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_support {
+    use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+
+    pub(crate) fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    pub(crate) fn time(s: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(s, "%H:%M").unwrap()
+    }
+
+    pub(crate) fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use chrono::{Datelike, Duration, Timelike, Weekday};
     use proptest::prelude::*;
 
+    use super::test_support::{date, time, utc};
     use super::*;
-
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn time(s: &str) -> NaiveTime {
-        NaiveTime::parse_from_str(s, "%H:%M").unwrap()
-    }
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
 
     #[test]
     fn london_midnight_follows_the_clock() {

@@ -129,14 +129,7 @@ mod tests {
 
     use super::*;
     use crate::domain::calendar::london_date;
-
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::domain::calendar::test_support::{date, utc};
 
     #[test]
     fn financial_years_start_on_1_april() {
@@ -166,18 +159,20 @@ mod tests {
         );
     }
 
+    fn keys(periods: &[Period]) -> Vec<&str> {
+        periods.iter().map(|p| p.key.as_str()).collect()
+    }
+
     #[test]
     fn ranges_split_into_whole_and_partial_periods() {
         let years = financial_years(date("2024-01-15"), date("2026-04-01"));
-        let keys: Vec<&str> = years.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["2023/24", "2024/25", "2025/26"]);
+        assert_eq!(keys(&years), ["2023/24", "2024/25", "2025/26"]);
         assert_eq!(years[0].from, date("2024-01-15"));
         assert_eq!(years[0].to, date("2024-04-01"));
         assert_eq!(years[2].to, date("2026-04-01"));
 
         let months = months(date("2024-12-20"), date("2025-02-10"));
-        let keys: Vec<&str> = months.iter().map(|p| p.key.as_str()).collect();
-        assert_eq!(keys, ["2024-12", "2025-01", "2025-02"]);
+        assert_eq!(keys(&months), ["2024-12", "2025-01", "2025-02"]);
         assert_eq!(months[0].from, date("2024-12-20"));
         assert_eq!(months[1].from, date("2025-01-01"));
         assert_eq!(months[2].to, date("2025-02-10"));

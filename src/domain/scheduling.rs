@@ -622,10 +622,7 @@ impl Rota {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
+    use crate::domain::calendar::test_support::utc;
 
     #[test]
     fn lead_time_uses_london_calendar_days() {

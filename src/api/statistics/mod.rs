@@ -208,6 +208,31 @@ fn to_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError::internal(format!("serialising a report: {e}")))
 }
 
+/// One CSV row and the paths withheld in it (see [`csv::from_rows`]).
+type CsvRow = (Value, Vec<String>);
+
+/// A group of a report as a CSV row: the fields of `head` (what the report is about), then the
+/// group's.
+fn group_row<G: Serialize>(head: &Value, group: &G, suppressed: &[String]) -> Result<CsvRow, ApiError> {
+    let mut row = fields(head.clone());
+    row.extend(fields(to_value(group)?));
+    Ok((Value::Object(row), suppressed.to_vec()))
+}
+
+/// The report as JSON, or, when the caller asked for CSV, `csv_rows(report)` as the CSV
+/// attachment `{name}.csv`.
+fn answer<R: Serialize>(
+    request: &HttpRequest,
+    name: &str,
+    report: &R,
+    csv_rows: impl FnOnce(&R) -> Result<Vec<CsvRow>, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    if wants_csv(request) {
+        return Ok(csv_response(name, csv::from_rows(&csv_rows(report)?)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
 // ----- Funnel -----
 
 #[derive(Serialize, ToSchema, Debug)]
@@ -287,23 +312,17 @@ pub async fn funnel(
         disclosure: q.disclosure,
         groups,
     };
-    if wants_csv(&request) {
+    answer(&request, "funnel", &report, |report| {
         let head = json!({
             "from": report.from, "to": report.to, "site": report.site,
             "group_by": report.group_by, "disclosure": report.disclosure,
         });
-        let rows = report
+        report
             .groups
             .iter()
-            .map(|group| {
-                let mut row = fields(head.clone());
-                row.extend(fields(to_value(group)?));
-                Ok((Value::Object(row), group.suppressed.clone()))
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        return Ok(csv_response("funnel", csv::from_rows(&rows)));
-    }
-    Ok(HttpResponse::Ok().json(report))
+            .map(|group| group_row(&head, group, &group.suppressed))
+            .collect()
+    })
 }
 
 // ----- Referral trend -----
@@ -395,20 +414,14 @@ pub async fn referrals(
             .into(),
         years: reports::referral_years(&counted, q.disclosure),
     };
-    if wants_csv(&request) {
+    answer(&request, "referrals", &report, |report| {
         let head = json!({ "site": report.site, "disclosure": report.disclosure });
-        let rows = report
+        report
             .years
             .iter()
-            .map(|year| {
-                let mut row = fields(head.clone());
-                row.extend(fields(to_value(year)?));
-                Ok((Value::Object(row), year.suppressed.clone()))
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        return Ok(csv_response("referrals", csv::from_rows(&rows)));
-    }
-    Ok(HttpResponse::Ok().json(report))
+            .map(|year| group_row(&head, year, &year.suppressed))
+            .collect()
+    })
 }
 
 // ----- Reattendance -----
@@ -476,12 +489,8 @@ pub async fn reattendance(
         seven_day,
         suppressed,
     };
-    if wants_csv(&request) {
-        let row = to_value(&report)?;
-        return Ok(csv_response(
-            "reattendance",
-            csv::from_rows(&[(row, report.suppressed.clone())]),
-        ));
-    }
-    Ok(HttpResponse::Ok().json(report))
+    // One row: the whole report (the list of withheld paths is an array, so not a column).
+    answer(&request, "reattendance", &report, |report| {
+        Ok(vec![(to_value(report)?, report.suppressed.clone())])
+    })
 }

@@ -70,15 +70,6 @@ pub struct NotScreened {
     pub not_recorded: Option<i64>,
 }
 
-/// Accepted referrals by the lead time of their latest booking (Europe/London calendar days
-/// from screening to appointment).
-#[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct ByLeadTime<T> {
-    pub same_day: Option<T>,
-    pub next_day: Option<T>,
-    pub later: Option<T>,
-}
-
 /// DOMAIN.md §7 funnel counts. Everything after `eligible` counts eligible attendances only;
 /// `booked` … `did_not_attend_by_lead_time` count accepted referrals. `null` = suppressed.
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
@@ -112,14 +103,14 @@ pub struct FunnelCounts {
     pub did_not_attend: Option<i64>,
     /// Accepted referrals all of whose bookings were cancelled.
     pub cancelled: Option<i64>,
-    #[schema(value_type = ByLeadTimeCount)]
-    pub attended_by_lead_time: ByLeadTime<i64>,
-    #[schema(value_type = ByLeadTimeCount)]
-    pub did_not_attend_by_lead_time: ByLeadTime<i64>,
+    pub attended_by_lead_time: ByLeadTimeCount,
+    pub did_not_attend_by_lead_time: ByLeadTimeCount,
 }
 
+// Accepted referrals by the lead time of their latest booking (Europe/London calendar days from
+// screening to appointment), as counted and as rates (the doc comments are the API's descriptions).
 /// Counts by lead time (`null` = suppressed).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct ByLeadTimeCount {
     pub same_day: Option<i64>,
     pub next_day: Option<i64>,
@@ -127,7 +118,7 @@ pub struct ByLeadTimeCount {
 }
 
 /// Rates by lead time (`null` = zero denominator or suppressed input).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct ByLeadTimeRate {
     pub same_day: Option<f64>,
     pub next_day: Option<f64>,
@@ -146,8 +137,7 @@ pub struct FunnelRates {
     pub acceptance: Option<f64>,
     /// attended / (attended + did_not_attend)
     pub ahw_attendance: Option<f64>,
-    #[schema(value_type = ByLeadTimeRate)]
-    pub ahw_attendance_by_lead_time: ByLeadTime<f64>,
+    pub ahw_attendance_by_lead_time: ByLeadTimeRate,
 }
 
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
@@ -283,7 +273,7 @@ pub fn funnel_group(key: String, row: &FunnelRow, disclosure: Disclosure) -> Fun
         positive: published_rate(&mut suppressed, "rates.positive", c[11], c[2]),
         acceptance: published_rate(&mut suppressed, "rates.acceptance", sum(&[c[15], c[17]]), c[14]),
         ahw_attendance: published_rate(&mut suppressed, "rates.ahw_attendance", c[21], sum(&[c[21], c[22]])),
-        ahw_attendance_by_lead_time: ByLeadTime {
+        ahw_attendance_by_lead_time: ByLeadTimeRate {
             same_day: lead_rate(&mut suppressed, "same_day", c[24], c[27]),
             next_day: lead_rate(&mut suppressed, "next_day", c[25], c[28]),
             later: lead_rate(&mut suppressed, "later", c[26], c[29]),
@@ -318,12 +308,12 @@ pub fn funnel_group(key: String, row: &FunnelRow, disclosure: Disclosure) -> Fun
             attended: c[21],
             did_not_attend: c[22],
             cancelled: c[23],
-            attended_by_lead_time: ByLeadTime {
+            attended_by_lead_time: ByLeadTimeCount {
                 same_day: c[24],
                 next_day: c[25],
                 later: c[26],
             },
-            did_not_attend_by_lead_time: ByLeadTime {
+            did_not_attend_by_lead_time: ByLeadTimeCount {
                 same_day: c[27],
                 next_day: c[28],
                 later: c[29],

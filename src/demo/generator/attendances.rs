@@ -9,32 +9,20 @@ use crate::demo::rows::{AttendanceRow, Batch};
 use crate::demo::source_id;
 use crate::domain::eligibility::{self, PresentingCondition};
 
-const CONDITIONS_GENERAL: [(PresentingCondition, f64); 11] = [
-    (PresentingCondition::Fall, 11.0),
-    (PresentingCondition::Collapse, 5.0),
-    (PresentingCondition::HeadInjury, 3.0),
-    (PresentingCondition::Assault, 1.0),
-    (PresentingCondition::Accident, 8.0),
-    (PresentingCondition::Unwell, 9.0),
-    (PresentingCondition::Gastrointestinal, 5.0),
-    (PresentingCondition::Cardiac, 5.0),
-    (PresentingCondition::Psychiatric, 1.5),
-    (PresentingCondition::RepeatAttender, 0.5),
-    (PresentingCondition::Other, 52.0),
-];
-
-const CONDITIONS_DRINKING: [(PresentingCondition, f64); 11] = [
-    (PresentingCondition::Fall, 14.0),
-    (PresentingCondition::Collapse, 7.0),
-    (PresentingCondition::HeadInjury, 7.0),
-    (PresentingCondition::Assault, 6.0),
-    (PresentingCondition::Accident, 7.0),
-    (PresentingCondition::Unwell, 6.0),
-    (PresentingCondition::Gastrointestinal, 6.0),
-    (PresentingCondition::Cardiac, 3.0),
-    (PresentingCondition::Psychiatric, 4.0),
-    (PresentingCondition::RepeatAttender, 1.0),
-    (PresentingCondition::Other, 39.0),
+/// The presenting conditions of unplanned attendances, each with its weight for a patient who
+/// drinks little or not at all, then for a hazardous or harmful drinker.
+const CONDITIONS: [(PresentingCondition, f64, f64); 11] = [
+    (PresentingCondition::Fall, 11.0, 14.0),
+    (PresentingCondition::Collapse, 5.0, 7.0),
+    (PresentingCondition::HeadInjury, 3.0, 7.0),
+    (PresentingCondition::Assault, 1.0, 6.0),
+    (PresentingCondition::Accident, 8.0, 7.0),
+    (PresentingCondition::Unwell, 9.0, 6.0),
+    (PresentingCondition::Gastrointestinal, 5.0, 6.0),
+    (PresentingCondition::Cardiac, 5.0, 3.0),
+    (PresentingCondition::Psychiatric, 1.5, 4.0),
+    (PresentingCondition::RepeatAttender, 0.5, 1.0),
+    (PresentingCondition::Other, 52.0, 39.0),
 ];
 
 const OTHER_DETAILS: [(&str, f64); 10] = [
@@ -61,10 +49,10 @@ impl Generator {
             } else {
                 p.last_condition
             }
-        } else if drinking {
-            self.rng.pick(&CONDITIONS_DRINKING)
         } else {
-            self.rng.pick(&CONDITIONS_GENERAL)
+            let weighted =
+                CONDITIONS.map(|(condition, light, heavy)| (condition, if drinking { heavy } else { light }));
+            self.rng.pick(&weighted)
         };
         let detail = match (planned, condition) {
             (true, PresentingCondition::Other) => Some("planned review"),

@@ -566,13 +566,8 @@ where
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use chrono::NaiveDate;
-
     use super::*;
-
-    fn date(s: &str) -> NaiveDate {
-        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-    }
+    use crate::domain::calendar::test_support::date;
 
     fn scope(periods: Vec<PeriodBounds>) -> Scope {
         Scope {
