@@ -187,12 +187,6 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(error: actix_web::error::BlockingError) -> ApiError {
-        ApiError::Internal(error.to_string())
-    }
-}
-
 impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> ApiError {
         match refusal {

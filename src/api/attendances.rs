@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, Problems};
+use super::problems::{BodyProblems, IdProblems, Problems};
 use super::views::AttendanceView;
 use super::{text_field, AppState, Body, PathId};
 use crate::auth::Authorized;
@@ -164,7 +164,6 @@ impl CreateAttendance {
     responses(
         (status = 201, description = "Recorded", body = AttendanceView),
         (status = 200, description = "Already recorded with the same content: the stored record", body = AttendanceView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already recorded with different content", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
         Problems,
@@ -204,7 +203,7 @@ pub async fn create(
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     responses(
         (status = 200, description = "The attendance", body = AttendanceView),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        IdProblems,
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         Problems,
     ),

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::problems::Problems;
+use super::problems::{Problems, QueryProblems};
 use super::AppState;
 use crate::auth::Authorized;
 use crate::db::types::DbTime;
@@ -67,7 +67,7 @@ pub struct AuditEventsView {
     params(AuditQuery),
     responses(
         (status = 200, description = "Events", body = AuditEventsView),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        QueryProblems,
         (status = 422, description = "Invalid limit", body = Problem, content_type = "application/problem+json"),
         Problems,
     ),

@@ -83,7 +83,6 @@ impl From<HealthWorker> for HealthWorkerView {
     request_body = CreateHealthWorker,
     responses(
         (status = 201, description = "Added", body = HealthWorkerView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "staff_id or subject already registered", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
         Problems,

@@ -1,11 +1,14 @@
 //! The problem+json answers that many operations share, as `utoipa::IntoResponses` sets, so each
-//! `#[utoipa::path]` lists only the answers particular to it:
+//! `#[utoipa::path]` lists only the answers particular to it. Each extractor's refusals are one
+//! set (`BodyProblems` for `Body`, `IdProblems` for `PathId`, ...), so a handler names the set of
+//! the extractors it takes:
 //!
 //! ```ignore
 //! responses(
 //!     (status = 200, description = "The attendance", body = AttendanceView),
 //!     (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
 //!     Problems,
+//!     IdProblems,
 //! )
 //! ```
 
@@ -32,12 +35,42 @@ impl IntoResponses for Problems {
     }
 }
 
-/// Every operation that takes a JSON body: a body over the 1 MiB limit (413).
+/// What the [`Body`](super::Body) extractor refuses: malformed JSON (400), a body over the
+/// 1 MiB limit (413).
 pub struct BodyProblems;
 
 impl IntoResponses for BodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(&[("413", "Body over 1 MiB")])
+        set(&[("400", "Malformed JSON"), ("413", "Body over 1 MiB")])
+    }
+}
+
+/// What the [`PathIdAndBody`](super::PathIdAndBody) extractor refuses: malformed JSON or a
+/// malformed id (400), a body over the 1 MiB limit (413).
+pub struct IdAndBodyProblems;
+
+impl IntoResponses for IdAndBodyProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("400", "Malformed JSON or id"), ("413", "Body over 1 MiB")])
+    }
+}
+
+/// What the [`PathId`](super::PathId) extractor refuses: a malformed id (400).
+pub struct IdProblems;
+
+impl IntoResponses for IdProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("400", "Malformed id")])
+    }
+}
+
+/// What a query-string extractor refuses: an unknown parameter or a value of the wrong type
+/// (400).
+pub struct QueryProblems;
+
+impl IntoResponses for QueryProblems {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("400", "Malformed query")])
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, Problems};
+use super::problems::{IdAndBodyProblems, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
@@ -45,12 +45,11 @@ pub struct RecordReferralRequest {
     responses(
         (status = 201, description = "Recorded", body = ReferralView),
         (status = 200, description = "Replayed or changed", body = ReferralView),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values or times", body = Problem, content_type = "application/problem+json"),
         Problems,
-        BodyProblems,
+        IdAndBodyProblems,
     ),
     security(("bearerAuth" = []))
 )]
@@ -122,12 +121,11 @@ impl From<FollowUp> for FollowUpView {
     responses(
         (status = 201, description = "Recorded", body = FollowUpView),
         (status = 200, description = "Already recorded with the same content", body = FollowUpView),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not referred, or recorded with different content", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
         Problems,
-        BodyProblems,
+        IdAndBodyProblems,
     ),
     security(("bearerAuth" = []))
 )]

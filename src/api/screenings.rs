@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, Problems};
+use super::problems::{IdAndBodyProblems, Problems};
 use super::views::ScreeningView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
@@ -74,11 +74,10 @@ impl RecordScreeningRequest {
     responses(
         (status = 201, description = "First screening recorded", body = ScreeningView),
         (status = 200, description = "A correction (new version) or an unchanged replay", body = ScreeningView),
-        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing answers, or a time before the arrival", body = Problem, content_type = "application/problem+json"),
         Problems,
-        BodyProblems,
+        IdAndBodyProblems,
     ),
     security(("bearerAuth" = []))
 )]

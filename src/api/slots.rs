@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::problems::{BodyProblems, Problems};
+use super::problems::{BodyProblems, IdProblems, Problems, QueryProblems};
 use super::{AppState, Body, PathId};
 use crate::auth::Authorized;
 use crate::domain::scheduling::{single_slot, DayOfWeek, Rota, Span};
@@ -167,7 +167,6 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
     request_body = PublishSlots,
     responses(
         (status = 201, description = "Published", body = SlotsView),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such health worker", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Overlaps another slot of the same health worker", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values, or a slot in the past", body = Problem, content_type = "application/problem+json"),
@@ -215,7 +214,7 @@ pub struct SlotQuery {
     params(SlotQuery),
     responses(
         (status = 200, description = "Slots", body = SlotsView),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        QueryProblems,
         (status = 422, description = "`to` not after `from`", body = Problem, content_type = "application/problem+json"),
         Problems,
     ),
@@ -253,7 +252,7 @@ pub async fn list(
     params(("id" = uuid::Uuid, Path, description = "Slot id")),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        IdProblems,
         (status = 404, description = "No such slot", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A booking holds the slot", body = Problem, content_type = "application/problem+json"),
         Problems,

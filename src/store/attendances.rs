@@ -10,11 +10,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
-pub use super::rows::attendances::{
-    current_of, find, find_many_with_current_screening, find_with_current_screening, lock, with_screenings, Attendance,
-    Columns, WithCurrentScreening, COLUMNS,
-};
-use super::rows::screenings::{history, Screening};
+use super::rows::{current_of, find_attendance, screening_history, with_screenings, Screening, ATTENDANCE_COLUMNS};
+pub use super::rows::{Attendance, WithCurrentScreening};
 use super::scheduling::{bookings, referrals, BookingListing, Referral};
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
@@ -113,7 +110,7 @@ impl AttendanceRecord {
 
     /// Reads what hangs off the attendance.
     fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
-        let screenings = history(conn, attendance.id)?;
+        let screenings = screening_history(conn, attendance.id)?;
         let referral = referrals::find(conn, attendance.id)?;
         let mut bookings = if screenings.is_empty() {
             vec![]
@@ -208,7 +205,7 @@ impl<'a> Attendances<'a> {
         self.store
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let row = find(conn, DbUuid(id))?.ok_or_else(no_attendance)?;
+                    let row = find_attendance(conn, DbUuid(id))?.ok_or_else(no_attendance)?;
                     let read = AuditEvent::new(&actor, Action::Read, "attendance", id, Some(&row.patient_key));
                     audit::record(conn, &read)?;
                     Ok(AttendanceRecord::load(conn, row)?)
@@ -324,7 +321,7 @@ fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str)
     attendances::table
         .filter(attendances::source_system.eq(source_system))
         .filter(attendances::source_id.eq(source_id))
-        .select(COLUMNS)
+        .select(ATTENDANCE_COLUMNS)
         .first(conn)
         .optional()
 }

@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Double, Integer, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
-use super::rows::attendances::{self, Attendance};
-pub use super::rows::screenings::{history, Columns, Screening, COLUMNS};
+pub use super::rows::Screening;
+use super::rows::{find_with_current_screening, lock_attendance, Attendance};
 use super::scheduling::referrals;
 use super::{is_unique_violation, Actor, Store, StoreError};
 use crate::db::batch::BatchError;
@@ -160,9 +160,9 @@ fn record_once(
     locked: bool,
 ) -> Result<Attempt, StoreError> {
     if locked {
-        attendances::lock(conn, id)?;
+        lock_attendance(conn, id)?;
     }
-    let (attendance, current) = attendances::find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
+    let (attendance, current) = find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
     if let Some(stored) = current.as_ref().filter(|s| s.same_as(input)) {
         let read = AuditEvent::new(actor, Action::Read, "screening", id.0, Some(&attendance.patient_key));
         audit::record(conn, &read)?;

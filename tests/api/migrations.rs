@@ -3,8 +3,9 @@
 
 use diesel::prelude::*;
 use pat_service::db::{self, schema, Manager};
+use pat_service::store::audit;
+use pat_service::store::rows::{Attendance, Screening, ATTENDANCE_COLUMNS, SCREENING_COLUMNS};
 use pat_service::store::scheduling::{bookings, follow_ups, health_workers, referrals, slots};
-use pat_service::store::{attendances, audit, screenings};
 
 use crate::helpers::TestDb;
 
@@ -39,14 +40,11 @@ fn both_backends_have_the_same_migrations_each_with_up_and_down() {
 /// Reads every table through the columns `schema.rs` declares: fails if a column is missing or
 /// of another type on this backend.
 fn read_every_table(conn: &mut db::DbConnection) {
-    let _: Vec<attendances::Attendance> = schema::attendances::table
-        .select(attendances::COLUMNS)
+    let _: Vec<Attendance> = schema::attendances::table
+        .select(ATTENDANCE_COLUMNS)
         .load(conn)
         .unwrap();
-    let _: Vec<screenings::Screening> = schema::screenings::table
-        .select(screenings::COLUMNS)
-        .load(conn)
-        .unwrap();
+    let _: Vec<Screening> = schema::screenings::table.select(SCREENING_COLUMNS).load(conn).unwrap();
     let _: Vec<audit::AuditEvent> = schema::audit_events::table.select(audit::COLUMNS).load(conn).unwrap();
     // The scheduling tables, through the same listing queries the service runs.
     let _ = health_workers::list(conn).unwrap();
@@ -65,8 +63,8 @@ fn every_migration_goes_up_down_and_up_again() {
     read_every_table(&mut conn);
     db::revert_all(&mut conn).unwrap();
     let still_there = schema::attendances::table
-        .select(attendances::COLUMNS)
-        .load::<attendances::Attendance>(&mut conn);
+        .select(ATTENDANCE_COLUMNS)
+        .load::<Attendance>(&mut conn);
     assert!(
         still_there.is_err(),
         "after reverting, the attendances table must be gone"

@@ -25,8 +25,10 @@ use crate::domain::scheduling::{
     ReferralDecision, ReferralFound, SlotFound,
 };
 use crate::store::audit::{self, Action, AuditEvent, BindAuditEvent};
-use crate::store::rows::attendances::{find_many_with_current_screening, find_with_current_screening, Attendance};
-use crate::store::rows::screenings::Screening;
+use crate::store::rows::{
+    find_many_with_current_screening, find_with_current_screening, Attendance, AttendanceColumns, Screening,
+    ScreeningColumns, ATTENDANCE_COLUMNS, SCREENING_COLUMNS,
+};
 use crate::store::{Actor, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -616,12 +618,12 @@ fn booking_context(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResul
 #[diesel::dsl::auto_type(no_type_alias)]
 fn booking_contexts() -> _ {
     let columns: (
-        crate::store::rows::attendances::Columns,
-        diesel::dsl::Nullable<crate::store::rows::screenings::Columns>,
+        AttendanceColumns,
+        diesel::dsl::Nullable<ScreeningColumns>,
         diesel::dsl::Nullable<referrals::Columns>,
     ) = (
-        crate::store::rows::attendances::COLUMNS,
-        crate::store::rows::screenings::COLUMNS.nullable(),
+        ATTENDANCE_COLUMNS,
+        SCREENING_COLUMNS.nullable(),
         referrals::COLUMNS.nullable(),
     );
     attendances::table

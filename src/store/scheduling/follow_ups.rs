@@ -11,7 +11,7 @@ use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::no_attendance;
 use crate::domain::scheduling::{follow_up_allowed, follow_up_recorded_meanwhile, FollowUpContact};
 use crate::store::audit::{self, Action, AuditEvent};
-use crate::store::rows::attendances;
+use crate::store::rows::find_attendance;
 use crate::store::{is_unique_violation, Actor, Recorded, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -75,7 +75,7 @@ impl<'a> FollowUps<'a> {
             .store
             .run(move |conn| {
                 write_transaction(conn, |conn| {
-                    let attendance = attendances::find(conn, id)?.ok_or_else(no_attendance)?;
+                    let attendance = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
                     follow_up_allowed(referrals::find(conn, id)?.map(|r| r.decision))?;
                     let key = Some(attendance.patient_key.as_str());
                     if let Some(stored) = find(conn, id, row.months)? {

@@ -16,7 +16,7 @@ use crate::domain::attendance::no_attendance;
 use crate::domain::scheduling::{decision_change_allowed, decision_time, referral_allowed, ReferralDecision};
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
-use crate::store::rows::attendances;
+use crate::store::rows::{find_with_current_screening, lock_attendance};
 use crate::store::{is_unique_violation, Actor, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -108,8 +108,8 @@ fn record_once(
 ) -> Result<ReferralRecorded, StoreError> {
     // Take turns with a screening correction of the same attendance, so neither misses the other
     // (a decision stands on the result it was made for).
-    attendances::lock(conn, id)?;
-    let (attendance, current) = attendances::find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
+    lock_attendance(conn, id)?;
+    let (attendance, current) = find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
     referral_allowed(current.as_ref().map(|s| (s.status, s.result)))?;
     let screened_at = current
         .map(|s| s.screened_at)

@@ -1,19 +1,21 @@
-//! Attendance rows, and the reads of an attendance that other aggregates make (a screening, a
-//! referral decision and a booking each read the attendance with its current screening first).
+//! Rows that more than one aggregate reads, with the reads they share: an attendance, with its
+//! current screening (a screening, a referral decision and a booking each read that first); a
+//! screening's versions (every version is kept; the highest is the current one). The
+//! aggregates' stores use these; these use nothing of the stores, so no store imports another
+//! that imports it back.
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use super::screenings::{self, Screening};
-use crate::db::schema::{attendances, screenings as screening_table};
-use crate::db::types::{Codes, DbTime, DbUuid};
+use crate::db::schema::{attendances, screenings};
+use crate::db::types::{Codes, DbTime, DbUuid, JsonText};
 use crate::db::DbConnection;
 use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::nhs_number::NhsNumber;
-use crate::domain::pat::Sex;
+use crate::domain::pat::{Alert, Answers, PatResult, PatRule, ScreeningStatus, Sex};
 
 /// A stored attendance.
 #[derive(Queryable, Clone, Debug, PartialEq)]
@@ -40,17 +42,21 @@ pub struct Attendance {
 }
 
 // Columns in `Attendance` order.
-columns!(pub COLUMNS: Columns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
 
-pub fn find(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
-    attendances::table.find(id).select(COLUMNS).first(conn).optional()
+pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
+    attendances::table
+        .find(id)
+        .select(ATTENDANCE_COLUMNS)
+        .first(conn)
+        .optional()
 }
 
 /// The attendance with its current (latest) screening, in one query.
 pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<WithCurrentScreening>> {
     with_screenings()
         .filter(attendances::id.eq(id))
-        .order(screening_table::version.desc())
+        .order(screenings::version.desc())
         .first(conn)
         .optional()
 }
@@ -59,8 +65,9 @@ pub fn find_with_current_screening(conn: &mut DbConnection, id: DbUuid) -> Query
 /// version, highest first, an attendance's first row holds its current screening.
 #[diesel::dsl::auto_type(no_type_alias)]
 pub fn with_screenings() -> _ {
-    let columns: (Columns, diesel::dsl::Nullable<screenings::Columns>) = (COLUMNS, screenings::COLUMNS.nullable());
-    attendances::table.left_join(screening_table::table).select(columns)
+    let columns: (AttendanceColumns, diesel::dsl::Nullable<ScreeningColumns>) =
+        (ATTENDANCE_COLUMNS, SCREENING_COLUMNS.nullable());
+    attendances::table.left_join(screenings::table).select(columns)
 }
 
 /// An attendance with its current screening, if it has one.
@@ -73,7 +80,7 @@ pub fn find_many_with_current_screening(
 ) -> QueryResult<HashMap<DbUuid, WithCurrentScreening>> {
     let rows = with_screenings()
         .filter(attendances::id.eq_any(ids))
-        .order((attendances::id, screening_table::version.desc()))
+        .order((attendances::id, screenings::version.desc()))
         .load(conn)?;
     Ok(current_of(rows))
 }
@@ -91,7 +98,7 @@ pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurren
 /// Locks the attendance row until the transaction ends, so changes that must see each other
 /// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
 /// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
-pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
+pub fn lock_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
     match conn {
         DbConnection::Pg(pg) => attendances::table
             .find(id)
@@ -102,4 +109,34 @@ pub fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
             .map(|_| ()),
         DbConnection::Sqlite(_) => Ok(()),
     }
+}
+
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = screenings)]
+pub struct Screening {
+    pub id: DbUuid,
+    pub attendance_id: DbUuid,
+    pub version: i32,
+    pub status: ScreeningStatus,
+    pub rule: Option<PatRule>,
+    pub result: Option<PatResult>,
+    pub units: Option<f64>,
+    pub answers: Option<JsonText<Answers>>,
+    pub alerts: Codes<Alert>,
+    pub advice_given: Option<bool>,
+    pub leaflet_given: Option<bool>,
+    pub screened_at: DbTime,
+    pub recorded_at: DbTime,
+    pub recorded_by: String,
+}
+
+columns!(pub SCREENING_COLUMNS: ScreeningColumns = screenings { id, attendance_id, version, status, rule, result, units, answers, alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by });
+
+/// Every version for the attendance, newest (current) first.
+pub fn screening_history(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<Screening>> {
+    screenings::table
+        .filter(screenings::attendance_id.eq(attendance_id))
+        .order(screenings::version.desc())
+        .select(SCREENING_COLUMNS)
+        .load(conn)
 }
