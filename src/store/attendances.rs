@@ -237,7 +237,7 @@ fn insert(
     let since = DbTime::new(rule.since);
     let indications = match conn {
         DbConnection::Pg(pg) => {
-            let chosen: Chosen = Prepared::new(
+            let chosen: Chosen = Prepared::new(concat!(
                 // The row comparison keeps every plan on the (patient_key, arrived_at) index
                 // (see `count_prior_attendances`).
                 "WITH prior AS (
@@ -254,12 +254,11 @@ fn insert(
                          $14, $15
                      FROM prior
                      RETURNING indications),
-                 audited AS (
-                     INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
-                         patient_key, request_id)
-                     SELECT $22, $23, $24, $25, $26, $27, $28, $29, $30 FROM inserted)
+                 audited AS (",
+                insert_audit_event_from!("inserted", "$22, $23, $24, $25, $26, $27, $28, $29, $30"),
+                ")
                  SELECT indications FROM inserted",
-            )
+            ))
             .bind::<PortableUuid, _>(new.id)
             .bind::<Text, _>(&new.source_system)
             .bind::<Text, _>(&new.source_id)
@@ -289,27 +288,7 @@ fn insert(
             let prior = count_in_window(conn, &new.patient_key, since, new.arrived_at)?;
             let indications = rule.indications(prior).to_vec();
             let row = new.clone().stored(indications.clone());
-            diesel::insert_into(attendances::table)
-                .values((
-                    attendances::id.eq(row.id),
-                    attendances::source_system.eq(&row.source_system),
-                    attendances::source_id.eq(&row.source_id),
-                    attendances::patient_key.eq(&row.patient_key),
-                    attendances::nhs_number.eq(&row.nhs_number),
-                    attendances::local_id.eq(&row.local_id),
-                    attendances::sex.eq(row.sex),
-                    attendances::date_of_birth.eq(row.date_of_birth),
-                    attendances::site.eq(&row.site),
-                    attendances::arrived_at.eq(row.arrived_at),
-                    attendances::presenting_condition.eq(row.presenting_condition),
-                    attendances::presenting_condition_detail.eq(&row.presenting_condition_detail),
-                    attendances::attendance_category.eq(row.attendance_category),
-                    attendances::indications.eq(&row.indications),
-                    attendances::pat_indicated.eq(row.pat_indicated),
-                    attendances::created_at.eq(row.created_at),
-                    attendances::created_by.eq(&row.created_by),
-                ))
-                .execute(conn)?;
+            diesel::insert_into(attendances::table).values(&row).execute(conn)?;
             audit::record(conn, event)?;
             Ok::<_, diesel::result::Error>(indications)
         })?,

@@ -26,6 +26,23 @@ macro_rules! insert_audit_events {
     };
 }
 
+/// Inserts one audit event, bound as nine parameters in `BindAuditEvent` order starting at
+/// `$placeholders` (e.g. `"$9, $10, $11, $12, $13, $14, $15, $16, $17"`), for each row of the
+/// statement's CTE `$source`: a one-row write and its audit event as one statement. A macro, so
+/// `concat!` can build the whole statement with it.
+macro_rules! insert_audit_event_from {
+    ($source:literal, $placeholders:literal) => {
+        concat!(
+            "INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                 patient_key, request_id)
+             SELECT ",
+            $placeholders,
+            " FROM ",
+            $source
+        )
+    };
+}
+
 /// The names of the audit columns that `AuditColumns::bind` appends to a batch's `unnest`.
 macro_rules! audit_input_columns {
     () => {
@@ -256,4 +273,17 @@ where
 /// Whether a failed insert broke a unique constraint (the record, or its key, exists already).
 pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// For `map_err` on an insert that another request may have made first: a unique violation is
+/// `refusal` (what the caller answers when it lost that race), any other failure is the
+/// database's.
+pub(crate) fn refused_if_unique(refusal: fn() -> Refusal) -> impl FnOnce(DieselError) -> StoreError {
+    move |error| {
+        if is_unique_violation(&error) {
+            StoreError::Refused(refusal())
+        } else {
+            error.into()
+        }
+    }
 }

@@ -18,7 +18,8 @@ use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::{Alert, Answers, PatResult, PatRule, ScreeningStatus, Sex};
 
 /// A stored attendance.
-#[derive(Queryable, Clone, Debug, PartialEq)]
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = attendances)]
 pub struct Attendance {
     pub id: DbUuid,
     pub source_system: String,

@@ -244,16 +244,14 @@ fn next_version(
 /// transaction makes the two inserts one.
 fn insert_with_audit(conn: &mut DbConnection, row: &Screening, event: &AuditEvent) -> QueryResult<()> {
     match conn {
-        DbConnection::Pg(pg) => Prepared::new(
+        DbConnection::Pg(pg) => Prepared::new(concat!(
             "WITH inserted AS (
                  INSERT INTO screenings (id, attendance_id, version, status, rule, result, units, answers,
                      alerts, advice_given, leaflet_given, screened_at, recorded_at, recorded_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                 RETURNING id)
-             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
-                 patient_key, request_id)
-             SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23 FROM inserted",
-        )
+                 RETURNING id) ",
+            insert_audit_event_from!("inserted", "$15, $16, $17, $18, $19, $20, $21, $22, $23")
+        ))
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<Integer, _>(row.version)

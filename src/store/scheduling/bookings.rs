@@ -407,7 +407,7 @@ fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Res
 /// caller can try another slot.
 fn insert_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => Prepared::new(
+        DbConnection::Pg(pg) => Prepared::new(concat!(
             "WITH accepted AS (
                  SELECT attendance_id FROM referrals
                  WHERE attendance_id = $2 AND decision = 'accepted'
@@ -419,11 +419,9 @@ fn insert_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent)
                  INSERT INTO bookings (id, attendance_id, slot_id, status, within_window, outside_window_reason,
                      booked_at, booked_by, lead_time)
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $18 FROM accepted, live
-                 RETURNING id)
-             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
-                 patient_key, request_id)
-             SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM inserted",
-        )
+                 RETURNING id) ",
+            insert_audit_event_from!("inserted", "$9, $10, $11, $12, $13, $14, $15, $16, $17")
+        ))
         .bind::<PortableUuid, _>(row.id)
         .bind::<PortableUuid, _>(row.attendance_id)
         .bind::<PortableUuid, _>(row.slot_id)
@@ -449,16 +447,14 @@ fn insert_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent)
 /// insert reads the update's result), its own transaction. SQLite: in the caller's transaction.
 fn update_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> QueryResult<bool> {
     match conn {
-        DbConnection::Pg(pg) => Prepared::new(
+        DbConnection::Pg(pg) => Prepared::new(concat!(
             "WITH changed AS (
                  UPDATE bookings SET status = $2, outcome_at = $3, outcome_by = $4,
                      brief_intervention_delivered = $5, units_per_week = $6, cancel_reason = $7
                  WHERE id = $1 AND status = 'booked'
-                 RETURNING id)
-             INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
-                 patient_key, request_id)
-             SELECT $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM changed",
-        )
+                 RETURNING id) ",
+            insert_audit_event_from!("changed", "$8, $9, $10, $11, $12, $13, $14, $15, $16")
+        ))
         .bind::<PortableUuid, _>(row.id)
         .bind::<Text, _>(row.status)
         .bind::<Nullable<PortableTime>, _>(row.outcome_at)

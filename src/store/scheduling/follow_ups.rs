@@ -12,7 +12,7 @@ use crate::domain::attendance::no_attendance;
 use crate::domain::scheduling::{follow_up_allowed, follow_up_recorded_meanwhile, FollowUpContact};
 use crate::store::audit::{self, Action, AuditEvent};
 use crate::store::rows::find_attendance;
-use crate::store::{is_unique_violation, Actor, Recorded, Store, StoreError};
+use crate::store::{refused_if_unique, Actor, Recorded, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
 #[diesel(table_name = follow_ups)]
@@ -88,13 +88,10 @@ impl<'a> FollowUps<'a> {
                         )?;
                         return Ok(Recorded::Replay(stored));
                     }
-                    insert(conn, &row).map_err(|e| {
-                        if is_unique_violation(&e) {
-                            StoreError::Refused(follow_up_recorded_meanwhile())
-                        } else {
-                            e.into()
-                        }
-                    })?;
+                    diesel::insert_into(follow_ups::table)
+                        .values(&row)
+                        .execute(conn)
+                        .map_err(refused_if_unique(follow_up_recorded_meanwhile))?;
                     audit::record(
                         conn,
                         &AuditEvent::new(&actor, Action::Create, "follow_up", row.id.0, key),
@@ -106,13 +103,6 @@ impl<'a> FollowUps<'a> {
         tracing::Span::current().record("created", matches!(recorded, Recorded::Created(_)));
         Ok(recorded)
     }
-}
-
-fn insert(conn: &mut DbConnection, row: &FollowUp) -> QueryResult<()> {
-    diesel::insert_into(follow_ups::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
 }
 
 /// The attendance's follow-up at `months`, if recorded.

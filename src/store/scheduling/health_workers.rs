@@ -63,7 +63,10 @@ impl<'a> HealthWorkers<'a> {
         };
         self.store
             .run(move |conn| {
-                write_transaction(conn, |conn| insert(conn, &row)).map_err(|e| {
+                write_transaction(conn, |conn| {
+                    diesel::insert_into(health_workers::table).values(&row).execute(conn)
+                })
+                .map_err(|e| {
                     if violates(&e, "health_workers_staff_id_unique", "health_workers.staff_id")
                         || violates(&e, "health_workers_subject_unique", "health_workers.subject")
                     {
@@ -84,13 +87,6 @@ impl<'a> HealthWorkers<'a> {
         tracing::Span::current().record("count", rows.len());
         Ok(rows)
     }
-}
-
-fn insert(conn: &mut DbConnection, row: &HealthWorker) -> QueryResult<()> {
-    diesel::insert_into(health_workers::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
 }
 
 /// The register, by name (the query behind [`HealthWorkers::list`]).

@@ -17,7 +17,7 @@ use crate::domain::scheduling::{decision_change_allowed, decision_time, referral
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
 use crate::store::rows::{find_with_current_screening, lock_attendance};
-use crate::store::{is_unique_violation, Actor, Store, StoreError};
+use crate::store::{refused_if_unique, Actor, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
 #[diesel(table_name = referrals)]
@@ -139,13 +139,10 @@ fn record_once(
         audit::record(conn, &AuditEvent::new(actor, Action::Update, "referral", id.0, key))?;
         Ok(ReferralRecorded::Changed(row))
     } else {
-        insert(conn, &row).map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Refused(raced())
-            } else {
-                e.into()
-            }
-        })?;
+        diesel::insert_into(referrals::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(refused_if_unique(raced))?;
         audit::record(conn, &AuditEvent::new(actor, Action::Create, "referral", id.0, key))?;
         Ok(ReferralRecorded::Created(row))
     }
@@ -184,13 +181,6 @@ fn has_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bo
             .filter(bookings::status.ne("cancelled")),
     ))
     .get_result(conn)
-}
-
-fn insert(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
-    diesel::insert_into(referrals::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
 }
 
 fn update(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
