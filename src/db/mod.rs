@@ -162,7 +162,7 @@ impl ManageConnection for Manager {
 /// gives 503s (and a failing readiness check) rather than a process that will not start.
 /// Connections are not tested on checkout (a round trip per request on the hot path); instead a
 /// connection that fails as lost is marked and dropped, and the request tries another
-/// (`AppState::db`).
+/// (`store::Store::run`).
 pub fn pool(url: &str, size: u32, timeout: Duration) -> Result<Pool, DbSetupError> {
     let manager = Manager::new(url)?;
     Ok(pool_builder(size, timeout).build_unchecked(manager))
