@@ -28,7 +28,7 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::statistics::{FunnelRow, PeriodBounds, ReferralRow, Scope, TWELVE_MONTH_DAYS};
+use crate::store::statistics::{FunnelRow, GroupRow, PeriodBounds, ReferralRow, Scope, TWELVE_MONTH_DAYS};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -294,13 +294,7 @@ pub async fn funnel(
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
-            // The query returns a row only for a group with attendances; a group without one
-            // counted none, so its row is built as all zeros.
-            let row = rows
-                .iter()
-                .find(|r| r.gkey == key)
-                .cloned()
-                .unwrap_or_else(|| FunnelRow::empty(&key));
+            let row = FunnelRow::of_group(&rows, &key);
             reports::funnel_group(key, &row, q.disclosure)
         })
         .collect();
@@ -393,13 +387,7 @@ pub async fn referrals(
             from: p.from,
             to: p.to,
             partial: p.is_partial_financial_year(today),
-            // A year without positive eligible attendances has no row: zero referrals, built
-            // as such.
-            counts: rows
-                .iter()
-                .find(|r| r.gkey == p.key)
-                .cloned()
-                .unwrap_or_else(|| ReferralRow::empty(&p.key)),
+            counts: ReferralRow::of_group(&rows, &p.key),
         })
         .collect();
     let report = ReferralsReport {

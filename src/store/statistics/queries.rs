@@ -232,10 +232,32 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
-impl FunnelRow {
-    /// The row of a group without attendances, for which the query returns none: every count is
-    /// a real zero (the derived default of each count), keyed `gkey`.
-    pub fn empty(gkey: &str) -> FunnelRow {
+/// A row of a grouped report (the funnel, the referral trend), one per group key `gkey`. The
+/// query returns a row only for a group with something to count; a group without one counted
+/// nothing, so its row is built as all zeros.
+pub trait GroupRow: Clone {
+    fn gkey(&self) -> &str;
+
+    /// The row of a group for which the query returns none: every count a real zero, keyed
+    /// `gkey`.
+    fn empty(gkey: &str) -> Self;
+
+    /// The row of group `key` among a query's `rows`, or its row of zeros when there is none.
+    fn of_group(rows: &[Self], key: &str) -> Self {
+        rows.iter()
+            .find(|r| r.gkey() == key)
+            .cloned()
+            .unwrap_or_else(|| Self::empty(key))
+    }
+}
+
+impl GroupRow for FunnelRow {
+    fn gkey(&self) -> &str {
+        &self.gkey
+    }
+
+    /// A group without attendances: every count is the derived default of each count.
+    fn empty(gkey: &str) -> FunnelRow {
         FunnelRow {
             gkey: gkey.to_owned(),
             ..FunnelRow::default()
@@ -370,10 +392,14 @@ pub struct ReferralRow {
     pub seen_in_department: i64,
 }
 
-impl ReferralRow {
-    /// The row of a period without positive eligible attendances, for which the query returns
-    /// none: no referral accepted or seen in the department.
-    pub fn empty(gkey: &str) -> ReferralRow {
+impl GroupRow for ReferralRow {
+    fn gkey(&self) -> &str {
+        &self.gkey
+    }
+
+    /// A period without positive eligible attendances: no referral accepted or seen in the
+    /// department.
+    fn empty(gkey: &str) -> ReferralRow {
         ReferralRow {
             gkey: gkey.to_owned(),
             accepted: 0,
