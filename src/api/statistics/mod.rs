@@ -211,12 +211,21 @@ fn to_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
 /// One CSV row and the paths withheld in it (see [`csv::from_rows`]).
 type CsvRow = (Value, Vec<String>);
 
-/// A group of a report as a CSV row: the fields of `head` (what the report is about), then the
-/// group's.
-fn group_row<G: Serialize>(head: &Value, group: &G, suppressed: &[String]) -> Result<CsvRow, ApiError> {
-    let mut row = fields(head.clone());
-    row.extend(fields(to_value(group)?));
-    Ok((Value::Object(row), suppressed.to_vec()))
+/// A report's groups as CSV rows, one per group: the fields of `head` (what the report is
+/// about), then the group's, with the paths `suppressed` lists for that group withheld.
+fn group_rows<G: Serialize>(
+    head: &Value,
+    groups: &[G],
+    suppressed: impl Fn(&G) -> &[String],
+) -> Result<Vec<CsvRow>, ApiError> {
+    groups
+        .iter()
+        .map(|group| {
+            let mut row = fields(head.clone());
+            row.extend(fields(to_value(group)?));
+            Ok((Value::Object(row), suppressed(group).to_vec()))
+        })
+        .collect()
 }
 
 /// The report as JSON, or, when the caller asked for CSV, `csv_rows(report)` as the CSV
@@ -311,11 +320,7 @@ pub async fn funnel(
             "from": report.from, "to": report.to, "site": report.site,
             "group_by": report.group_by, "disclosure": report.disclosure,
         });
-        report
-            .groups
-            .iter()
-            .map(|group| group_row(&head, group, &group.suppressed))
-            .collect()
+        group_rows(&head, &report.groups, |group| &group.suppressed)
     })
 }
 
@@ -404,11 +409,7 @@ pub async fn referrals(
     };
     answer(&request, "referrals", &report, |report| {
         let head = json!({ "site": report.site, "disclosure": report.disclosure });
-        report
-            .years
-            .iter()
-            .map(|year| group_row(&head, year, &year.suppressed))
-            .collect()
+        group_rows(&head, &report.years, |year| &year.suppressed)
     })
 }
 
