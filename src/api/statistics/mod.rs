@@ -28,7 +28,7 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::statistics::{FunnelRow, GroupRow, PeriodBounds, ReferralRow, Scope, TWELVE_MONTH_DAYS};
+use crate::store::statistics::{FunnelRow, GroupRow, ReferralRow, Scope, TWELVE_MONTH_DAYS};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -294,11 +294,7 @@ pub async fn funnel(
         GroupBy::PresentingCondition => PresentingCondition::ALL.iter().map(|c| c.code().to_owned()).collect(),
         _ => periods.iter().map(|p| p.key.clone()).collect(),
     };
-    let scope = Scope {
-        periods: periods.iter().map(PeriodBounds::from).collect(),
-        site: q.site.clone(),
-        by_condition: q.group_by == GroupBy::PresentingCondition,
-    };
+    let scope = Scope::new(&periods, q.site.clone(), q.group_by == GroupBy::PresentingCondition);
     let rows = state.store.statistics().funnel(scope, &auth.actor()).await?;
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
@@ -379,11 +375,7 @@ pub async fn referrals(
     };
     let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
     let periods = financial_years(q.from, q.to);
-    let scope = Scope {
-        periods: periods.iter().map(PeriodBounds::from).collect(),
-        site: q.site.clone(),
-        by_condition: false,
-    };
+    let scope = Scope::new(&periods, q.site.clone(), false);
     let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
     let counted: Vec<YearCount> = periods
         .iter()
@@ -460,11 +452,7 @@ pub async fn reattendance(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), false)?;
-    let scope = Scope {
-        periods: vec![PeriodBounds::from(&Period::whole(q.from, q.to))],
-        site: q.site.clone(),
-        by_condition: false,
-    };
+    let scope = Scope::new(&[Period::whole(q.from, q.to)], q.site.clone(), false);
     let now = state.settings.clock.now();
     let (cohorts, seven) = state.store.statistics().reattendance(scope, now, &auth.actor()).await?;
     let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);

@@ -49,6 +49,16 @@ pub struct Scope {
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
 impl Scope {
+    /// Attendances arriving in one of the domain's `periods` (at `site`, if given), grouped by
+    /// the period key or, `by_condition`, by the presenting condition.
+    pub fn new(periods: &[Period], site: Option<String>, by_condition: bool) -> Scope {
+        Scope {
+            periods: periods.iter().map(PeriodBounds::from).collect(),
+            site,
+            by_condition,
+        }
+    }
+
     /// The whole range covered; `None` when there is no period, so nothing is in scope (the
     /// handlers always ask for at least one period; the queries then count nothing rather than
     /// search a made-up range).
