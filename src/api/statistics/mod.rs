@@ -28,7 +28,7 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::statistics::{FunnelRow, PeriodBounds, ReferralRow, Scope, TWELVE_MONTH_DAYS};
+use crate::store::statistics::{FunnelRow, GroupRow, ReferralRow, Scope, TWELVE_MONTH_DAYS};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -211,12 +211,21 @@ fn to_value<T: Serialize>(value: &T) -> Result<Value, ApiError> {
 /// One CSV row and the paths withheld in it (see [`csv::from_rows`]).
 type CsvRow = (Value, Vec<String>);
 
-/// A group of a report as a CSV row: the fields of `head` (what the report is about), then the
-/// group's.
-fn group_row<G: Serialize>(head: &Value, group: &G, suppressed: &[String]) -> Result<CsvRow, ApiError> {
-    let mut row = fields(head.clone());
-    row.extend(fields(to_value(group)?));
-    Ok((Value::Object(row), suppressed.to_vec()))
+/// A report's groups as CSV rows, one per group: the fields of `head` (what the report is
+/// about), then the group's, with the paths `suppressed` lists for that group withheld.
+fn group_rows<G: Serialize>(
+    head: &Value,
+    groups: &[G],
+    suppressed: impl Fn(&G) -> &[String],
+) -> Result<Vec<CsvRow>, ApiError> {
+    groups
+        .iter()
+        .map(|group| {
+            let mut row = fields(head.clone());
+            row.extend(fields(to_value(group)?));
+            Ok((Value::Object(row), suppressed(group).to_vec()))
+        })
+        .collect()
 }
 
 /// The report as JSON, or, when the caller asked for CSV, `csv_rows(report)` as the CSV
@@ -285,22 +294,12 @@ pub async fn funnel(
         GroupBy::PresentingCondition => PresentingCondition::ALL.iter().map(|c| c.code().to_owned()).collect(),
         _ => periods.iter().map(|p| p.key.clone()).collect(),
     };
-    let scope = Scope {
-        periods: periods.iter().map(PeriodBounds::from).collect(),
-        site: q.site.clone(),
-        by_condition: q.group_by == GroupBy::PresentingCondition,
-    };
+    let scope = Scope::new(&periods, q.site.clone(), q.group_by == GroupBy::PresentingCondition);
     let rows = state.store.statistics().funnel(scope, &auth.actor()).await?;
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
-            // The query returns a row only for a group with attendances; a group without one
-            // counted none, so its row is built as all zeros.
-            let row = rows
-                .iter()
-                .find(|r| r.gkey == key)
-                .cloned()
-                .unwrap_or_else(|| FunnelRow::empty(&key));
+            let row = FunnelRow::of_group(&rows, &key);
             reports::funnel_group(key, &row, q.disclosure)
         })
         .collect();
@@ -317,11 +316,7 @@ pub async fn funnel(
             "from": report.from, "to": report.to, "site": report.site,
             "group_by": report.group_by, "disclosure": report.disclosure,
         });
-        report
-            .groups
-            .iter()
-            .map(|group| group_row(&head, group, &group.suppressed))
-            .collect()
+        group_rows(&head, &report.groups, |group| &group.suppressed)
     })
 }
 
@@ -380,11 +375,7 @@ pub async fn referrals(
     };
     let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
     let periods = financial_years(q.from, q.to);
-    let scope = Scope {
-        periods: periods.iter().map(PeriodBounds::from).collect(),
-        site: q.site.clone(),
-        by_condition: false,
-    };
+    let scope = Scope::new(&periods, q.site.clone(), false);
     let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
     let counted: Vec<YearCount> = periods
         .iter()
@@ -393,13 +384,7 @@ pub async fn referrals(
             from: p.from,
             to: p.to,
             partial: p.is_partial_financial_year(today),
-            // A year without positive eligible attendances has no row: zero referrals, built
-            // as such.
-            counts: rows
-                .iter()
-                .find(|r| r.gkey == p.key)
-                .cloned()
-                .unwrap_or_else(|| ReferralRow::empty(&p.key)),
+            counts: ReferralRow::of_group(&rows, &p.key),
         })
         .collect();
     let report = ReferralsReport {
@@ -416,11 +401,7 @@ pub async fn referrals(
     };
     answer(&request, "referrals", &report, |report| {
         let head = json!({ "site": report.site, "disclosure": report.disclosure });
-        report
-            .years
-            .iter()
-            .map(|year| group_row(&head, year, &year.suppressed))
-            .collect()
+        group_rows(&head, &report.years, |year| &year.suppressed)
     })
 }
 
@@ -471,11 +452,7 @@ pub async fn reattendance(
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner().parse(year_to_date(&state), false)?;
-    let scope = Scope {
-        periods: vec![PeriodBounds::from(&Period::whole(q.from, q.to))],
-        site: q.site.clone(),
-        by_condition: false,
-    };
+    let scope = Scope::new(&[Period::whole(q.from, q.to)], q.site.clone(), false);
     let now = state.settings.clock.now();
     let (cohorts, seven) = state.store.statistics().reattendance(scope, now, &auth.actor()).await?;
     let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);

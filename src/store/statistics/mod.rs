@@ -7,7 +7,9 @@ mod queries;
 
 use chrono::{DateTime, Utc};
 
-pub use queries::{CohortRow, FunnelRow, PeriodBounds, ReferralRow, Scope, SevenDayRow, SEVEN_DAYS, TWELVE_MONTH_DAYS};
+pub use queries::{
+    CohortRow, FunnelRow, GroupRow, PeriodBounds, ReferralRow, Scope, SevenDayRow, SEVEN_DAYS, TWELVE_MONTH_DAYS,
+};
 
 use super::audit::{self, Action, AuditEvent};
 use super::{Actor, Store, StoreError};

@@ -49,6 +49,16 @@ pub struct Scope {
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
 impl Scope {
+    /// Attendances arriving in one of the domain's `periods` (at `site`, if given), grouped by
+    /// the period key or, `by_condition`, by the presenting condition.
+    pub fn new(periods: &[Period], site: Option<String>, by_condition: bool) -> Scope {
+        Scope {
+            periods: periods.iter().map(PeriodBounds::from).collect(),
+            site,
+            by_condition,
+        }
+    }
+
     /// The whole range covered; `None` when there is no period, so nothing is in scope (the
     /// handlers always ask for at least one period; the queries then count nothing rather than
     /// search a made-up range).
@@ -232,10 +242,32 @@ pub struct FunnelRow {
     pub did_not_attend_later: i64,
 }
 
-impl FunnelRow {
-    /// The row of a group without attendances, for which the query returns none: every count is
-    /// a real zero (the derived default of each count), keyed `gkey`.
-    pub fn empty(gkey: &str) -> FunnelRow {
+/// A row of a grouped report (the funnel, the referral trend), one per group key `gkey`. The
+/// query returns a row only for a group with something to count; a group without one counted
+/// nothing, so its row is built as all zeros.
+pub trait GroupRow: Clone {
+    fn gkey(&self) -> &str;
+
+    /// The row of a group for which the query returns none: every count a real zero, keyed
+    /// `gkey`.
+    fn empty(gkey: &str) -> Self;
+
+    /// The row of group `key` among a query's `rows`, or its row of zeros when there is none.
+    fn of_group(rows: &[Self], key: &str) -> Self {
+        rows.iter()
+            .find(|r| r.gkey() == key)
+            .cloned()
+            .unwrap_or_else(|| Self::empty(key))
+    }
+}
+
+impl GroupRow for FunnelRow {
+    fn gkey(&self) -> &str {
+        &self.gkey
+    }
+
+    /// A group without attendances: every count is the derived default of each count.
+    fn empty(gkey: &str) -> FunnelRow {
         FunnelRow {
             gkey: gkey.to_owned(),
             ..FunnelRow::default()
@@ -370,10 +402,14 @@ pub struct ReferralRow {
     pub seen_in_department: i64,
 }
 
-impl ReferralRow {
-    /// The row of a period without positive eligible attendances, for which the query returns
-    /// none: no referral accepted or seen in the department.
-    pub fn empty(gkey: &str) -> ReferralRow {
+impl GroupRow for ReferralRow {
+    fn gkey(&self) -> &str {
+        &self.gkey
+    }
+
+    /// A period without positive eligible attendances: no referral accepted or seen in the
+    /// department.
+    fn empty(gkey: &str) -> ReferralRow {
         ReferralRow {
             gkey: gkey.to_owned(),
             accepted: 0,
