@@ -444,23 +444,16 @@ pub fn score(rule: PatRule, sex: Sex, answers: &Answers) -> Result<Score, Vec<Fi
         alerts.push(Alert::PossibleDependence);
     }
 
-    let (result, next_steps) = if positive {
-        (
-            PatResult::Positive,
-            vec![
-                NextStep::GiveAdvice,
-                NextStep::OfferLeaflet,
-                NextStep::OfferAhwAppointment,
-            ],
-        )
+    let result = if positive {
+        PatResult::Positive
     } else {
-        (PatResult::Negative, Vec::new())
+        PatResult::Negative
     };
     Ok(Score {
         result,
         units,
         alerts,
-        next_steps,
+        next_steps: next_steps_for(Some(result)),
     })
 }
 
