@@ -122,3 +122,33 @@ impl EventTime {
         Ok(())
     }
 }
+
+/// What the domain modules' tests share.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_support {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    /// Every value of a code enum (`all`) is written as its `code`, read back from it by serde
+    /// and found by `from_code`.
+    pub(crate) fn assert_codes_are_the_serde_names<T>(
+        all: &[T],
+        code: fn(&T) -> &'static str,
+        from_code: fn(&str) -> Option<T>,
+    ) where
+        T: Serialize + DeserializeOwned + Copy + PartialEq + std::fmt::Debug,
+    {
+        for value in all {
+            let code = code(value);
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                serde_json::json!(code),
+                "{value:?}"
+            );
+            let back: T = serde_json::from_value(serde_json::json!(code)).unwrap();
+            assert_eq!(back, *value, "{code}");
+            assert_eq!(from_code(code), Some(*value), "{code}");
+        }
+    }
+}

@@ -628,6 +628,7 @@ impl Check<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::domain::test_support::assert_codes_are_the_serde_names;
     use crate::domain::units::{Drink, Measure};
     use HeavyDrinkingFrequency as H;
 
@@ -1239,22 +1240,18 @@ mod tests {
         fn same<T: Serialize>(value: T, code: &str) {
             assert_eq!(serde_json::to_value(value).unwrap(), serde_json::json!(code));
         }
-        for r in PatRule::ALL {
-            same(r, r.code());
-            assert_eq!(PatRule::from_code(r.code()), Some(r));
-        }
-        for s in Sex::ALL {
-            same(s, s.code());
-            assert_eq!(Sex::from_code(s.code()), Some(s));
-        }
-        for f in DrinkingFrequency::ALL {
-            same(f, f.code());
-            assert_eq!(DrinkingFrequency::from_code(f.code()), Some(f));
-        }
-        for f in HeavyDrinkingFrequency::ALL {
-            same(f, f.code());
-            assert_eq!(HeavyDrinkingFrequency::from_code(f.code()), Some(f));
-        }
+        assert_codes_are_the_serde_names(&PatRule::ALL, PatRule::code, PatRule::from_code);
+        assert_codes_are_the_serde_names(&Sex::ALL, Sex::code, Sex::from_code);
+        assert_codes_are_the_serde_names(
+            &DrinkingFrequency::ALL,
+            DrinkingFrequency::code,
+            DrinkingFrequency::from_code,
+        );
+        assert_codes_are_the_serde_names(
+            &HeavyDrinkingFrequency::ALL,
+            HeavyDrinkingFrequency::code,
+            HeavyDrinkingFrequency::from_code,
+        );
         for r in [PatResult::Positive, PatResult::Negative] {
             same(r, r.code());
         }
