@@ -156,31 +156,26 @@ impl HasSqlType<PortableTime> for MultiBackend {
     }
 }
 
-impl ToSql<PortableUuid, MultiBackend> for DbUuid {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-        out.set_value((PortableUuid, self));
-        Ok(IsNull::No)
-    }
+/// The MultiBackend's ToSql and FromSql for `$t` as the SQL type `$sql`: both hand the value to
+/// the backend in use, whose own implementations do the work.
+macro_rules! multi_backend_sql {
+    ($t:ty, $sql:ident) => {
+        impl ToSql<$sql, MultiBackend> for $t {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
+                out.set_value(($sql, self));
+                Ok(IsNull::No)
+            }
+        }
+        impl FromSql<$sql, MultiBackend> for $t {
+            fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
+                bytes.from_sql::<Self, $sql>()
+            }
+        }
+    };
 }
 
-impl FromSql<PortableUuid, MultiBackend> for DbUuid {
-    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
-        bytes.from_sql::<Self, PortableUuid>()
-    }
-}
-
-impl ToSql<PortableTime, MultiBackend> for DbTime {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-        out.set_value((PortableTime, self));
-        Ok(IsNull::No)
-    }
-}
-
-impl FromSql<PortableTime, MultiBackend> for DbTime {
-    fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
-        bytes.from_sql::<Self, PortableTime>()
-    }
-}
+multi_backend_sql!(DbUuid, PortableUuid);
+multi_backend_sql!(DbTime, PortableTime);
 
 // --- Typed TEXT columns ---
 
@@ -229,17 +224,7 @@ macro_rules! text_column_sql {
                 <$t as TextCode>::from_code_text(&text).ok_or_else(|| unexpected(&text, $what))
             }
         }
-        impl ToSql<Text, MultiBackend> for $t {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, MultiBackend>) -> serialize::Result {
-                out.set_value((Text, self));
-                Ok(IsNull::No)
-            }
-        }
-        impl FromSql<Text, MultiBackend> for $t {
-            fn from_sql(bytes: MultiRawValue<'_>) -> deserialize::Result<Self> {
-                bytes.from_sql::<Self, Text>()
-            }
-        }
+        multi_backend_sql!($t, Text);
     };
 }
 

@@ -128,15 +128,7 @@ pub struct Counts {
 
 impl Counts {
     pub fn total(&self) -> u64 {
-        self.attendances
-            + self.screenings
-            + self.referrals
-            + self.health_workers
-            + self.slots
-            + self.bookings
-            + self.booking_attempts
-            + self.follow_ups
-            + self.audit_events
+        self.rows().iter().map(|(_, rows)| rows).sum()
     }
 
     pub fn rows(&self) -> [(&'static str, u64); 9] {

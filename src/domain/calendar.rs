@@ -75,15 +75,21 @@ mod tests {
 
     #[test]
     fn london_midnight_follows_the_clock() {
-        // Winter: GMT, midnight is 00:00 UTC. Summer: BST, midnight is 23:00 UTC the day before.
-        assert_eq!(london_midnight(date("2025-01-15")), utc("2025-01-15T00:00:00Z"));
-        assert_eq!(london_midnight(date("2025-04-01")), utc("2025-03-31T23:00:00Z"));
-        // BST began at 01:00 UTC on Sunday 30 March 2025: that day's midnight was still GMT.
-        assert_eq!(london_midnight(date("2025-03-30")), utc("2025-03-30T00:00:00Z"));
-        assert_eq!(london_midnight(date("2025-03-31")), utc("2025-03-30T23:00:00Z"));
-        // BST ended at 01:00 UTC on Sunday 26 October 2025.
-        assert_eq!(london_midnight(date("2025-10-26")), utc("2025-10-25T23:00:00Z"));
-        assert_eq!(london_midnight(date("2025-10-27")), utc("2025-10-27T00:00:00Z"));
+        // (London date, UTC instant of its midnight). Winter: GMT, midnight is 00:00 UTC.
+        // Summer: BST, midnight is 23:00 UTC the day before.
+        let cases = [
+            ("2025-01-15", "2025-01-15T00:00:00Z"),
+            ("2025-04-01", "2025-03-31T23:00:00Z"),
+            // BST began at 01:00 UTC on Sunday 30 March 2025: that day's midnight was still GMT.
+            ("2025-03-30", "2025-03-30T00:00:00Z"),
+            ("2025-03-31", "2025-03-30T23:00:00Z"),
+            // BST ended at 01:00 UTC on Sunday 26 October 2025.
+            ("2025-10-26", "2025-10-25T23:00:00Z"),
+            ("2025-10-27", "2025-10-27T00:00:00Z"),
+        ];
+        for (day, midnight) in cases {
+            assert_eq!(london_midnight(date(day)), utc(midnight), "{day}");
+        }
     }
 
     #[test]

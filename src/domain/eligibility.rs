@@ -157,6 +157,7 @@ impl RepeatAttenderRule {
 mod tests {
     use super::PresentingCondition::*;
     use super::*;
+    use crate::domain::test_support::assert_codes_are_the_serde_names;
 
     #[test]
     fn indications_table() {
@@ -252,12 +253,11 @@ mod tests {
 
     #[test]
     fn codes_are_the_serde_names() {
-        for c in PresentingCondition::ALL {
-            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.code()));
-            assert_eq!(PresentingCondition::from_code(c.code()), Some(c));
-            let back: PresentingCondition = serde_json::from_value(serde_json::json!(c.code())).unwrap();
-            assert_eq!(back, c);
-        }
+        assert_codes_are_the_serde_names(
+            &PresentingCondition::ALL,
+            PresentingCondition::code,
+            PresentingCondition::from_code,
+        );
         assert_eq!(PresentingCondition::from_code("FALL"), None);
     }
 }

@@ -133,10 +133,15 @@ mod tests {
 
     #[test]
     fn financial_years_start_on_1_april() {
-        assert_eq!(financial_year_start(date("2025-03-31")), date("2024-04-01"));
-        assert_eq!(financial_year_start(date("2025-04-01")), date("2025-04-01"));
-        assert_eq!(financial_year_end(date("2025-03-31")), date("2025-04-01"));
-        assert_eq!(financial_year_end(date("2025-04-01")), date("2026-04-01"));
+        // (date, the 1 April starting its financial year, the 1 April ending it)
+        let cases = [
+            ("2025-03-31", "2024-04-01", "2025-04-01"),
+            ("2025-04-01", "2025-04-01", "2026-04-01"),
+        ];
+        for (day, start, end) in cases {
+            assert_eq!(financial_year_start(date(day)), date(start), "{day}");
+            assert_eq!(financial_year_end(date(day)), date(end), "{day}");
+        }
         assert_eq!(financial_year_label(date("2008-04-01")), "2008/09");
         assert_eq!(financial_year_label(date("2099-04-01")), "2099/00");
         // 00:30 BST on 1 April 2025 is 23:30 UTC on 31 March: the new financial year.
@@ -145,18 +150,15 @@ mod tests {
 
     #[test]
     fn the_year_to_date_runs_from_1_april_to_tomorrow() {
-        assert_eq!(
-            financial_year_to_date(date("2025-07-15")),
-            (date("2025-04-01"), date("2025-07-16"))
-        );
-        assert_eq!(
-            financial_year_to_date(date("2025-03-31")),
-            (date("2024-04-01"), date("2025-04-01"))
-        );
-        assert_eq!(
-            financial_year_to_date(date("2025-04-01")),
-            (date("2025-04-01"), date("2025-04-02"))
-        );
+        // (today, from, to)
+        let cases = [
+            ("2025-07-15", "2025-04-01", "2025-07-16"),
+            ("2025-03-31", "2024-04-01", "2025-04-01"),
+            ("2025-04-01", "2025-04-01", "2025-04-02"),
+        ];
+        for (today, from, to) in cases {
+            assert_eq!(financial_year_to_date(date(today)), (date(from), date(to)), "{today}");
+        }
     }
 
     fn keys(periods: &[Period]) -> Vec<&str> {

@@ -15,6 +15,8 @@ pub mod patient;
 pub mod scheduling;
 pub mod units;
 
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+
 /// One invalid or missing field of a request, named by its JSON path (e.g. `answers.drinks[1]`).
 ///
 /// Domain checks return every problem they find as a `Vec<FieldError>`, so the API can answer a
@@ -72,6 +74,81 @@ impl Refusal {
             kind,
             detail: detail.into(),
             errors,
+        }
+    }
+}
+
+/// How far in the future a time a client records may be (clock skew between systems).
+pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
+
+/// Whether a time a client records is in the future beyond clock skew.
+pub fn in_the_future(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES)
+}
+
+/// A time a client records for an event that follows an earlier one (a screening after the
+/// arrival, a decision after the screening), and the refusals when it does not fit.
+pub struct EventTime {
+    /// The field that gives the time: `screened_at`.
+    pub field: &'static str,
+    /// When the time is before the earlier event: the refusal's kind and detail, and the field's
+    /// message.
+    pub before_kind: &'static str,
+    pub before_detail: &'static str,
+    pub before_message: &'static str,
+    /// The refusal's kind when the time is in the future.
+    pub future_kind: &'static str,
+}
+
+impl EventTime {
+    /// `at` checked against the earlier event (`earliest`) and the clock: not before the earlier
+    /// event (compared at the database's precision, microseconds, as stored), and not in the
+    /// future beyond clock skew.
+    pub fn check(&self, at: DateTime<Utc>, earliest: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
+        if at.trunc_subsecs(6) < earliest {
+            return Err(Refusal::rule(
+                self.before_kind,
+                self.before_detail,
+                vec![FieldError::new(self.field, self.before_message)],
+            ));
+        }
+        if in_the_future(at, now) {
+            return Err(Refusal::rule(
+                self.future_kind,
+                format!("{} is in the future", self.field),
+                vec![FieldError::new(self.field, "must not be in the future")],
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the domain modules' tests share.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_support {
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+
+    /// Every value of a code enum (`all`) is written as its `code`, read back from it by serde
+    /// and found by `from_code`.
+    pub(crate) fn assert_codes_are_the_serde_names<T>(
+        all: &[T],
+        code: fn(&T) -> &'static str,
+        from_code: fn(&str) -> Option<T>,
+    ) where
+        T: Serialize + DeserializeOwned + Copy + PartialEq + std::fmt::Debug,
+    {
+        for value in all {
+            let code = code(value);
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                serde_json::json!(code),
+                "{value:?}"
+            );
+            let back: T = serde_json::from_value(serde_json::json!(code)).unwrap();
+            assert_eq!(back, *value, "{code}");
+            assert_eq!(from_code(code), Some(*value), "{code}");
         }
     }
 }

@@ -4,12 +4,12 @@
 //! Sources disagree on the threshold and on whether frequency counts, so the rule is a value the
 //! caller passes in and stores with the result: changing the default never rewrites history.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::units::{total_units, DrinkEntry};
-use super::{FieldError, Refusal};
+use super::{EventTime, FieldError, Refusal};
 
 /// The feedback a clinician gives when the PAT is positive (DOMAIN.md §3). Explicit health
 /// feedback raised acceptance of referral from 52% to 64% (Patton, Crawford & Touquet 2003).
@@ -297,9 +297,6 @@ pub fn next_steps_for(result: Option<PatResult>) -> Vec<NextStep> {
     }
 }
 
-/// How far in the future a screening time may be (clock skew between systems).
-pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
-
 /// A screening as recorded, checked for shape before the attendance is looked up: answers
 /// present exactly when completed, and complete for the rule.
 #[derive(Clone, Debug, PartialEq)]
@@ -370,21 +367,14 @@ pub fn screening_time(
     now: DateTime<Utc>,
 ) -> Result<DateTime<Utc>, Refusal> {
     let screened_at = screened_at.unwrap_or(now);
-    // Compared at the database's precision (microseconds), as stored.
-    if screened_at.trunc_subsecs(6) < arrived_at {
-        return Err(Refusal::rule(
-            "screened-before-arrival",
-            "screened_at is before the patient arrived",
-            vec![FieldError::new("screened_at", "must not be before arrived_at")],
-        ));
+    EventTime {
+        field: "screened_at",
+        before_kind: "screened-before-arrival",
+        before_detail: "screened_at is before the patient arrived",
+        before_message: "must not be before arrived_at",
+        future_kind: "screened-in-future",
     }
-    if screened_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
-        return Err(Refusal::rule(
-            "screened-in-future",
-            "screened_at is in the future",
-            vec![FieldError::new("screened_at", "must not be in the future")],
-        ));
-    }
+    .check(screened_at, arrived_at, now)?;
     Ok(screened_at)
 }
 
@@ -454,23 +444,16 @@ pub fn score(rule: PatRule, sex: Sex, answers: &Answers) -> Result<Score, Vec<Fi
         alerts.push(Alert::PossibleDependence);
     }
 
-    let (result, next_steps) = if positive {
-        (
-            PatResult::Positive,
-            vec![
-                NextStep::GiveAdvice,
-                NextStep::OfferLeaflet,
-                NextStep::OfferAhwAppointment,
-            ],
-        )
+    let result = if positive {
+        PatResult::Positive
     } else {
-        (PatResult::Negative, Vec::new())
+        PatResult::Negative
     };
     Ok(Score {
         result,
         units,
         alerts,
-        next_steps,
+        next_steps: next_steps_for(Some(result)),
     })
 }
 
@@ -645,6 +628,7 @@ impl Check<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::domain::test_support::assert_codes_are_the_serde_names;
     use crate::domain::units::{Drink, Measure};
     use HeavyDrinkingFrequency as H;
 
@@ -1256,22 +1240,18 @@ mod tests {
         fn same<T: Serialize>(value: T, code: &str) {
             assert_eq!(serde_json::to_value(value).unwrap(), serde_json::json!(code));
         }
-        for r in PatRule::ALL {
-            same(r, r.code());
-            assert_eq!(PatRule::from_code(r.code()), Some(r));
-        }
-        for s in Sex::ALL {
-            same(s, s.code());
-            assert_eq!(Sex::from_code(s.code()), Some(s));
-        }
-        for f in DrinkingFrequency::ALL {
-            same(f, f.code());
-            assert_eq!(DrinkingFrequency::from_code(f.code()), Some(f));
-        }
-        for f in HeavyDrinkingFrequency::ALL {
-            same(f, f.code());
-            assert_eq!(HeavyDrinkingFrequency::from_code(f.code()), Some(f));
-        }
+        assert_codes_are_the_serde_names(&PatRule::ALL, PatRule::code, PatRule::from_code);
+        assert_codes_are_the_serde_names(&Sex::ALL, Sex::code, Sex::from_code);
+        assert_codes_are_the_serde_names(
+            &DrinkingFrequency::ALL,
+            DrinkingFrequency::code,
+            DrinkingFrequency::from_code,
+        );
+        assert_codes_are_the_serde_names(
+            &HeavyDrinkingFrequency::ALL,
+            HeavyDrinkingFrequency::code,
+            HeavyDrinkingFrequency::from_code,
+        );
         for r in [PatResult::Positive, PatResult::Negative] {
             same(r, r.code());
         }

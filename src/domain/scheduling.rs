@@ -6,17 +6,14 @@
 //! The stores call the rules that depend on what is stored, in DESIGN.md §4's order (existence,
 //! then state conflicts, then rules of time); the handlers call the ones on the request alone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SubsecRound, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::attendance::no_attendance;
 use super::calendar::{london_date, london_instant};
 use super::pat::{PatResult, ScreeningStatus};
-use super::{FieldError, Refusal};
-
-/// How far in the future a recorded decision or contact time may be (clock skew between systems).
-pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
+use super::{in_the_future, EventTime, FieldError, Refusal};
 
 /// The referral decision after a positive PAT (DOMAIN.md §6).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,24 +164,16 @@ pub fn decision_change_allowed(
     Ok(())
 }
 
-/// When the patient decided: not before the screening (compared at the database's precision,
-/// microseconds, as stored), and not in the future beyond clock skew.
+/// When the patient decided: not before the screening, and not in the future beyond clock skew.
 pub fn decision_time(decided_at: DateTime<Utc>, screened_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
-    if decided_at.trunc_subsecs(6) < screened_at {
-        return Err(Refusal::rule(
-            "decided-before-screening",
-            "decided_at is before the screening",
-            vec![FieldError::new("decided_at", "must not be before the screening")],
-        ));
+    EventTime {
+        field: "decided_at",
+        before_kind: "decided-before-screening",
+        before_detail: "decided_at is before the screening",
+        before_message: "must not be before the screening",
+        future_kind: "decided-in-future",
     }
-    if decided_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
-        return Err(Refusal::rule(
-            "decided-in-future",
-            "decided_at is in the future",
-            vec![FieldError::new("decided_at", "must not be in the future")],
-        ));
-    }
-    Ok(())
+    .check(decided_at, screened_at, now)
 }
 
 // --- Slots ---
@@ -469,7 +458,7 @@ impl FollowUpContact {
         }
         let contacted_at_given = contacted_at.is_some();
         let contacted_at = contacted_at.unwrap_or(now);
-        if contacted_at > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) {
+        if in_the_future(contacted_at, now) {
             errors.push(FieldError::new("contacted_at", "must not be in the future"));
         }
         if errors.is_empty() {

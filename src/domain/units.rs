@@ -180,6 +180,7 @@ pub fn total_units(entries: &[DrinkEntry]) -> Result<f64, Vec<FieldError>> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::domain::test_support::assert_codes_are_the_serde_names;
 
     fn entry(drink: Drink, measure: Measure, count: f64) -> DrinkEntry {
         DrinkEntry { drink, measure, count }
@@ -305,17 +306,8 @@ mod tests {
 
     #[test]
     fn codes_are_the_serde_names() {
-        for drink in Drink::ALL {
-            assert_eq!(serde_json::to_value(drink).unwrap(), serde_json::json!(drink.code()));
-            assert_eq!(Drink::from_code(drink.code()), Some(drink));
-        }
-        for measure in Measure::ALL {
-            assert_eq!(
-                serde_json::to_value(measure).unwrap(),
-                serde_json::json!(measure.code())
-            );
-            assert_eq!(Measure::from_code(measure.code()), Some(measure));
-        }
+        assert_codes_are_the_serde_names(&Drink::ALL, Drink::code, Drink::from_code);
+        assert_codes_are_the_serde_names(&Measure::ALL, Measure::code, Measure::from_code);
         assert_eq!(serde_json::to_string(&Measure::Bottle75cl).unwrap(), "\"bottle_75cl\"");
         assert_eq!(
             serde_json::to_string(&Measure::Bottle330ml).unwrap(),
