@@ -5,7 +5,7 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, IdProblems, Problems};
+use super::problems::{BodyProblems, IdProblems, InvalidValues, NoAttendance, Problems};
 use super::views::AttendanceView;
 use super::{text_field, AppState, Body, PathId};
 use crate::auth::Authorized;
@@ -165,7 +165,7 @@ impl CreateAttendance {
         (status = 201, description = "Recorded", body = AttendanceView),
         (status = 200, description = "Already recorded with the same content: the stored record", body = AttendanceView),
         (status = 409, description = "Already recorded with different content", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        InvalidValues,
         Problems,
         BodyProblems,
     ),
@@ -204,7 +204,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The attendance", body = AttendanceView),
         IdProblems,
-        (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+        NoAttendance,
         Problems,
     ),
     security(("bearerAuth" = []))

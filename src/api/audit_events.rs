@@ -30,10 +30,8 @@ pub struct AuditQuery {
     /// The token subject of the person or system.
     pub actor: Option<String>,
     /// Events at or after this time (RFC 3339).
-    #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<DateTime<FixedOffset>>,
     /// Events before this time (RFC 3339).
-    #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<DateTime<FixedOffset>>,
     /// At most this many events, newest first (default 100, at most 1000).
     pub limit: Option<i64>,

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::problems::{BodyProblems, IdAndBodyProblems, IdProblems, Problems, QueryProblems};
+use super::problems::{BodyProblems, IdAndBodyProblems, IdProblems, NoBooking, Problems, QueryProblems};
 use super::views::{BookingItem, BookingView};
 use super::{AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
@@ -140,7 +140,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The booking", body = BookingItem),
         IdProblems,
-        (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
+        NoBooking,
         Problems,
     ),
     security(("bearerAuth" = []))
@@ -195,7 +195,7 @@ impl RecordOutcome {
     request_body = RecordOutcome,
     responses(
         (status = 200, description = "Recorded", body = BookingView),
-        (status = 404, description = "No such booking", body = Problem, content_type = "application/problem+json"),
+        NoBooking,
         (status = 409, description = "invalid-transition: the booking is no longer booked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "outcome-before-slot, or invalid values", body = Problem, content_type = "application/problem+json"),
         Problems,

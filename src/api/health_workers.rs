@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, Problems};
+use super::problems::{BodyProblems, InvalidValues, Problems};
 use super::{text_field, AppState, Body};
 use crate::auth::Authorized;
 use crate::error::{ApiError, Problem};
@@ -84,7 +84,7 @@ impl From<HealthWorker> for HealthWorkerView {
     responses(
         (status = 201, description = "Added", body = HealthWorkerView),
         (status = 409, description = "staff_id or subject already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        InvalidValues,
         Problems,
         BodyProblems,
     ),

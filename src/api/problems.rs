@@ -6,7 +6,7 @@
 //! ```ignore
 //! responses(
 //!     (status = 200, description = "The attendance", body = AttendanceView),
-//!     (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+//!     NoAttendance,
 //!     Problems,
 //!     IdProblems,
 //! )
@@ -71,6 +71,33 @@ pub struct QueryProblems;
 impl IntoResponses for QueryProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         set(&[("400", "Malformed query")])
+    }
+}
+
+/// An attendance named in the path that does not exist (404).
+pub struct NoAttendance;
+
+impl IntoResponses for NoAttendance {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("404", "No such attendance")])
+    }
+}
+
+/// A booking named in the path that does not exist (404).
+pub struct NoBooking;
+
+impl IntoResponses for NoBooking {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("404", "No such booking")])
+    }
+}
+
+/// A body whose values break the request's own rules, with the fields named (422).
+pub struct InvalidValues;
+
+impl IntoResponses for InvalidValues {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        set(&[("422", "Invalid values")])
     }
 }
 

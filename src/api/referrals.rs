@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{IdAndBodyProblems, Problems};
+use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
@@ -32,7 +32,6 @@ pub struct RecordReferralRequest {
     pub decision: ReferralDecision,
     /// When the patient decided; default now. Not before the screening.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub decided_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -45,7 +44,7 @@ pub struct RecordReferralRequest {
     responses(
         (status = 201, description = "Recorded", body = ReferralView),
         (status = 200, description = "Replayed or changed", body = ReferralView),
-        (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+        NoAttendance,
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values or times", body = Problem, content_type = "application/problem+json"),
         Problems,
@@ -84,7 +83,6 @@ pub struct FollowUpRequest {
     pub units_per_week: f64,
     /// When the contact happened; default now.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub contacted_at: Option<DateTime<FixedOffset>>,
 }
 
@@ -121,9 +119,9 @@ impl From<FollowUp> for FollowUpView {
     responses(
         (status = 201, description = "Recorded", body = FollowUpView),
         (status = 200, description = "Already recorded with the same content", body = FollowUpView),
-        (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+        NoAttendance,
         (status = 409, description = "Not referred, or recorded with different content", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
+        InvalidValues,
         Problems,
         IdAndBodyProblems,
     ),

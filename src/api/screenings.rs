@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{IdAndBodyProblems, Problems};
+use super::problems::{IdAndBodyProblems, NoAttendance, Problems};
 use super::views::ScreeningView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
@@ -27,7 +27,6 @@ pub struct RecordScreeningRequest {
     pub status: ScreeningStatus,
     /// When the PAT was asked; default now. Not before the arrival.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub screened_at: Option<DateTime<FixedOffset>>,
     /// The scoring rule; default `PAT_DEFAULT_RULE` (itself default `pat-2009`).
     #[serde(default)]
@@ -74,7 +73,7 @@ impl RecordScreeningRequest {
     responses(
         (status = 201, description = "First screening recorded", body = ScreeningView),
         (status = 200, description = "A correction (new version) or an unchanged replay", body = ScreeningView),
-        (status = 404, description = "No such attendance", body = Problem, content_type = "application/problem+json"),
+        NoAttendance,
         (status = 422, description = "Invalid or missing answers, or a time before the arrival", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,

@@ -30,10 +30,8 @@ role_set!(
 pub struct PublishSlots {
     pub health_worker_id: uuid::Uuid,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<DateTime<FixedOffset>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<DateTime<FixedOffset>>,
     /// Rota: first Europe/London date.
     #[serde(default)]
@@ -198,10 +196,8 @@ pub async fn publish(
 #[into_params(parameter_in = Query)]
 pub struct SlotQuery {
     /// Slots starting at or after this time (RFC 3339); default now.
-    #[param(value_type = Option<String>, format = DateTime)]
     pub from: Option<DateTime<FixedOffset>>,
     /// Slots starting before this time (RFC 3339); default `from` + 7 days.
-    #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<DateTime<FixedOffset>>,
     pub health_worker_id: Option<uuid::Uuid>,
     /// true: only free slots; false: only booked ones.

@@ -243,6 +243,19 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<(), DbSetupError> {
     }
 }
 
+/// Locks one row until the transaction ends, so changes that must see each other take turns:
+/// on PostgreSQL `select_for_update` (`SELECT … WHERE id = $1 FOR UPDATE`) runs with `id`;
+/// SQLite needs nothing, its write transactions already run one at a time.
+pub fn lock_row(conn: &mut DbConnection, select_for_update: &'static str, id: types::DbUuid) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => prepared::Prepared::new(select_for_update)
+            .bind::<types::PortableUuid, _>(id)
+            .execute(pg)
+            .map(|_| ()),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
 /// lock before the first read: a plain `BEGIN` that reads and then writes fails with "database
 /// is locked" when two writers meet (DESIGN.md §9). On PostgreSQL it is an ordinary transaction.

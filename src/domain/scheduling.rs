@@ -70,6 +70,14 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// The states in which a booking holds its slot: every one but `cancelled` (an attended or
+    /// missed appointment used the slot).
+    pub const HOLDING_A_SLOT: [BookingStatus; 3] = [
+        BookingStatus::Booked,
+        BookingStatus::Attended,
+        BookingStatus::DidNotAttend,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             BookingStatus::Booked => "booked",

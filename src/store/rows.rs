@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{attendances, screenings};
 use crate::db::types::{Codes, DbTime, DbUuid, JsonText};
-use crate::db::DbConnection;
+use crate::db::{lock_row, DbConnection};
 use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::nhs_number::NhsNumber;
@@ -97,19 +97,9 @@ pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurren
 }
 
 /// Locks the attendance row until the transaction ends, so changes that must see each other
-/// (a screening correction and a referral decision) take turns. PostgreSQL: `SELECT … FOR
-/// UPDATE`; SQLite needs nothing, its write transactions already run one at a time.
+/// (a screening correction and a referral decision) take turns.
 pub fn lock_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
-    match conn {
-        DbConnection::Pg(pg) => attendances::table
-            .find(id)
-            .select(attendances::id)
-            .for_update()
-            .first::<DbUuid>(pg)
-            .optional()
-            .map(|_| ()),
-        DbConnection::Sqlite(_) => Ok(()),
-    }
+    lock_row(conn, "SELECT id FROM attendances WHERE id = $1 FOR UPDATE", id)
 }
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]

@@ -323,7 +323,7 @@ fn book(
             match booking_time(starts, screened_at, now, new.window_hours, row.outside_window_reason) {
                 Ok(within_window) => row.within_window = within_window,
                 Err(rule) => {
-                    let answer = if has_open_booking(conn, attendance_id)? {
+                    let answer = if referrals::has_booking(conn, attendance_id, &[BookingStatus::Booked])? {
                         already_booked()
                     } else {
                         rule
@@ -344,7 +344,7 @@ fn book(
             Some((slot, name))
         }
         None => {
-            if has_open_booking(conn, attendance_id)? {
+            if referrals::has_booking(conn, attendance_id, &[BookingStatus::Booked])? {
                 return Err(already_booked().into());
             }
             let from = DbTime::new(now.max(screened_at));
@@ -486,16 +486,6 @@ fn update_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) ->
             Ok(changed > 0)
         }
     }
-}
-
-/// Whether the referral has a booking still `booked`.
-fn has_open_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        bookings::table
-            .filter(bookings::attendance_id.eq(attendance_id))
-            .filter(bookings::status.eq("booked")),
-    ))
-    .get_result(conn)
 }
 
 // --- Reading bookings ---

@@ -13,7 +13,9 @@ use crate::db::schema::{bookings, referrals};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::no_attendance;
-use crate::domain::scheduling::{decision_change_allowed, decision_time, referral_allowed, ReferralDecision};
+use crate::domain::scheduling::{
+    decision_change_allowed, decision_time, referral_allowed, BookingStatus, ReferralDecision,
+};
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
 use crate::store::rows::{find_with_current_screening, lock_attendance};
@@ -131,7 +133,11 @@ fn record_once(
             audit::record(conn, &AuditEvent::new(actor, Action::Read, "referral", id.0, key))?;
             return Ok(ReferralRecorded::Replay(stored.clone()));
         }
-        decision_change_allowed(stored.decision, row.decision, has_booking(conn, id)?)?;
+        decision_change_allowed(
+            stored.decision,
+            row.decision,
+            has_booking(conn, id, &BookingStatus::HOLDING_A_SLOT)?,
+        )?;
     }
     decision_time(decided, screened_at.get(), now)?;
     if existing.is_some() {
@@ -172,13 +178,17 @@ fn find_for_update(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResul
     }
 }
 
-/// Whether a booking that is not cancelled holds a slot for the referral. (Read here, not
-/// through the bookings store, which depends on this one.)
-fn has_booking(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bool> {
+/// Whether the referral has a booking in one of `statuses`. (Read here, not through the bookings
+/// store, which depends on this one.)
+pub(super) fn has_booking(
+    conn: &mut DbConnection,
+    attendance_id: DbUuid,
+    statuses: &[BookingStatus],
+) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         bookings::table
             .filter(bookings::attendance_id.eq(attendance_id))
-            .filter(bookings::status.ne("cancelled")),
+            .filter(bookings::status.eq_any(statuses)),
     ))
     .get_result(conn)
 }

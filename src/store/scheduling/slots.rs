@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use super::{health_workers, violates};
 use crate::db::schema::{bookings, health_workers as health_workers_table, slots};
 use crate::db::types::{DbTime, DbUuid};
-use crate::db::{write_transaction, DbConnection};
+use crate::db::{lock_row, write_transaction, DbConnection};
 use crate::domain::scheduling::{no_health_worker, no_slot, slot_booked, slot_overlap, slots_not_in_past, Span};
 use crate::store::{Actor, Store, StoreError};
 
@@ -200,19 +200,10 @@ pub(super) fn find_live_slot(conn: &mut DbConnection, id: DbUuid) -> QueryResult
     live_slot_listings().filter(slots::id.eq(id)).first(conn).optional()
 }
 
-/// Locks the slot row until the transaction ends (PostgreSQL `FOR UPDATE`): a booking being made
-/// for it holds a share lock, so a withdrawal waits for it and then sees it. SQLite needs nothing.
+/// Locks the slot row until the transaction ends: a booking being made for it holds a share
+/// lock, so a withdrawal waits for it and then sees it.
 fn lock(conn: &mut DbConnection, id: DbUuid) -> QueryResult<()> {
-    match conn {
-        DbConnection::Pg(pg) => slots::table
-            .find(id)
-            .select(slots::id)
-            .for_update()
-            .first::<DbUuid>(pg)
-            .optional()
-            .map(|_| ()),
-        DbConnection::Sqlite(_) => Ok(()),
-    }
+    lock_row(conn, "SELECT id FROM slots WHERE id = $1 FOR UPDATE", id)
 }
 
 /// Withdraws a live slot that no booking holds. `Ok(false)`: nothing was withdrawn.
