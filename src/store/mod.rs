@@ -165,42 +165,6 @@ impl Store {
         }
     }
 
-    pub fn attendances(&self) -> attendances::Attendances<'_> {
-        attendances::Attendances::new(self)
-    }
-
-    pub fn screenings(&self) -> screenings::Screenings<'_> {
-        screenings::Screenings::new(self)
-    }
-
-    pub fn statistics(&self) -> statistics::Statistics<'_> {
-        statistics::Statistics::new(self)
-    }
-
-    pub fn audit(&self) -> audit::AuditTrail<'_> {
-        audit::AuditTrail::new(self)
-    }
-
-    pub fn health_workers(&self) -> scheduling::HealthWorkers<'_> {
-        scheduling::HealthWorkers::new(self)
-    }
-
-    pub fn slots(&self) -> scheduling::Slots<'_> {
-        scheduling::Slots::new(self)
-    }
-
-    pub fn referrals(&self) -> scheduling::Referrals<'_> {
-        scheduling::Referrals::new(self)
-    }
-
-    pub fn bookings(&self) -> scheduling::Bookings<'_> {
-        scheduling::Bookings::new(self)
-    }
-
-    pub fn follow_ups(&self) -> scheduling::FollowUps<'_> {
-        scheduling::FollowUps::new(self)
-    }
-
     /// The group-commit queues, when they run.
     fn batches(&self) -> Option<&batches::Batches> {
         self.batches.as_deref()
@@ -239,6 +203,32 @@ impl Store {
     {
         run_on(self.statistics_pool.clone(), work).await
     }
+}
+
+/// One accessor on `Store` per aggregate's store (`store.attendances()`, `store.bookings()`, …),
+/// each made with the store's `new(&Store)`.
+macro_rules! store_accessors {
+    ($($name:ident: $module:ident::$store:ident),* $(,)?) => {
+        impl Store {
+            $(
+                pub fn $name(&self) -> $module::$store<'_> {
+                    $module::$store::new(self)
+                }
+            )*
+        }
+    };
+}
+
+store_accessors! {
+    attendances: attendances::Attendances,
+    screenings: screenings::Screenings,
+    statistics: statistics::Statistics,
+    audit: audit::AuditTrail,
+    health_workers: scheduling::HealthWorkers,
+    slots: scheduling::Slots,
+    referrals: scheduling::Referrals,
+    bookings: scheduling::Bookings,
+    follow_ups: scheduling::FollowUps,
 }
 
 async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, StoreError>
