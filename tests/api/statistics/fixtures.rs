@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
 use crate::scheduling_helpers::{assert_kind, book, decide, id_of, json_with, outcome, rfc, BOOKINGS};
+pub use crate::scheduling_helpers::{negative_answers, positive_answers};
 
 pub const FUNNEL: &str = "/api/v1/statistics/funnel";
 pub const REATTENDANCE: &str = "/api/v1/statistics/reattendance";
@@ -183,26 +184,6 @@ pub async fn planned_visit(
     arrived_at: DateTime<Utc>,
 ) -> String {
     id_of(&attend_as(app, patient, condition, site, arrived_at, "planned").await)
-}
-
-/// pat-2009, a man: 12 units in a day is more than 8 → positive (DOMAIN.md §4).
-pub fn positive_answers() -> Value {
-    json!({
-        "drinks_alcohol": true,
-        "max_units_in_a_day": 12,
-        "drinking_frequency": "less_than_weekly",
-        "attendance_related": false,
-    })
-}
-
-/// pat-2009, a man: 4 units, less than weekly, not related → negative (DOMAIN.md §4).
-pub fn negative_answers() -> Value {
-    json!({
-        "drinks_alcohol": true,
-        "max_units_in_a_day": 4,
-        "drinking_frequency": "less_than_weekly",
-        "attendance_related": false,
-    })
 }
 
 async fn put_screening(app: &TestApp, id: &str, body: &Value, status: u16) -> Value {
