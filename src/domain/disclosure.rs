@@ -48,12 +48,13 @@ fn is_small(count: i64) -> bool {
 /// 5; 0 stays 0. Secondary — while any relation has exactly one suppressed cell among its total
 /// and parts, suppress one more cell of that relation: the unsuppressed part with the smallest
 /// non-zero true value (ties: lowest cell index); if no part qualifies, the total if it is
-/// non-zero; otherwise the smallest remaining unsuppressed cell of the relation. Repeat to a
+/// non-zero; a true zero is never hidden. Repeat to a
 /// fixpoint (a secondary suppression can break another relation that shares the cell). Then,
 /// while a reader who knows these rules could still pin a hidden cell by interval reasoning
 /// ([`pinned`]: small cells are 1–7, a second cell is at most the open parts it was chosen
 /// before, published counts are within 2 of the truth), hide one more cell of its relation the
-/// same way, and go round again. This happens only at rounding edges, e.g. 28 = 7 + 7 + 7 + 7.
+/// same way (in the first of its relations that still has a non-zero open cell), and go round
+/// again. This happens only at rounding edges, e.g. 28 = 7 + 7 + 7 + 7.
 ///
 /// A relation with a single cell (a total without parts) cannot be helped and is left alone.
 ///
@@ -189,13 +190,14 @@ fn tighten(lo: &mut [i64], hi: &mut [i64], cell: usize, low: i64, high: i64) -> 
 }
 
 /// The cell secondary suppression hides next in a relation that gives one suppressed cell away
-/// (see [`protect`]); `None` when every cell of the relation is already suppressed.
+/// (see [`protect`]); `None` when every non-zero cell of the relation is already suppressed.
+/// A true zero is never hidden: zero stays zero (DOMAIN.md §8), and hiding it would not widen
+/// what a reader can infer about any other cell of the relation.
 fn second_cell(values: &[i64], suppressed: &[bool], relation: &Relation) -> Option<usize> {
     let smallest = |cells: &mut dyn Iterator<Item = usize>| cells.min_by_key(|&c| (values[c], c));
     let open = |c: &usize| !suppressed[*c];
     smallest(&mut relation.parts.iter().copied().filter(open).filter(|&c| values[c] != 0))
         .or_else(|| (open(&relation.total) && values[relation.total] != 0).then_some(relation.total))
-        .or_else(|| smallest(&mut relation.cells().filter(open)))
 }
 
 /// A rate computed from published numbers: None when either is suppressed or the denominator is
@@ -448,6 +450,29 @@ mod tests {
                     Some(0),
                 ],
             },
+            Crafted {
+                // Found by the random tables. R0: c1 = c3 + c4 (1 = 0 + 1), R1: c5 = c2 + c1
+                // (12 = 11 + 1), R2: c2 = c6 + c7 + c8 + c9 (11 = 1 + 8 + 1 + 1). The 1s are
+                // primary; R1 has one star, so c2 (11) is hidden. Then a reader pins everything:
+                // c2 ≥ 1 + 8 + 1 + 1 = 11 and c1 ≥ 1, while c5 (published 10) ≤ 12, so c2 = 11 and
+                // c1 = 1. c1's first relation R0 has only the zero c3 open, and a zero is never
+                // hidden, so the help comes from R1: its total c5 is hidden too.
+                why: "a pinned cell whose first relation has only a zero left is helped by its next relation",
+                values: vec![0, 1, 11, 0, 1, 12, 1, 8, 1, 1],
+                relations: vec![relation(1, &[3, 4]), relation(5, &[2, 1]), relation(2, &[6, 7, 8, 9])],
+                published: vec![
+                    Some(0),
+                    None,
+                    None,
+                    Some(0),
+                    None,
+                    None,
+                    None,
+                    Some(10),
+                    None,
+                    None,
+                ],
+            },
         ]
     }
 
@@ -464,12 +489,12 @@ mod tests {
     }
 
     #[test]
-    fn the_last_resort_is_the_smallest_open_cell() {
-        // Never reached from true counts (a zero total has only zero parts, none of them small),
-        // so tested directly: the total is hidden already, every part is 0.
+    fn a_true_zero_is_never_the_second_cell() {
+        // The total is hidden already and every open part is 0: nothing in this relation can be
+        // hidden for its sake (the caller looks in the cell's other relations instead).
         let values = [0, 0, 0, 0];
         let suppressed = [true, false, false, false];
-        assert_eq!(second_cell(&values, &suppressed, &relation(0, &[3, 1, 2])), Some(1));
+        assert_eq!(second_cell(&values, &suppressed, &relation(0, &[3, 1, 2])), None);
         // Nothing left to hide: a total without parts.
         assert_eq!(second_cell(&[4], &[true], &relation(0, &[])), None);
         assert_eq!(protect(&[4], &[relation(0, &[])]), [None]);
