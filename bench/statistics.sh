@@ -90,7 +90,7 @@ WITH span AS (
     SELECT (timestamp :'from_date' AT TIME ZONE 'Europe/London') AS lo,
            (timestamp :'to_date' AT TIME ZONE 'Europe/London') AS hi
 ), att AS (
-    SELECT a.id, a.indications <> '' AS eligible
+    SELECT a.id, a.pat_indicated AS eligible
     FROM attendances a, span
     WHERE a.arrived_at >= span.lo AND a.arrived_at < span.hi
 ), current_screening AS (
@@ -175,7 +175,7 @@ WITH span AS (
     -- every attendance from the start of the period on, with how many attendances (any) and
     -- unplanned attendances the same patient made after it within 365 and 7 days
     SELECT a.id, a.patient_key, a.arrived_at,
-           a.indications <> '' AS eligible,
+           a.pat_indicated AS eligible,
            a.arrived_at < span.hi AS in_period,
            count(*) OVER next_365_days AS later_365_days,
            count(*) FILTER (WHERE a.attendance_category = 'unplanned') OVER next_7_days AS unplanned_7_days
@@ -232,7 +232,7 @@ cat >"$RESULTS/baseline-funnel.sqlite.sql" <<'SQL'
 -- sqlite_stat1 that demo-data leaves, SQLite 3.40 once planned a full scan of a materialized
 -- table per attendance for a join of two CTEs, which took a minute at 100k.
 WITH att AS (
-    SELECT a.id, a.indications <> '' AS eligible
+    SELECT a.id, a.pat_indicated AS eligible
     FROM attendances a
     WHERE a.arrived_at >= :lo AND a.arrived_at < :hi
 ), decided AS (
@@ -314,7 +314,7 @@ WITH timeline AS (
            count(*) OVER next_365_days AS later_365_days,
            count(*) FILTER (WHERE attendance_category = 'unplanned') OVER next_7_days AS unplanned_7_days
     FROM (SELECT a.id, a.patient_key, a.arrived_at, a.attendance_category,
-                 a.indications <> '' AS eligible,
+                 a.pat_indicated AS eligible,
                  a.arrived_at < :hi AS in_period,
                  unixepoch(substr(a.arrived_at, 1, 19)) * 1000000
                      + CAST(substr(a.arrived_at, 21, 6) AS INTEGER) AS us

@@ -235,6 +235,9 @@ pub struct Settings {
     /// A patient with at least this many earlier attendances in the window is a repeat attender.
     pub repeat_attender_min_prior: u32,
     pub repeat_attender_window_days: i64,
+    /// `PAT_MIN_AGE` (16): a patient younger than this on the day of arrival (known from the
+    /// date of birth) is not PAT-indicated and is left out of `eligible`.
+    pub min_age: u32,
     pub db_pool_size: u32,
     /// `PAT_WRITE_BATCH_SIZE` (32): on PostgreSQL, at most this many attendances (or screenings)
     /// that arrive together are written in one statement and one commit (`db::batch`). 0 writes
@@ -391,6 +394,13 @@ impl Settings {
                 |d| (1..=3650).contains(d),
                 "a whole number of days from 1 to 3650",
             )?,
+            min_age: parse_number(
+                "PAT_MIN_AGE",
+                get("PAT_MIN_AGE"),
+                crate::domain::eligibility::DEFAULT_MIN_AGE,
+                |a| *a <= 25,
+                "a whole number of years from 0 (no age limit) to 25",
+            )?,
             db_pool_size: parse_number(
                 "PAT_DB_POOL_SIZE",
                 get("PAT_DB_POOL_SIZE"),
@@ -498,6 +508,7 @@ mod tests {
         assert_eq!(s.booking_window_hours, 24);
         assert_eq!(s.repeat_attender_min_prior, 1);
         assert_eq!(s.repeat_attender_window_days, 365);
+        assert_eq!(s.min_age, 16);
         assert_eq!(s.jwt.issuer, "pat-service");
         assert_eq!(s.jwt.audience, "pat-service");
     }

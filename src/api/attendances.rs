@@ -11,7 +11,7 @@ use super::{text_field, AppState, Body, PathId};
 use crate::auth::Authorized;
 use crate::db::types::{DbTime, DbUuid};
 use crate::domain::attendance::AttendanceCategory;
-use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
+use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
 use crate::domain::patient::patient_key;
@@ -180,11 +180,13 @@ pub async fn create(
     let settings = &state.settings;
     let condition = input.presenting_condition;
     let new = input.into_new(settings.clock.now(), &auth.user.subject)?;
+    let under_age = under_min_age(new.date_of_birth, new.arrived_at.get(), settings.min_age);
     let rule = RepeatAttenderRule::new(
         condition,
         new.arrived_at.get(),
         settings.repeat_attender_min_prior,
         settings.repeat_attender_window_days,
+        under_age.unwrap_or(false),
     );
     match state.store.attendances().record(new, rule, &auth.actor()).await? {
         Recorded::Created(record) => Ok(HttpResponse::Created().json(AttendanceView::from(&record))),

@@ -46,8 +46,13 @@ pub struct AttendanceView {
     pub presenting_condition: PresentingCondition,
     pub presenting_condition_detail: Option<String>,
     pub attendance_category: AttendanceCategory,
-    /// Whether the PAT is indicated: one of the ten conditions, or a repeat attender.
+    /// Whether the PAT is indicated: one of the ten conditions, or a repeat attender, and the
+    /// patient not under `PAT_MIN_AGE` (default 16) on the day of arrival.
     pub pat_indicated: bool,
+    /// The attendance has an indication but the patient was under `PAT_MIN_AGE` on the day of
+    /// arrival (from the date of birth), so the PAT is not indicated. Always `false` without a
+    /// date of birth.
+    pub under_min_age: bool,
     /// Fixed when the attendance was recorded: the recorded condition if it is one of the ten,
     /// then `repeat_attender` when the patient had enough earlier attendances (DOMAIN.md §2).
     pub indications: Vec<PresentingCondition>,
@@ -81,6 +86,7 @@ impl From<&AttendanceRecord> for AttendanceView {
             presenting_condition_detail: row.presenting_condition_detail.clone(),
             attendance_category: row.attendance_category,
             pat_indicated: row.pat_indicated,
+            under_min_age: !row.pat_indicated && !row.indications.is_empty(),
             indications: row.indications.to_vec(),
             recorded_at: row.created_at.get(),
             recorded_by: row.created_by.clone(),

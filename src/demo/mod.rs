@@ -149,6 +149,8 @@ pub struct PathwayRules {
     pub repeat_attender_min_prior: u32,
     pub repeat_attender_window_days: i64,
     pub booking_window_hours: i64,
+    /// `PAT_MIN_AGE`: younger patients (with a known date of birth) are not PAT-indicated.
+    pub min_age: u32,
 }
 
 impl Default for PathwayRules {
@@ -157,6 +159,7 @@ impl Default for PathwayRules {
             repeat_attender_min_prior: 1,
             repeat_attender_window_days: 365,
             booking_window_hours: 24,
+            min_age: crate::domain::eligibility::DEFAULT_MIN_AGE,
         }
     }
 }
@@ -167,6 +170,7 @@ impl From<&Settings> for PathwayRules {
             repeat_attender_min_prior: s.repeat_attender_min_prior,
             repeat_attender_window_days: s.repeat_attender_window_days,
             booking_window_hours: s.booking_window_hours,
+            min_age: s.min_age,
         }
     }
 }

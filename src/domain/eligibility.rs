@@ -1,6 +1,8 @@
 //! Is the PAT indicated for this attendance? (DOMAIN.md §2)
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use super::calendar::london_date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -112,6 +114,26 @@ pub fn indications(
     found
 }
 
+/// `PAT_MIN_AGE` by default: the PAT's adult population. The studies included adults (18+);
+/// NICE PH24 recommends FAST or the PAT for 16–17-year-olds in an ED, so 16 and over are asked.
+pub const DEFAULT_MIN_AGE: u32 = 16;
+
+/// Age in completed years on `on` of someone born on `born`; 0 before the first birthday (and
+/// for a birth date after `on`, which validation refuses). Someone born on 29 February is a year
+/// older on 1 March in a year without one, as in UK law.
+pub fn age_on(born: NaiveDate, on: NaiveDate) -> u32 {
+    let years = on.year() - born.year() - i32::from((on.month(), on.day()) < (born.month(), born.day()));
+    u32::try_from(years).unwrap_or(0)
+}
+
+/// Whether a patient born on `date_of_birth` was younger than `min_age` on the Europe/London day
+/// of `arrived_at` (ages count in local days: a patient who turns 16 at 00:30 BST on the day of
+/// arrival is 16). `None` without a date of birth: the age is unknown and the PAT stays indicated
+/// by the presentation alone.
+pub fn under_min_age(date_of_birth: Option<NaiveDate>, arrived_at: DateTime<Utc>, min_age: u32) -> Option<bool> {
+    date_of_birth.map(|born| age_on(born, london_date(arrived_at)) < min_age)
+}
+
 /// The repeat-attender rule applied to one new attendance: the two possible answers, decided
 /// before the database is asked, and the window the database counts earlier attendances in.
 ///
@@ -128,18 +150,35 @@ pub struct RepeatAttenderRule {
     pub if_repeat: Vec<PresentingCondition>,
     /// The indications otherwise.
     pub otherwise: Vec<PresentingCondition>,
+    /// The patient was younger than `PAT_MIN_AGE` on the day of arrival (known only with a date
+    /// of birth): the indications are still recorded, but the PAT is not indicated.
+    pub under_age: bool,
 }
 
 impl RepeatAttenderRule {
     /// The rule for an attendance of `recorded` arriving at `arrived_at`, with the configured
     /// threshold (`PAT_REPEAT_ATTENDER_MIN_PRIOR`) and window (`PAT_REPEAT_ATTENDER_WINDOW_DAYS`).
-    pub fn new(recorded: PresentingCondition, arrived_at: DateTime<Utc>, min_prior: u32, window_days: i64) -> Self {
+    /// `under_age` comes from [`under_min_age`]; `false` when the date of birth is unknown.
+    pub fn new(
+        recorded: PresentingCondition,
+        arrived_at: DateTime<Utc>,
+        min_prior: u32,
+        window_days: i64,
+        under_age: bool,
+    ) -> Self {
         RepeatAttenderRule {
             since: arrived_at - Duration::days(window_days),
             min_prior,
             if_repeat: indications(recorded, min_prior, min_prior),
             otherwise: indications(recorded, 0, min_prior),
+            under_age,
         }
+    }
+
+    /// Whether the PAT is indicated with these `indications` (one of this rule's two answers):
+    /// some indication, and the patient is not under the minimum age.
+    pub fn pat_indicated(&self, indications: &[PresentingCondition]) -> bool {
+        !indications.is_empty() && !self.under_age
     }
 
     /// The indications given `prior` earlier attendances in the window.
@@ -158,6 +197,85 @@ mod tests {
     use super::PresentingCondition::*;
     use super::*;
     use crate::domain::test_support::assert_codes_are_the_serde_names;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn age_counts_completed_years() {
+        let born = date(2010, 6, 15);
+        assert_eq!(age_on(born, date(2026, 6, 14)), 15, "the day before the 16th birthday");
+        assert_eq!(age_on(born, date(2026, 6, 15)), 16, "on the birthday");
+        assert_eq!(age_on(born, date(2010, 6, 15)), 0, "the day of birth");
+        assert_eq!(
+            age_on(born, date(2009, 1, 1)),
+            0,
+            "before birth (refused elsewhere) is 0"
+        );
+        let leap = date(2008, 2, 29);
+        assert_eq!(
+            age_on(leap, date(2025, 2, 28)),
+            16,
+            "16 on 29/2/2024, still 16 on 28/2/2025"
+        );
+        assert_eq!(
+            age_on(leap, date(2026, 2, 28)),
+            17,
+            "17 on 1 March 2025: 28/2/2026 is before 18"
+        );
+        assert_eq!(
+            age_on(leap, date(2024, 2, 28)),
+            15,
+            "the day before a leap-year birthday"
+        );
+        assert_eq!(
+            age_on(leap, date(2023, 3, 1)),
+            15,
+            "15 from 1 March 2023 in a year without 29/2"
+        );
+        assert_eq!(age_on(leap, date(2023, 2, 28)), 14, "and 14 the day before");
+    }
+
+    #[test]
+    fn under_age_is_judged_on_the_london_day_of_arrival() {
+        let born = Some(date(2010, 6, 15));
+        // 23:30 UTC on 14 June 2026 is 00:30 BST on 15 June, the 16th birthday.
+        let just_after_midnight = DateTime::parse_from_rfc3339("2026-06-14T23:30:00Z").unwrap().to_utc();
+        assert_eq!(under_min_age(born, just_after_midnight, 16), Some(false));
+        let evening_before = DateTime::parse_from_rfc3339("2026-06-14T22:30:00Z").unwrap().to_utc();
+        assert_eq!(under_min_age(born, evening_before, 16), Some(true));
+        assert_eq!(
+            under_min_age(None, evening_before, 16),
+            None,
+            "no date of birth: unknown"
+        );
+        assert_eq!(
+            under_min_age(born, evening_before, 0),
+            Some(false),
+            "a minimum of 0 excludes no one"
+        );
+    }
+
+    #[test]
+    fn under_age_keeps_the_indications_but_the_pat_is_not_indicated() {
+        let at = DateTime::parse_from_rfc3339("2026-06-14T12:00:00Z").unwrap().to_utc();
+        let child = RepeatAttenderRule::new(HeadInjury, at, 1, 365, true);
+        assert_eq!(child.indications(0), &[HeadInjury]);
+        assert!(!child.pat_indicated(child.indications(0)));
+        assert!(!child.pat_indicated(child.indications(1)));
+        let adult = RepeatAttenderRule::new(HeadInjury, at, 1, 365, false);
+        assert!(adult.pat_indicated(adult.indications(0)));
+        let other = RepeatAttenderRule::new(Other, at, 1, 365, false);
+        assert!(
+            !other.pat_indicated(other.indications(0)),
+            "no indication: not indicated"
+        );
+        assert!(
+            other.pat_indicated(other.indications(1)),
+            "a repeat attender is indicated"
+        );
+    }
 
     #[test]
     fn indications_table() {

@@ -62,8 +62,8 @@ impl NewAttendance {
             && self.attendance_category == stored.attendance_category
     }
 
-    /// The stored attendance, with the indications the database chose.
-    fn stored(self, indications: Vec<PresentingCondition>) -> Attendance {
+    /// The stored attendance, with the indications the database chose by `rule`.
+    fn stored(self, rule: &RepeatAttenderRule, indications: Vec<PresentingCondition>) -> Attendance {
         Attendance {
             id: self.id,
             source_system: self.source_system,
@@ -78,7 +78,7 @@ impl NewAttendance {
             presenting_condition: self.presenting_condition,
             presenting_condition_detail: self.presenting_condition_detail,
             attendance_category: self.attendance_category,
-            pat_indicated: !indications.is_empty(),
+            pat_indicated: rule.pat_indicated(&indications),
             indications: Codes(indications),
             created_at: self.created_at,
             created_by: self.created_by,
@@ -162,7 +162,9 @@ impl<'a> Attendances<'a> {
             match batches.attendances.submit(job).await {
                 Ok(Some(indications)) => {
                     tracing::Span::current().record("created", true);
-                    return Ok(Recorded::Created(AttendanceRecord::new(new.stored(indications.0))));
+                    return Ok(Recorded::Created(AttendanceRecord::new(
+                        new.stored(&rule, indications.0),
+                    )));
                 }
                 Err(BatchError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
                 // Stored already (a retry, or a clash), or the batch failed: below tells which.
@@ -277,9 +279,9 @@ fn insert(
             .bind::<PortableTime, _>(since)
             .bind::<BigInt, _>(i64::from(rule.min_prior))
             .bind::<Text, _>(&if_repeat)
-            .bind::<Bool, _>(!if_repeat.is_empty())
+            .bind::<Bool, _>(rule.pat_indicated(&rule.if_repeat))
             .bind::<Text, _>(&otherwise)
-            .bind::<Bool, _>(!otherwise.is_empty())
+            .bind::<Bool, _>(rule.pat_indicated(&rule.otherwise))
             .bind_audit_event(event)
             .get_result(pg)?;
             chosen.indications.0
@@ -287,13 +289,13 @@ fn insert(
         DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
             let prior = count_in_window(conn, &new.patient_key, since, new.arrived_at)?;
             let indications = rule.indications(prior).to_vec();
-            let row = new.clone().stored(indications.clone());
+            let row = new.clone().stored(rule, indications.clone());
             diesel::insert_into(attendances::table).values(&row).execute(conn)?;
             audit::record(conn, event)?;
             Ok::<_, diesel::result::Error>(indications)
         })?,
     };
-    Ok(new.clone().stored(indications))
+    Ok(new.clone().stored(rule, indications))
 }
 
 fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {
@@ -393,9 +395,9 @@ pub(super) fn insert_batch(
         created_by.push(new.created_by.clone());
         since.push(DbTime::new(rule.since));
         min_prior.push(i64::from(rule.min_prior));
-        if_repeat_indicated.push(!rule.if_repeat.is_empty());
+        if_repeat_indicated.push(rule.pat_indicated(&rule.if_repeat));
         if_repeat.push(Codes(rule.if_repeat.clone()));
-        otherwise_indicated.push(!rule.otherwise.is_empty());
+        otherwise_indicated.push(rule.pat_indicated(&rule.otherwise));
         otherwise.push(Codes(rule.otherwise.clone()));
         audit.push(event);
     }

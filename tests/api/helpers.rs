@@ -332,6 +332,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         booking_window_hours: 24,
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,
+        min_age: 16,
         db_pool_size: 10,
         write_batch_size: write_batch_size(),
         statistics_database_url: None,

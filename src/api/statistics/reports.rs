@@ -70,14 +70,25 @@ pub struct NotScreened {
     pub not_recorded: Option<i64>,
 }
 
+/// Attendances with an indication that are not eligible, by reason.
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct NotIndicated {
+    /// The patient was younger than `PAT_MIN_AGE` on the day of arrival.
+    pub under_age: Option<i64>,
+}
+
 /// DOMAIN.md §7 funnel counts. Everything after `eligible` counts eligible attendances only;
 /// `booked` … `did_not_attend_by_lead_time` count accepted referrals. `null` = suppressed.
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct FunnelCounts {
     /// Every ED attendance recorded.
     pub attendances: Option<i64>,
-    /// Attendances whose stored indications are not empty.
+    /// PAT-indicated attendances: the stored indications are not empty and the patient was not
+    /// under `PAT_MIN_AGE` on the day of arrival.
     pub eligible: Option<i64>,
+    /// Eligible attendances without a date of birth, whose age could not be checked.
+    pub age_unknown: Option<i64>,
+    pub not_indicated: NotIndicated,
     /// Eligible attendances whose current screening is completed.
     pub screened: Option<i64>,
     pub not_screened: NotScreened,
@@ -173,7 +184,7 @@ fn funnel_relations() -> Vec<Relation> {
     ]
 }
 
-const FUNNEL_PATHS: [&str; 30] = [
+const FUNNEL_PATHS: [&str; 32] = [
     "counts.attendances",
     "counts.eligible",
     "counts.screened",
@@ -204,11 +215,13 @@ const FUNNEL_PATHS: [&str; 30] = [
     "counts.did_not_attend_by_lead_time.same_day",
     "counts.did_not_attend_by_lead_time.next_day",
     "counts.did_not_attend_by_lead_time.later",
+    "counts.not_indicated.under_age",
+    "counts.age_unknown",
 ];
 
 impl FunnelRow {
     /// The counts in the order of `FUNNEL_PATHS`.
-    pub fn values(&self) -> [i64; 30] {
+    pub fn values(&self) -> [i64; 32] {
         [
             self.attendances,
             self.eligible,
@@ -240,6 +253,8 @@ impl FunnelRow {
             self.did_not_attend_same_day,
             self.did_not_attend_next_day,
             self.did_not_attend_later,
+            self.not_indicated_under_age,
+            self.age_unknown,
         ]
     }
 }
@@ -284,6 +299,8 @@ pub fn funnel_group(key: String, row: &FunnelRow, disclosure: Disclosure) -> Fun
         counts: FunnelCounts {
             attendances: c[0],
             eligible: c[1],
+            age_unknown: c[31],
+            not_indicated: NotIndicated { under_age: c[30] },
             screened: c[2],
             not_screened: NotScreened {
                 refused: c[3],

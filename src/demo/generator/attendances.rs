@@ -67,7 +67,9 @@ impl Generator {
         let prior = p.history.iter().rev().take_while(|t| **t >= since).count();
         let prior = u32::try_from(prior).unwrap_or(u32::MAX);
         let found = eligibility::indications(condition, prior, self.rules.repeat_attender_min_prior);
-        let eligible = !found.is_empty();
+        let date_of_birth = p.dob_known.then_some(p.birth);
+        let under_age = eligibility::under_min_age(date_of_birth, at, self.rules.min_age).unwrap_or(false);
+        let eligible = !found.is_empty() && !under_age;
         let indications = found.iter().map(|c| c.code()).collect::<Vec<_>>().join(",");
         p.history.push(at);
         let site = if self.rng.chance(0.85) {
@@ -83,7 +85,7 @@ impl Generator {
             nhs_number: p.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             local_id: p.local_id.clone(),
             sex: p.sex.code(),
-            date_of_birth: p.dob_known.then_some(p.birth),
+            date_of_birth,
             site,
             arrived_at: at,
             presenting_condition: condition.code(),

@@ -184,6 +184,7 @@ mod tests {
     use crate::domain::eligibility::{self, PresentingCondition};
     use crate::domain::pat::{self, Answers, PatRule, Sex};
     use crate::domain::scheduling::LeadTime;
+    use chrono::Datelike;
     use std::collections::{HashMap, HashSet};
 
     #[test]
@@ -268,8 +269,23 @@ mod tests {
                 a.patient_key == format!("nhs:{}", a.nhs_number.clone().unwrap_or_default())
                     || (a.nhs_number.is_none() && a.patient_key == format!("local:{}", a.local_id.clone().unwrap()))
             );
-            assert_eq!(a.pat_indicated, !a.indications.is_empty());
+            // Indicated: some indication, and not known to be under 16 on the day (London).
+            let under_16 = a.date_of_birth.is_some_and(|born| {
+                let day = crate::domain::calendar::london_date(a.arrived_at);
+                // 29 February: the birthday is 1 March in a year without one.
+                let sixteenth = born
+                    .with_year(born.year() + 16)
+                    .unwrap_or_else(|| chrono::NaiveDate::from_ymd_opt(born.year() + 16, 3, 1).unwrap());
+                day < sixteenth
+            });
+            assert_eq!(a.pat_indicated, !a.indications.is_empty() && !under_16);
         }
+        let children = batch
+            .attendances
+            .iter()
+            .filter(|a| !a.indications.is_empty() && !a.pat_indicated)
+            .count();
+        check!(children > 0, "some children attend with an indication");
         let with_nhs = batch.attendances.iter().filter(|a| a.nhs_number.is_some()).count() as f64 / 20_000.0;
         check!((0.8..0.95).contains(&with_nhs), "NHS number share {with_nhs}");
         let other = batch

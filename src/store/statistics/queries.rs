@@ -138,8 +138,10 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
 }
 
 /// The attendances in scope with their group key and pathway summary:
-/// `att (id, patient_key, arrived_at, eligible, gkey, status, result, advice_given, leaflet_given,
-/// decision, unplanned_within_7d)`.
+/// `att (id, patient_key, arrived_at, eligible, gkey, under_age, age_unknown, status, result,
+/// advice_given, leaflet_given, decision, unplanned_within_7d)`. `eligible`: PAT-indicated (some
+/// indication, and not under `PAT_MIN_AGE`); `under_age`: an indication, but under the minimum
+/// age; `age_unknown`: no date of birth.
 ///
 /// The summary columns are kept by triggers (migration `pathway_summary`): the current
 /// screening's status, result, advice and leaflet, the referral decision, and whether an
@@ -156,7 +158,9 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> St
         "{periods},
          att AS (
              SELECT a.id, a.patient_key, a.arrived_at,
-                    CASE WHEN a.indications <> '' THEN 1 ELSE 0 END AS eligible, {gkey} AS gkey,
+                    CASE WHEN a.pat_indicated THEN 1 ELSE 0 END AS eligible, {gkey} AS gkey,
+                    CASE WHEN a.indications <> '' AND NOT a.pat_indicated THEN 1 ELSE 0 END AS under_age,
+                    CASE WHEN a.date_of_birth IS NULL THEN 1 ELSE 0 END AS age_unknown,
                     a.screening_status AS status, a.screening_result AS result,
                     a.screening_advice_given AS advice_given, a.screening_leaflet_given AS leaflet_given,
                     a.referral_decision AS decision,
@@ -240,6 +244,12 @@ pub struct FunnelRow {
     pub did_not_attend_next_day: i64,
     #[diesel(sql_type = BigInt)]
     pub did_not_attend_later: i64,
+    /// Attendances with an indication whose patient was under `PAT_MIN_AGE` (not eligible).
+    #[diesel(sql_type = BigInt)]
+    pub not_indicated_under_age: i64,
+    /// Eligible attendances without a date of birth: their age could not be checked.
+    #[diesel(sql_type = BigInt)]
+    pub age_unknown: i64,
 }
 
 /// A row of a grouped report (the funnel, the referral trend), one per group key `gkey`. The
@@ -279,7 +289,7 @@ impl GroupRow for FunnelRow {
 /// (kept by triggers from the bookings and unmet booking attempts) joined on.
 fn funnel_rows() -> &'static str {
     "c AS (
-         SELECT att.gkey, att.eligible, att.status, att.result, att.advice_given, att.leaflet_given, att.decision,
+         SELECT att.gkey, att.eligible, att.under_age, att.age_unknown, att.status, att.result, att.advice_given, att.leaflet_given, att.decision,
                 CASE WHEN bs.booked THEN 1 ELSE 0 END AS booked,
                 CASE WHEN bs.all_cancelled THEN 1 ELSE 0 END AS all_cancelled,
                 CASE WHEN bs.first_within_window THEN 1 ELSE 0 END AS first_within,
@@ -336,6 +346,8 @@ pub(super) fn funnel(conn: &mut DbConnection, scope: &Scope) -> QueryResult<Vec<
         count_if(positive, "positive"),
         count_if(&format!("{positive} AND c.advice_given"), "advice_given"),
         count_if(&format!("{positive} AND c.leaflet_given"), "leaflet_given"),
+        count_if("c.under_age = 1", "not_indicated_under_age"),
+        count_if("c.eligible = 1 AND c.age_unknown = 1", "age_unknown"),
     ]);
     let mut of_referral = vec![
         (format!("{positive} AND c.decision IS NOT NULL"), "offered".to_owned()),
@@ -440,7 +452,7 @@ pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<V
          FROM referrals r
          {first} JOIN attendances a ON a.id = r.attendance_id
          JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
-         WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.indications <> ''
+         WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.pat_indicated
            AND a.screening_result = 'positive'{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),

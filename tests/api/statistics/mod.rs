@@ -20,6 +20,7 @@ mod fixtures;
 mod hand_working;
 
 mod access;
+mod age;
 mod calendar;
 mod csv;
 mod disclosure;
