@@ -460,18 +460,7 @@ mod tests {
                 why: "a pinned cell whose first relation has only a zero left is helped by its next relation",
                 values: vec![0, 1, 11, 0, 1, 12, 1, 8, 1, 1],
                 relations: vec![relation(1, &[3, 4]), relation(5, &[2, 1]), relation(2, &[6, 7, 8, 9])],
-                published: vec![
-                    Some(0),
-                    None,
-                    None,
-                    Some(0),
-                    None,
-                    None,
-                    None,
-                    Some(10),
-                    None,
-                    None,
-                ],
+                published: vec![Some(0), None, None, Some(0), None, None, None, Some(10), None, None],
             },
         ]
     }
