@@ -231,6 +231,11 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// The PAT rule used when a screening names none (DOMAIN.md §4).
     pub default_rule: PatRule,
+    /// `PAT_ACCEPT_TEST_NHS_NUMBERS` (false): accept NHS numbers from the NHS test range (999 000
+    /// 0000 – 999 999 9999) in requests. Off in production: the NHS never issues them, so one
+    /// arriving there is a test record in the wrong system. Placeholders (ten equal digits) are
+    /// refused either way (`NhsNumber::parse_for_patient`).
+    pub accept_test_nhs_numbers: bool,
     pub booking_window_hours: i64,
     /// A patient with at least this many earlier attendances in the window is a repeat attender.
     pub repeat_attender_min_prior: u32,
@@ -289,6 +294,19 @@ fn parse_number<T: std::str::FromStr>(
         Some(raw) => match raw.trim().parse::<T>() {
             Ok(v) if accept(&v) => Ok(v),
             _ => Err(invalid(name, format!("{raw:?} is not {expect}"))),
+        },
+    }
+}
+
+/// A `true`/`false` setting. Anything else (`1`, `yes`, `TRUE`) is refused rather than guessed at:
+/// a misspelt switch should stop the service, not silently leave it at its default.
+fn parse_bool(name: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(raw) => match raw.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(invalid(name, format!("{raw:?} is not true or false"))),
         },
     }
 }
@@ -373,6 +391,11 @@ impl Settings {
                 audience: get("PAT_JWT_AUDIENCE").unwrap_or_else(|| "pat-service".to_owned()),
             },
             default_rule,
+            accept_test_nhs_numbers: parse_bool(
+                "PAT_ACCEPT_TEST_NHS_NUMBERS",
+                get("PAT_ACCEPT_TEST_NHS_NUMBERS"),
+                false,
+            )?,
             booking_window_hours: parse_number(
                 "PAT_BOOKING_WINDOW_HOURS",
                 get("PAT_BOOKING_WINDOW_HOURS"),
@@ -504,6 +527,7 @@ mod tests {
         assert_eq!(s.database_url.expose(), "sqlite://pat-service.db");
         assert_eq!(s.listen, "127.0.0.1:8080");
         assert_eq!(s.default_rule, PatRule::Pat2009);
+        assert!(!s.accept_test_nhs_numbers);
         assert_eq!(s.write_batch_size, 32);
         assert_eq!(s.booking_window_hours, 24);
         assert_eq!(s.repeat_attender_min_prior, 1);
@@ -674,6 +698,25 @@ mod tests {
         ] {
             assert!(
                 settings(&[("PAT_JWT_SECRET", &secret), (name, value)], false).is_err(),
+                "{name}={value} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn accepting_test_nhs_numbers_is_true_or_false_only() {
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let name = "PAT_ACCEPT_TEST_NHS_NUMBERS";
+        for (value, expected) in [("true", true), ("false", false), (" true ", true)] {
+            let read = settings(&[secret, (name, value)], false).unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert_eq!(read.accept_test_nhs_numbers, expected, "{value:?}");
+        }
+        for value in ["1", "0", "yes", "no", "TRUE", "False", "on", "ture"] {
+            assert!(
+                matches!(
+                    settings(&[secret, (name, value)], false),
+                    Err(ConfigError::Invalid { name: refused, .. }) if refused == name
+                ),
                 "{name}={value} must be refused"
             );
         }

@@ -40,6 +40,8 @@ const EARLIEST_YEAR: i32 = 1900;
 #[serde(deny_unknown_fields)]
 pub struct PatientInput {
     /// NHS number, 10 digits (spaces or hyphens between groups allowed), checked by modulus 11.
+    /// Placeholders (ten equal digits, such as 0000000000) are refused, and so are numbers from
+    /// the NHS test range (starting 999) unless the service is configured to accept them.
     #[serde(default)]
     #[schema(example = "9434765919")]
     pub nhs_number: Option<String>,
@@ -81,7 +83,14 @@ pub struct CreateAttendance {
 
 impl CreateAttendance {
     /// Validates everything at once, so one 422 lists every problem. Nothing is written.
-    pub fn into_new(self, now: DateTime<Utc>, recorded_by: &str) -> Result<NewAttendance, ApiError> {
+    /// `accept_test_nhs_numbers` is `PAT_ACCEPT_TEST_NHS_NUMBERS` (see
+    /// [`NhsNumber::parse_for_patient`]).
+    pub fn into_new(
+        self,
+        now: DateTime<Utc>,
+        recorded_by: &str,
+        accept_test_nhs_numbers: bool,
+    ) -> Result<NewAttendance, ApiError> {
         let mut errors = Vec::new();
         let source_system = match self.source_system.as_deref() {
             None => Some("default".to_owned()),
@@ -90,7 +99,7 @@ impl CreateAttendance {
         let source_id = text_field(&mut errors, "source_id", Some(&self.source_id), 200);
         let nhs_number = match self.patient.nhs_number.as_deref() {
             None => None,
-            Some(raw) => match NhsNumber::parse(raw) {
+            Some(raw) => match NhsNumber::parse_for_patient(raw, accept_test_nhs_numbers) {
                 Ok(n) => Some(n),
                 Err(e) => {
                     errors.push(FieldError::new("patient.nhs_number", e.to_string()));
@@ -179,7 +188,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let settings = &state.settings;
     let condition = input.presenting_condition;
-    let new = input.into_new(settings.clock.now(), &auth.user.subject)?;
+    let new = input.into_new(
+        settings.clock.now(),
+        &auth.user.subject,
+        settings.accept_test_nhs_numbers,
+    )?;
     let under_age = under_min_age(new.date_of_birth, new.arrived_at.get(), settings.min_age);
     let rule = RepeatAttenderRule::new(
         condition,

@@ -64,8 +64,10 @@ impl RecordScreeningRequest {
 /// Rules (DOMAIN.md §4): `pat-2009` (default) is positive for more than 8 units in a day (men)
 /// or more than 6 (women, other and unknown sex — the conservative choice), or when the patient
 /// says the attendance is related to alcohol. `pat-2004`: 8 (men) / 6 or more at least weekly,
-/// or related. `sips-pat`: related, else heavy drinking monthly or more often. Daily drinking
-/// raises the `possible_dependence` alert.
+/// or related. `sips-pat`: related, else heavy drinking monthly or more often. Drinking every
+/// day (`drinking_frequency` or `heavy_drinking_frequency` `daily`) raises the
+/// `possible_dependence` alert under every rule: `pat-2004` and `sips-pat` take an optional
+/// `drinking_frequency` for it, which does not change their result.
 #[utoipa::path(
     tag = "screening",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),

@@ -25,7 +25,9 @@
 //!
 //! NHS numbers are drawn from the 999 range, which the NHS reserves for testing and never issues
 //! (beyond about 900,000 patients the next blocks, 998 and down, are used): demo data must not
-//! carry real patients' identifiers.
+//! carry real patients' identifiers. The rows go straight to the database, never through
+//! `POST /attendances`, so they need no `PAT_ACCEPT_TEST_NHS_NUMBERS`; the service reads them back
+//! with [`NhsNumber::parse`], which checks only the form and the check digit.
 //!
 //! The code, one concern a file: `rng` the PRNG, `generator` what is generated (a file for each
 //! part of the pathway), `rows` the rows it makes, `sql` those rows as SQL text, `writer` the
@@ -33,6 +35,7 @@
 //! end.
 //!
 //! [`pat::score`]: crate::domain::pat::score
+//! [`NhsNumber::parse`]: crate::domain::nhs_number::NhsNumber::parse
 
 mod generator;
 mod rng;

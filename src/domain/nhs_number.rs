@@ -19,6 +19,17 @@ pub enum NhsNumberError {
     /// The tenth digit is not the check digit of the first nine (most often a typing error).
     #[error("is not a valid NHS number: the check digit does not match")]
     CheckDigitMismatch,
+    /// Ten equal digits (0000000000, 9999999999): each passes modulus 11, and EPRs use them as
+    /// "NHS number unknown". Taken as a patient's, they would make strangers one patient (one
+    /// repeat attender, one history). Refused from every request, test number or not.
+    #[error("is a placeholder (all digits the same), not a patient's NHS number")]
+    Placeholder,
+    /// In 999 000 0000 – 999 999 9999, which the NHS reserves for testing and never issues to a
+    /// patient. Refused unless the service accepts test numbers (`PAT_ACCEPT_TEST_NHS_NUMBERS`).
+    #[error(
+        "is a test number (the NHS reserves 999 000 0000 to 999 999 9999 for testing), not a patient's NHS number"
+    )]
+    TestNumber,
 }
 
 impl NhsNumber {
@@ -64,11 +75,36 @@ impl NhsNumber {
         Some(Self(digits))
     }
 
+    /// Parses the NHS number a request gives for a patient: [`NhsNumber::parse`], then refuses
+    /// what is valid by the check digit but is nobody's number. Ten equal digits are always
+    /// refused ([`NhsNumberError::Placeholder`]); a number from the NHS test range (starting 999)
+    /// is refused unless `accept_test_numbers` (`PAT_ACCEPT_TEST_NHS_NUMBERS`, for test
+    /// environments; [`NhsNumberError::TestNumber`]).
+    ///
+    /// `parse` itself stays the check of form and check digit only: it reads back what was stored
+    /// (rows recorded before these refusals, and the demo data, which is written straight to the
+    /// database with numbers from the test range), and a stored number must always read back.
+    pub fn parse_for_patient(input: &str, accept_test_numbers: bool) -> Result<Self, NhsNumberError> {
+        let number = Self::parse(input)?;
+        let digits = number.0.as_bytes();
+        if digits.iter().all(|&d| Some(&d) == digits.first()) {
+            return Err(NhsNumberError::Placeholder);
+        }
+        if !accept_test_numbers && number.0.starts_with(TEST_RANGE_PREFIX) {
+            return Err(NhsNumberError::TestNumber);
+        }
+        Ok(number)
+    }
+
     /// The 10 digits, without separators.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// The first three digits of the NHS test range, 999 000 0000 – 999 999 9999: numbers the NHS
+/// never issues to patients, for test systems and demonstrations.
+const TEST_RANGE_PREFIX: &str = "999";
 
 /// Returns the 10 ASCII digits of `s` if it is written as 10 digits or in the 3-3-4 grouping with
 /// one kind of separator (space or hyphen); `None` otherwise.
@@ -196,6 +232,91 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_and_test_numbers_are_not_a_patients_number() {
+        // Ten equal digits d pass modulus 11: the sum is d·(10+9+…+2) = 54·d, and 54 = 4·11 + 10,
+        // so for d = 1…9 the sum mod 11 is 10·d mod 11 = 11 − d, and the check is 11 − (11 − d) = d.
+        // 0000000000: sum 0; 11 − 0 = 11, which becomes 0 = the tenth digit ✓.
+        // 9999999999: sum 54·9 = 486 = 44·11 + 2; 11 − 2 = 9 ✓.
+        // 5555555555: sum 54·5 = 270 = 24·11 + 6; 11 − 6 = 5 ✓.
+        // 9990000018: 9·10 + 9·9 + 9·8 + 1·2 = 245 = 22·11 + 3; 11 − 3 = 8 ✓. The first valid
+        //   number of the test range: 999000000 sums to 243 = 22·11 + 1, check 10.
+        // 9999999980: 243 + 9·(7+6+5+4+3) + 8·2 = 243 + 225 + 16 = 484 = 44·11; 11 becomes 0 ✓.
+        // 9989999996: 9·10 + 9·9 + 8·8 + 9·(7+6+5+4+3+2) = 90 + 81 + 64 + 243 = 478 = 43·11 + 5;
+        //   11 − 5 = 6 ✓: the last number before the test range.
+        // 9990000017: 245 gives check 8, not 7.
+        use NhsNumberError::{CheckDigitMismatch, Placeholder, TestNumber};
+        type Row = (
+            &'static str,
+            Result<&'static str, NhsNumberError>,
+            Result<&'static str, NhsNumberError>,
+            &'static str,
+        );
+        // (input, refusing test numbers, accepting them, why)
+        let cases: &[Row] = &[
+            ("0000000000", Err(Placeholder), Err(Placeholder), "all zeros"),
+            (
+                "9999999999",
+                Err(Placeholder),
+                Err(Placeholder),
+                "all nines, in the test range too",
+            ),
+            ("5555555555", Err(Placeholder), Err(Placeholder), "all fives"),
+            ("555 555 5555", Err(Placeholder), Err(Placeholder), "all fives, grouped"),
+            (
+                "9990000018",
+                Err(TestNumber),
+                Ok("9990000018"),
+                "the first of the test range",
+            ),
+            ("999-000-0018", Err(TestNumber), Ok("9990000018"), "grouped test number"),
+            (
+                "9999999980",
+                Err(TestNumber),
+                Ok("9999999980"),
+                "near the end of the test range",
+            ),
+            (
+                "9989999996",
+                Ok("9989999996"),
+                Ok("9989999996"),
+                "just below the test range",
+            ),
+            ("9434765919", Ok("9434765919"), Ok("9434765919"), "an ordinary number"),
+            (
+                "943 476 5919",
+                Ok("9434765919"),
+                Ok("9434765919"),
+                "an ordinary number, grouped",
+            ),
+            (
+                "9990000017",
+                Err(CheckDigitMismatch),
+                Err(CheckDigitMismatch),
+                "the check digit is checked first",
+            ),
+        ];
+        for (input, refusing, accepting, why) in cases {
+            if *refusing != Err(CheckDigitMismatch) {
+                // The placeholders and test numbers pass the modulus-11 check (worked out above).
+                let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+                assert_eq!(
+                    NhsNumber::parse(input).map(|n| n.as_str().to_owned()),
+                    Ok(digits),
+                    "{why}: parse checks only the form and the check digit: {input:?}"
+                );
+            }
+            for (accept_test_numbers, expected) in [(false, refusing), (true, accepting)] {
+                let got = NhsNumber::parse_for_patient(input, accept_test_numbers);
+                assert_eq!(
+                    got.as_ref().map(NhsNumber::as_str).map_err(Clone::clone),
+                    expected.clone(),
+                    "{why}: {input:?}, accept_test_numbers {accept_test_numbers}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn error_messages_read_after_a_field_name() {
         assert_eq!(
             NhsNumberError::CheckDigitWouldBeTen.to_string(),
@@ -208,6 +329,11 @@ mod tests {
         assert!(NhsNumberError::NotTenDigits
             .to_string()
             .starts_with("must be 10 digits"));
+        assert_eq!(
+            NhsNumberError::Placeholder.to_string(),
+            "is a placeholder (all digits the same), not a patient's NHS number"
+        );
+        assert!(NhsNumberError::TestNumber.to_string().starts_with("is a test number"));
     }
 
     fn nine_digits() -> impl Strategy<Value = Vec<u8>> {
@@ -282,6 +408,17 @@ mod tests {
         #[test]
         fn parse_never_panics(s in any::<String>()) {
             let _ = NhsNumber::parse(&s);
+            let _ = NhsNumber::parse_for_patient(&s, false);
+            let _ = NhsNumber::parse_for_patient(&s, true);
+        }
+
+        #[test]
+        fn a_patients_number_is_a_valid_number_and_reads_back(digits in valid_number(), accept in any::<bool>()) {
+            // What a request may record, `parse` (which reads stored numbers back) accepts as it is.
+            let s = render(&digits);
+            if let Ok(number) = NhsNumber::parse_for_patient(&s, accept) {
+                prop_assert_eq!(NhsNumber::parse(number.as_str()), Ok(number));
+            }
         }
     }
 }

@@ -90,7 +90,8 @@ impl Sex {
     }
 }
 
-/// "How often do you drink?" (DOMAIN.md §3, question 3; asked by pat-2009).
+/// "How often do you drink?" (DOMAIN.md §3, question 3): required by pat-2009, optional under
+/// pat-2004 and sips-pat, where it only raises the possible-dependence alert.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum DrinkingFrequency {
@@ -188,7 +189,8 @@ pub struct Answers {
     /// Q2 as the drinks named, converted with the form's unit guide (DOMAIN.md §3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drinks: Option<Vec<DrinkEntry>>,
-    /// Q3 "How often do you drink?" (pat-2009).
+    /// Q3 "How often do you drink?". Required by pat-2009; optional under pat-2004 and sips-pat,
+    /// which do not score it, but `daily` raises `possible_dependence` under every rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drinking_frequency: Option<DrinkingFrequency>,
     /// Days a week, 1–6, when `drinking_frequency` is `weekly`.
@@ -223,7 +225,7 @@ impl PatResult {
 #[serde(rename_all = "snake_case")]
 pub enum Alert {
     /// Daily drinking: the PAT 2009 form advises against it and tells the clinician to consider
-    /// Pabrinex and chlordiazepoxide (DOMAIN.md §3, question 3).
+    /// Pabrinex and chlordiazepoxide (DOMAIN.md §3, question 3). Raised under every rule.
     PossibleDependence,
 }
 
@@ -991,6 +993,61 @@ mod tests {
                 "sips-pat: daily heavy drinking alerts",
             ),
             (
+                PatRule::SipsPat,
+                Answers {
+                    drinking_frequency: Some(DrinkingFrequency::Daily),
+                    ..sips(false, Some(H::Never))
+                },
+                None,
+                &[Alert::PossibleDependence],
+                "sips-pat: daily drinking alerts whichever rule, even when negative",
+            ),
+            (
+                PatRule::SipsPat,
+                Answers {
+                    drinking_frequency: Some(DrinkingFrequency::Daily),
+                    ..non_drinker()
+                },
+                None,
+                &[],
+                "sips-pat: no alert for someone who does not drink",
+            ),
+            (
+                PatRule::Pat2004,
+                Answers {
+                    drinking_frequency: Some(DrinkingFrequency::Daily),
+                    ..non_drinker()
+                },
+                None,
+                &[],
+                "pat-2004: no alert for someone who does not drink",
+            ),
+            (
+                PatRule::Pat2004,
+                Answers {
+                    drinking_frequency: Some(DrinkingFrequency::Weekly),
+                    days_per_week: Some(6),
+                    ..pat2004(2.0, H::Never)
+                },
+                Some(2.0),
+                &[],
+                "pat-2004: drinking weekly is no alert",
+            ),
+            (
+                PatRule::Pat2004,
+                pat2004(2.0, H::Never),
+                Some(2.0),
+                &[],
+                "pat-2004: without drinking_frequency, no alert",
+            ),
+            (
+                PatRule::SipsPat,
+                sips(false, Some(H::Never)),
+                None,
+                &[],
+                "sips-pat: without drinking_frequency, no alert",
+            ),
+            (
                 PatRule::Pat2009,
                 Answers {
                     drinking_frequency: Some(DrinkingFrequency::Daily),
@@ -1025,6 +1082,99 @@ mod tests {
                 PatResult::Negative => vec![],
             };
             assert_eq!(got.next_steps, expected_steps, "{why}: next steps follow the result");
+        }
+    }
+
+    #[test]
+    fn drinking_frequency_never_changes_the_result_of_pat_2004_or_sips_pat() {
+        // (rule, sex, answers without drinking_frequency, result, why), each by hand from DOMAIN.md §4.
+        let cases: Vec<(PatRule, Sex, Answers, PatResult, &str)> = vec![
+            (
+                PatRule::Pat2004,
+                Sex::Male,
+                pat2004(2.0, H::Never),
+                Neg,
+                "2 units, never heavy",
+            ),
+            (
+                PatRule::Pat2004,
+                Sex::Male,
+                pat2004(8.0, H::Weekly),
+                Pos,
+                "8 or more weekly",
+            ),
+            (
+                PatRule::Pat2004,
+                Sex::Male,
+                pat2004(8.0, H::Monthly),
+                Neg,
+                "8 monthly is not weekly",
+            ),
+            (
+                PatRule::Pat2004,
+                Sex::Female,
+                pat2004(5.5, H::Daily),
+                Neg,
+                "5.5 is below 6",
+            ),
+            (
+                PatRule::Pat2004,
+                Sex::Male,
+                related(pat2004(1.0, H::Never)),
+                Pos,
+                "related",
+            ),
+            (
+                PatRule::SipsPat,
+                Sex::Male,
+                sips(false, Some(H::Never)),
+                Neg,
+                "never heavy",
+            ),
+            (
+                PatRule::SipsPat,
+                Sex::Male,
+                sips(false, Some(H::LessThanMonthly)),
+                Neg,
+                "less than monthly",
+            ),
+            (
+                PatRule::SipsPat,
+                Sex::Female,
+                sips(false, Some(H::Monthly)),
+                Pos,
+                "monthly",
+            ),
+            (PatRule::SipsPat, Sex::Male, sips(true, None), Pos, "related"),
+        ];
+        let frequencies = [
+            None,
+            Some(DrinkingFrequency::Daily),
+            Some(DrinkingFrequency::Weekly),
+            Some(DrinkingFrequency::LessThanWeekly),
+        ];
+        for (rule, sex, answers, expected, why) in cases {
+            let without = score(rule, sex, &answers).unwrap_or_else(|e| panic!("{why}: {e:?}"));
+            assert_eq!(without.result, expected, "{}: {why}", rule.code());
+            for frequency in frequencies {
+                let with = Answers {
+                    drinking_frequency: frequency,
+                    ..answers.clone()
+                };
+                let got = score(rule, sex, &with).unwrap_or_else(|e| panic!("{why}: {e:?}"));
+                assert_eq!(
+                    got.result,
+                    expected,
+                    "{}: {why}, drinking_frequency {frequency:?}",
+                    rule.code()
+                );
+                assert_eq!(got.units, without.units, "{}: {why}, {frequency:?}", rule.code());
+                // The alert: daily drinking, or daily heavy drinking (the pat-2004 row at 5.5 units).
+                let daily =
+                    frequency == Some(DrinkingFrequency::Daily) || answers.heavy_drinking_frequency == Some(H::Daily);
+                let alerts = if daily { vec![Alert::PossibleDependence] } else { vec![] };
+                assert_eq!(got.alerts, alerts, "{}: {why}, {frequency:?}", rule.code());
+            }
         }
     }
 

@@ -22,6 +22,14 @@ const NHS_2: &str = "4010232137";
 /// A third: 9·10 + 8·9 + 7·8 + 6·7 + 5·6 + 4·5 + 3·4 + 2·3 + 1·2 = 330; 330 mod 11 = 0;
 /// 11 − 0 = 11, which becomes 0 = the tenth digit.
 const NHS_3: &str = "9876543210";
+/// The first valid number of the NHS test range (999 000 0000 – 999 999 9999, never issued to a
+/// patient): 9·10 + 9·9 + 9·8 + 0·7 + 0·6 + 0·5 + 0·4 + 0·3 + 1·2 = 245; 245 mod 11 = 3;
+/// 11 − 3 = 8 = the tenth digit.
+const NHS_TEST_RANGE: &str = "9990000018";
+/// The last valid number below the test range: 9·10 + 9·9 + 8·8 + 9·(7+6+5+4+3+2) = 478;
+/// 478 mod 11 = 5; 11 − 5 = 6 = the tenth digit.
+const NHS_BELOW_TEST_RANGE: &str = "9989999996";
+const PLACEHOLDER_MESSAGE: &str = "is a placeholder (all digits the same), not a patient's NHS number";
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -382,6 +390,85 @@ async fn nhs_numbers_are_checked_with_modulus_11() {
                 assert_eq!(fields(&problem), ["patient.nhs_number"], "{why}");
             }
         }
+    }
+}
+
+/// Posts `body`, expects 422 naming `patient.nhs_number` with a message starting `message`, then
+/// shows nothing was written: the same `source_id` with a real NHS number is a new attendance
+/// (201), not a replay (200) or a clash with stored content (409).
+async fn assert_nhs_number_refused_and_nothing_written(app: &TestApp, mut body: Value, message: &str) {
+    let given = body["patient"]["nhs_number"].clone();
+    let problem = assert_problem(post(app, &body).await, 422).await;
+    assert_eq!(fields(&problem), ["patient.nhs_number"], "{given}: {problem}");
+    let said = problem["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(said.starts_with(message), "{given}: {said:?}");
+
+    body["patient"]["nhs_number"] = json!(NHS);
+    let retry = post(app, &body).await;
+    let status = retry.status().as_u16();
+    let text = retry.text().await.unwrap();
+    assert_eq!(
+        status, 201,
+        "after refusing {given}, the same source_id is still free: {text}"
+    );
+}
+
+#[tokio::test]
+async fn placeholder_nhs_numbers_are_refused_and_nothing_is_written() {
+    // Arrange: ten equal digits pass modulus 11 (0000000000: sum 0, 11 − 0 = 11 becomes 0;
+    // 9999999999: sum 9·(10+9+…+2) = 486 = 44·11 + 2, 11 − 2 = 9), but EPRs send them for
+    // "unknown": taken as a patient's number they would make strangers one patient.
+    let app = spawn_app().await;
+    for (i, placeholder) in ["0000000000", "9999999999", "000 000 0000"].into_iter().enumerate() {
+        let body = nhs_visit(
+            &format!("epr-placeholder-{i}"),
+            placeholder,
+            "2025-03-01T10:00:00Z",
+            "fall",
+        );
+
+        // Act + Assert
+        assert_nhs_number_refused_and_nothing_written(&app, body, PLACEHOLDER_MESSAGE).await;
+    }
+}
+
+#[tokio::test]
+async fn a_test_range_nhs_number_is_refused_unless_test_numbers_are_accepted() {
+    // Arrange: the default (PAT_ACCEPT_TEST_NHS_NUMBERS=false), and a test environment.
+    let app = spawn_app().await;
+    let testing = spawn_app_with(|s| s.accept_test_nhs_numbers = true).await;
+    let test_number = nhs_visit("epr-test-range", NHS_TEST_RANGE, "2025-03-01T10:00:00Z", "fall");
+
+    // Act + Assert: refused by default, and nothing written.
+    assert_nhs_number_refused_and_nothing_written(&app, test_number.clone(), "is a test number").await;
+    // The number just below the range is an ordinary one.
+    let below = nhs_visit(
+        "epr-below-test-range",
+        NHS_BELOW_TEST_RANGE,
+        "2025-03-01T10:00:00Z",
+        "fall",
+    );
+    let created = app.create_attendance(&below).await;
+    assert_eq!(created["patient"]["nhs_number"], NHS_BELOW_TEST_RANGE);
+
+    // Act + Assert: accepted when configured, stored and read back as given.
+    let created = testing.create_attendance(&test_number).await;
+    assert_eq!(created["patient"]["nhs_number"], NHS_TEST_RANGE);
+    let id = created["id"].as_str().unwrap();
+    let read = testing.get(&format!("{ATTENDANCES}/{id}"), "clinician").await;
+    assert_eq!(read.status().as_u16(), 200);
+    let read: Value = read.json().await.unwrap();
+    assert_eq!(read["patient"]["nhs_number"], NHS_TEST_RANGE);
+
+    // A placeholder is refused even where test numbers are accepted (9999999999 is in the range).
+    for (i, placeholder) in ["9999999999", "0000000000"].into_iter().enumerate() {
+        let body = nhs_visit(
+            &format!("epr-testing-placeholder-{i}"),
+            placeholder,
+            "2025-03-01T10:00:00Z",
+            "fall",
+        );
+        assert_nhs_number_refused_and_nothing_written(&testing, body, PLACEHOLDER_MESSAGE).await;
     }
 }
 

@@ -329,6 +329,8 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
             audience: AUDIENCE.into(),
         },
         default_rule: PatRule::Pat2009,
+        // As in production: no test uses a number from the NHS test range unless it says so.
+        accept_test_nhs_numbers: false,
         booking_window_hours: 24,
         repeat_attender_min_prior: 1,
         repeat_attender_window_days: 365,

@@ -424,6 +424,147 @@ async fn daily_drinking_raises_the_possible_dependence_alert() {
     check_cases(&app, None, vec![daily_low, daily_high, weekly, heavy_daily]).await;
 }
 
+/// `answers` with `"drinking_frequency": frequency` added.
+fn with_frequency(mut answers: Value, frequency: &str) -> Value {
+    answers["drinking_frequency"] = json!(frequency);
+    answers
+}
+
+#[tokio::test]
+async fn daily_drinking_alerts_under_pat_2004_and_sips_pat_without_changing_their_result() {
+    // The clinical rule (DOMAIN.md §3 Q3): drinking every day is possible dependence whichever
+    // rule scores the PAT. pat-2004 and sips-pat do not ask "How often do you drink?" but take the
+    // answer when the form has it; their results are those of DOMAIN.md §4 alone.
+    let app = spawn_app().await;
+    let sips_never = json!({ "attendance_related": false, "heavy_drinking_frequency": "never" });
+    // (rule, answers, result, units, alerts, why)
+    type Row = (&'static str, Value, &'static str, Value, Value, &'static str);
+    let cases: Vec<Row> = vec![
+        (
+            "pat-2004",
+            with_frequency(pat2004(2.0, "never"), "daily"),
+            "negative",
+            json!(2.0),
+            json!(["possible_dependence"]),
+            "pat-2004: 2 units, never heavy, unrelated is negative; daily drinking alerts",
+        ),
+        (
+            "pat-2004",
+            pat2004(2.0, "never"),
+            "negative",
+            json!(2.0),
+            json!([]),
+            "pat-2004 without drinking_frequency: no alert",
+        ),
+        (
+            "pat-2004",
+            with_frequency(pat2004(9.0, "weekly"), "daily"),
+            "positive",
+            json!(9.0),
+            json!(["possible_dependence"]),
+            "pat-2004: 9 units weekly (8 or more) is positive; daily drinking alerts",
+        ),
+        (
+            "sips-pat",
+            with_frequency(sips_never.clone(), "daily"),
+            "negative",
+            Value::Null,
+            json!(["possible_dependence"]),
+            "sips-pat: unrelated and never heavy is negative; daily drinking alerts",
+        ),
+        (
+            "sips-pat",
+            sips_never.clone(),
+            "negative",
+            Value::Null,
+            json!([]),
+            "sips-pat without drinking_frequency: no alert",
+        ),
+        (
+            "sips-pat",
+            with_frequency(json!({ "attendance_related": true }), "daily"),
+            "positive",
+            Value::Null,
+            json!(["possible_dependence"]),
+            "sips-pat: related is positive; daily drinking alerts",
+        ),
+        (
+            "sips-pat",
+            with_frequency(sips_never.clone(), "less_than_weekly"),
+            "negative",
+            Value::Null,
+            json!([]),
+            "sips-pat: drinking less than weekly is no alert",
+        ),
+    ];
+
+    for (i, (rule, answers, result, units, alerts, why)) in cases.into_iter().enumerate() {
+        let id = attendance(&app, &format!("daily-{i}"), "male").await;
+
+        // Act
+        let resp = app.record_screening(&id, &completed(Some(rule), answers.clone())).await;
+
+        // Assert: the answer, then the attendance read back.
+        assert_eq!(resp.status().as_u16(), 201, "{why}");
+        let recorded: Value = resp.json().await.unwrap();
+        assert_eq!(recorded["rule"], rule, "{why}");
+        assert_eq!(recorded["result"], result, "{why}");
+        assert_eq!(recorded["units"], units, "{why}");
+        assert_eq!(recorded["alerts"], alerts, "{why}");
+        assert_eq!(recorded["answers"], answers, "{why}: the answers are stored as given");
+        let attendance: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let stored = &attendance["screening"];
+        assert_eq!(stored["result"], result, "{why}: stored");
+        assert_eq!(stored["alerts"], alerts, "{why}: stored");
+        assert_eq!(stored["answers"], answers, "{why}: stored");
+    }
+}
+
+#[tokio::test]
+async fn drinking_frequency_is_compared_when_a_pat_2004_screening_is_sent_again() {
+    // Arrange: pat-2004, 2 units, never heavy, unrelated (negative), drinking daily (the alert).
+    let app = spawn_app().await;
+    let id = attendance(&app, "daily-replay", "male").await;
+    let daily = completed(Some("pat-2004"), with_frequency(pat2004(2.0, "never"), "daily"));
+    let first = app.record_screening(&id, &daily).await;
+    assert_eq!(first.status().as_u16(), 201);
+
+    // Act + Assert: the same body is a replay; without drinking_frequency it is a correction.
+    let replay = app.record_screening(&id, &daily).await;
+    assert_eq!(replay.status().as_u16(), 200);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay["version"], 1, "an unchanged replay makes no new version");
+    assert_eq!(replay["alerts"], json!(["possible_dependence"]));
+
+    let without = completed(Some("pat-2004"), pat2004(2.0, "never"));
+    let corrected = app.record_screening(&id, &without).await;
+    assert_eq!(corrected.status().as_u16(), 200);
+    let corrected: Value = corrected.json().await.unwrap();
+    assert_eq!(corrected["version"], 2, "dropping drinking_frequency is a correction");
+    assert_eq!(corrected["result"], "negative", "the result is unchanged");
+    assert_eq!(corrected["alerts"], json!([]));
+    assert_eq!(corrected["answers"].get("drinking_frequency"), None);
+
+    let attendance: Value = app
+        .get(&format!("/api/v1/attendances/{id}"), "clinician")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attendance["screening"]["version"], 2);
+    assert_eq!(attendance["screening"]["alerts"], json!([]));
+    let previous = attendance["previous_screenings"].as_array().unwrap();
+    assert_eq!(previous.len(), 1, "the first version is kept");
+    assert_eq!(previous[0]["version"], 1);
+    assert_eq!(previous[0]["alerts"], json!(["possible_dependence"]));
+    assert_eq!(previous[0]["answers"]["drinking_frequency"], "daily");
+}
+
 #[tokio::test]
 async fn pat_2004_needs_8_or_6_or_more_at_least_weekly() {
     // DOMAIN.md §4: 8 or more (men) / 6 or more (women) on one occasion at least weekly, or
