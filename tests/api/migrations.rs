@@ -109,6 +109,7 @@ fn audit_events_cannot_be_changed_or_deleted() {
         resource_id: "x".into(),
         patient_key: None,
         request_id: None,
+        detail: None,
     };
     audit::record(&mut conn, &event).unwrap();
     let updated = diesel::update(schema::audit_events::table)
