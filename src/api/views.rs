@@ -281,7 +281,8 @@ impl BookingView {
     /// `earlier` (earlier outcomes of any bookings) that are its own, newest first.
     pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>, earlier: &[OutcomeVersion]) -> BookingView {
         let (booking, slot, worker_name) = listing;
-        let mut earlier_outcomes: Vec<&OutcomeVersion> = earlier.iter().filter(|v| v.booking_id == booking.id).collect();
+        let mut earlier_outcomes: Vec<&OutcomeVersion> =
+            earlier.iter().filter(|v| v.booking_id == booking.id).collect();
         earlier_outcomes.sort_by_key(|v| std::cmp::Reverse(v.version));
         BookingView {
             id: booking.id.0,

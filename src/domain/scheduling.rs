@@ -217,7 +217,10 @@ pub fn reason_required(field: &'static str, what: &str) -> Refusal {
     Refusal::rule(
         "reason-required",
         format!("this changes the recorded {what}: a correction needs {field} (why it is corrected)"),
-        vec![FieldError::new(field, format!("required to correct the recorded {what}"))],
+        vec![FieldError::new(
+            field,
+            format!("required to correct the recorded {what}"),
+        )],
     )
 }
 
@@ -471,7 +474,10 @@ fn outcome_time(next: BookingStatus, slot_starts: DateTime<Utc>, now: DateTime<U
 /// correction, which says so).
 pub fn invalid_transition(current: BookingStatus) -> Refusal {
     let detail = if current == BookingStatus::Booked {
-        format!("the booking is {}; only a booked appointment can change", current.code())
+        format!(
+            "the booking is {}; only a booked appointment can change",
+            current.code()
+        )
     } else {
         format!(
             "the booking is {}: its outcome is recorded; a correction needs corrects: true and a correction_reason",
@@ -867,6 +873,147 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn an_outcome_is_first_a_replay_or_a_correction_in_the_documented_order() {
+        use BookingStatus::*;
+        let starts = utc("2025-03-01T10:00:00Z");
+        let (before, after) = (utc("2025-03-01T09:00:00Z"), utc("2025-03-01T11:00:00Z"));
+        let attended = Outcome::new(Attended, Some(true), Some(30.0), None).unwrap();
+        let fixed_units = Outcome::new(Attended, Some(true), Some(12.0), None).unwrap();
+        let missed = Outcome::new(DidNotAttend, None, None, None).unwrap();
+        let cancelled = Outcome::new(Cancelled, None, None, Some("rang".into())).unwrap();
+        let kind = |answer: Result<OutcomeChange, Refusal>| match answer {
+            Ok(OutcomeChange::First) => "first",
+            Ok(OutcomeChange::Replay) => "replay",
+            Ok(OutcomeChange::Correction) => "correction",
+            Err(Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. }) => kind,
+            Err(other) => panic!("{other:?}"),
+        };
+        // (recorded, next, corrects, reason, now, expected, why)
+        let cases = [
+            (None, &attended, false, false, after, "first", "booked → attended"),
+            (
+                None,
+                &attended,
+                false,
+                false,
+                before,
+                "outcome-before-slot",
+                "not yet started",
+            ),
+            (
+                None,
+                &attended,
+                true,
+                true,
+                after,
+                "no-outcome-to-correct",
+                "nothing to correct",
+            ),
+            (
+                Some(&attended),
+                &attended,
+                false,
+                false,
+                after,
+                "replay",
+                "the same again",
+            ),
+            (
+                Some(&attended),
+                &attended,
+                true,
+                true,
+                after,
+                "replay",
+                "a correction retried",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                false,
+                true,
+                after,
+                "invalid-transition",
+                "no corrects",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                true,
+                false,
+                after,
+                "reason-required",
+                "no reason",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                true,
+                true,
+                after,
+                "correction",
+                "attended → missed",
+            ),
+            (
+                Some(&attended),
+                &fixed_units,
+                true,
+                true,
+                after,
+                "correction",
+                "units fixed",
+            ),
+            (
+                Some(&cancelled),
+                &attended,
+                true,
+                true,
+                before,
+                "outcome-before-slot",
+                "undone early",
+            ),
+            (
+                Some(&cancelled),
+                &attended,
+                true,
+                true,
+                after,
+                "correction",
+                "cancellation undone",
+            ),
+            (
+                Some(&missed),
+                &cancelled,
+                true,
+                true,
+                before,
+                "correction",
+                "cancelled late",
+            ),
+        ];
+        for (recorded, next, corrects, reason, now, expected, why) in cases {
+            let answer = outcome_change(recorded, next, corrects, reason, starts, now);
+            assert_eq!(kind(answer), expected, "{why}");
+        }
+        assert!(revives_booking(Cancelled, Attended));
+        assert!(!revives_booking(Attended, DidNotAttend));
+        assert!(!revives_booking(Attended, Cancelled));
+    }
+
+    #[test]
+    fn a_correction_reason_is_1_to_500_characters() {
+        assert_eq!(CorrectionReason::parse("reason", None), Ok(None));
+        let ok = CorrectionReason::parse("reason", Some("é".repeat(500)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.as_str().chars().count(), 500, "characters, not bytes");
+        for bad in ["", "   ", &"x".repeat(501)] {
+            let error = CorrectionReason::parse("reason", Some(bad.to_owned())).unwrap_err();
+            assert_eq!(error.field, "reason", "{bad:?}");
+        }
     }
 
     #[test]

@@ -1041,7 +1041,11 @@ async fn booking_writes_one_create_event_and_refusals_an_unmet_event_each() {
         ],
         "{events:?}"
     );
-    assert_eq!(events[1]["resource_id"], attendance.as_str(), "an unmet attempt names the attendance");
+    assert_eq!(
+        events[1]["resource_id"],
+        attendance.as_str(),
+        "an unmet attempt names the attendance"
+    );
     assert_eq!(events[0]["resource_id"], declined.as_str());
     let events = &events[2..];
     assert_eq!(events[0]["action"], "create");

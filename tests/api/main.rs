@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bookings;
 mod concurrency;
+mod corrections;
 mod errors;
 mod helpers;
 mod migrations;

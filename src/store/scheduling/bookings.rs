@@ -22,11 +22,9 @@ use super::{referrals, violates, Referral};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{
-    attendances, booking_attempts, booking_outcome_versions, bookings, health_workers, screenings,
-    slots as slots_table,
+    attendances, booking_attempts, booking_outcome_versions, bookings, health_workers, screenings, slots as slots_table,
 };
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
-use diesel::sql_types::Integer;
 use crate::db::{single_write, write_transaction, DbConnection};
 use crate::domain::scheduling::{
     already_booked, booking_admissible, booking_time, no_booking, no_slot, outcome_change, referral_not_accepted,
@@ -36,10 +34,11 @@ use crate::domain::scheduling::{
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent, BindAuditEvent};
 use crate::store::rows::{
-    find_attendance, find_many_with_current_screening, find_with_current_screening, Attendance, AttendanceColumns, Screening,
-    ScreeningColumns, ATTENDANCE_COLUMNS, SCREENING_COLUMNS,
+    find_attendance, find_many_with_current_screening, find_with_current_screening, Attendance, AttendanceColumns,
+    Screening, ScreeningColumns, ATTENDANCE_COLUMNS, SCREENING_COLUMNS,
 };
 use crate::store::{Actor, Store, StoreError};
+use diesel::sql_types::Integer;
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
 #[diesel(table_name = bookings)]
@@ -123,7 +122,10 @@ pub fn outcome_versions(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<
     booking_outcome_versions::table
         .filter(booking_outcome_versions::booking_id.eq_any(ids))
         .select(VERSION_COLUMNS)
-        .order((booking_outcome_versions::booking_id, booking_outcome_versions::version.desc()))
+        .order((
+            booking_outcome_versions::booking_id,
+            booking_outcome_versions::version.desc(),
+        ))
         .load(conn)
 }
 
@@ -432,7 +434,15 @@ fn record_outcome_once(
                 Err(e) if violates(&e, "bookings_one_active_per_slot", "bookings.slot_id") => {
                     return Err(slot_taken().into())
                 }
-                Err(e) if violates(&e, "booking_outcome_versions_pkey", "booking_outcome_versions.booking_id") => None,
+                Err(e)
+                    if violates(
+                        &e,
+                        "booking_outcome_versions_pkey",
+                        "booking_outcome_versions.booking_id",
+                    ) =>
+                {
+                    None
+                }
                 Err(e) => return Err(e.into()),
             }
         }
