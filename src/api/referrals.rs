@@ -34,7 +34,7 @@ pub struct RecordReferralRequest {
     #[serde(default)]
     pub decided_at: Option<DateTime<FixedOffset>>,
     /// Why the recorded decision is corrected (1–500 characters): required when this changes it
-    /// (another decision, or another `decided_at`).
+    /// (another decision, or another `decided_at`); not kept with a first decision.
     #[serde(default)]
     pub reason: Option<String>,
 }

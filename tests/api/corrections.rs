@@ -138,9 +138,28 @@ async fn a_referral_correction_needs_a_reason_and_keeps_the_earlier_version() {
     assert_eq!(view["referral"]["version"], 2);
     assert_eq!(view["referral"]["earlier_versions"], corrected["earlier_versions"]);
 
+    // Act + Assert: a reason sent with a first decision corrects nothing and is not kept.
+    let other = positive_attendance(&app).await;
+    let resp = put_referral(
+        &app,
+        &other,
+        "clinician",
+        json!({ "decision": "accepted", "reason": "why" }),
+    )
+    .await;
+    let created = json_with(resp, 201, "a first decision with a reason").await;
+    assert_eq!(
+        (created["version"].as_i64(), &created["correction_reason"]),
+        (Some(1), &Value::Null)
+    );
+
     // Assert: the audit trail, newest first: the replay's read, the correction, the first
     // decision; the refusals wrote nothing.
-    let events = events_about(&app, "referral").await;
+    let events: Vec<Value> = events_about(&app, "referral")
+        .await
+        .into_iter()
+        .filter(|e| e["resource_id"] == id.as_str())
+        .collect();
     let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["read", "correct", "create"], "{events:?}");
     assert_eq!(events[1]["actor"], "test-ahw");

@@ -384,7 +384,11 @@ fn record_outcome_once(
         .ok_or_else(|| StoreError::internal("a booking's attendance is missing"))?;
     let screened_at = screening.map_or(booking.booked_at.get(), |s| s.screened_at.get());
     let key = Some(attendance.patient_key.as_str());
-    let mut earlier_outcomes = outcome_versions(conn, &[id])?;
+    // A booking still `booked` has no earlier outcome (a correction needs a recorded one).
+    let mut earlier_outcomes = match change {
+        OutcomeChange::First => vec![],
+        OutcomeChange::Replay | OutcomeChange::Correction => outcome_versions(conn, &[id])?,
+    };
     let outcome = &recording.outcome;
     let changed = Booking {
         status: outcome.status,

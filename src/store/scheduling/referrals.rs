@@ -177,7 +177,8 @@ fn record_once(
         recorded_at: DbTime::new(now),
         recorded_by: actor.subject.clone(),
         version: existing.as_ref().map_or(1, |stored| stored.version + 1),
-        correction_reason: reason.map(|r| r.as_str().to_owned()),
+        // A reason on a first decision corrects nothing: not kept.
+        correction_reason: existing.as_ref().and(reason).map(|r| r.as_str().to_owned()),
     };
     let key = Some(attendance.patient_key.as_str());
     if let Some(stored) = &existing {
