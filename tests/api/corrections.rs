@@ -617,3 +617,34 @@ async fn an_unmet_booking_attempt_writes_an_audit_event() {
     .await;
     assert_eq!(unmet_events(&app).await.len(), 3);
 }
+
+#[tokio::test]
+async fn no_outcome_of_an_attendance_entered_in_error_is_corrected() {
+    // Arrange: did not attend, then the attendance marked entered-in-error (a missed appointment
+    // stays as it was).
+    let app = spawn_app().await;
+    let (attendance, booking) = appointment_held(&app).await;
+    let dna = json!({ "status": "did_not_attend" });
+    json_with(outcome(&app, &booking, &dna).await, 200, "did not attend").await;
+    let resp = app
+        .post_json(
+            &format!("/api/v1/attendances/{attendance}/entered-in-error"),
+            "clinician",
+            &json!({ "reason": "duplicate" }),
+        )
+        .await;
+    json_with(resp, 200, "marked entered-in-error").await;
+
+    // Act
+    let resp = outcome(&app, &booking, &correction(attended(10.0), "came after all")).await;
+
+    // Assert
+    assert_kind(resp, 409, "entered-in-error", "nothing more is recorded").await;
+    let stored = get_booking(&app, &booking).await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["version"].as_i64()),
+        (Some("did_not_attend"), Some(1))
+    );
+    // The same outcome again is still answered (a replay records nothing).
+    json_with(outcome(&app, &booking, &dna).await, 200, "a replay").await;
+}

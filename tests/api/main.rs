@@ -8,6 +8,7 @@ mod auth;
 mod bookings;
 mod concurrency;
 mod corrections;
+mod entered_in_error;
 mod errors;
 mod helpers;
 mod migrations;

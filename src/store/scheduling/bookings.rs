@@ -26,6 +26,7 @@ use crate::db::schema::{
 };
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
+use crate::domain::attendance::{attendance_entered_in_error, ENTERED_IN_ERROR_CANCEL_REASON};
 use crate::domain::scheduling::{
     already_booked, booking_admissible, booking_time, no_booking, no_slot, outcome_change, referral_not_accepted,
     revives_booking, slot_taken, slot_withdrawn, window_end, BookingStatus, CorrectionReason, LeadTime, Outcome,
@@ -409,6 +410,10 @@ fn record_outcome_once(
             update_outcome(conn, &changed, &event)?.then_some(changed)
         }
         OutcomeChange::Correction => {
+            // Nothing more is recorded against an attendance entered in error.
+            if attendance.entered_in_error_at.is_some() {
+                return Err(attendance_entered_in_error().into());
+            }
             let revives = revives_booking(booking.status, outcome.status);
             if revives {
                 let accepted = referrals::find(conn, booking.attendance_id)?
@@ -468,7 +473,8 @@ fn admitted(
     slot_id: Option<DbUuid>,
     slot: Option<SlotListing>,
 ) -> Result<Admitted, StoreError> {
-    let found = context.as_ref().map(|(_, screening, referral)| ReferralFound {
+    let found = context.as_ref().map(|(attendance, screening, referral)| ReferralFound {
+        entered_in_error: attendance.entered_in_error_at.is_some(),
         screened: screening.is_some(),
         decision: referral.as_ref().map(|r| r.decision),
     });
@@ -605,8 +611,10 @@ fn book(
 fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Result<bool, StoreError> {
     match insert_with_audit(conn, row, event) {
         Ok(true) => Ok(true),
-        // The referral changed, or the slot was withdrawn, since they were read.
+        // The referral changed, its attendance was marked entered-in-error, or the slot was
+        // withdrawn, since they were read.
         Ok(false) => match referrals::find(conn, row.attendance_id)? {
+            _ if referrals::marked_in_error(conn, row.attendance_id)? => Err(attendance_entered_in_error().into()),
             Some(referral) if referral.decision == ReferralDecision::Accepted => Ok(false),
             _ => Err(referral_not_accepted().into()),
         },
@@ -630,7 +638,7 @@ fn insert_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent)
         DbConnection::Pg(pg) => Prepared::new(concat!(
             "WITH accepted AS (
                  SELECT attendance_id FROM referrals
-                 WHERE attendance_id = $2 AND decision = 'accepted'
+                 WHERE attendance_id = $2 AND decision = 'accepted' AND NOT entered_in_error
                  FOR SHARE),
              live AS (
                  SELECT id FROM slots WHERE id = $3 AND withdrawn_at IS NULL
@@ -771,23 +779,27 @@ fn correct_outcome(
     }
 }
 
-/// `correct_outcome` on PostgreSQL: the update (only of version $2, and for a revival only while
-/// the referral is accepted and the slot live), the copy of the version it replaced, as the
-/// statement's snapshot read it, and the audit event.
+/// `correct_outcome` on PostgreSQL: the update (only of version $2 while the attendance is not
+/// marked entered-in-error, and for a revival only while the referral is accepted and the slot
+/// live), the copy of the version it replaced, as the statement's snapshot read it, and the audit
+/// event. The referral row's share lock makes an entered-in-error mark wait and then see the
+/// corrected booking (an attended one blocks the mark).
 const CORRECT_OUTCOME: &str = concat!(
     "WITH replaced AS (
          SELECT id, version, status, outcome_at, outcome_by, brief_intervention_delivered, units_per_week,
              cancel_reason, correction_reason
          FROM bookings WHERE id = $1 AND version = $2 AND status <> 'booked'),
-     accepted AS (
-         SELECT attendance_id FROM referrals WHERE attendance_id = $3 AND decision = 'accepted' FOR SHARE),
+     referral AS (
+         SELECT decision FROM referrals WHERE attendance_id = $3 AND NOT entered_in_error FOR SHARE),
      live AS (
          SELECT id FROM slots WHERE id = $4 AND withdrawn_at IS NULL FOR SHARE),
      changed AS (
          UPDATE bookings SET status = $6, outcome_at = $7, outcome_by = $8, brief_intervention_delivered = $9,
              units_per_week = $10, cancel_reason = $11, correction_reason = $12, version = $2 + 1
          WHERE id = $1 AND version = $2 AND status <> 'booked'
-           AND (NOT $5 OR (EXISTS (SELECT 1 FROM accepted) AND EXISTS (SELECT 1 FROM live)))
+           AND EXISTS (SELECT 1 FROM referral)
+           AND (NOT $5 OR (EXISTS (SELECT 1 FROM referral WHERE decision = 'accepted')
+                           AND EXISTS (SELECT 1 FROM live)))
          RETURNING id),
      kept AS (
          INSERT INTO booking_outcome_versions (booking_id, version, status, outcome_at, outcome_by,
@@ -797,6 +809,36 @@ const CORRECT_OUTCOME: &str = concat!(
          FROM replaced r JOIN changed c ON c.id = r.id) ",
     insert_audit_event_with_detail_from!("changed", "$13, $14, $15, $16, $17, $18, $19, $20, $21, $22")
 );
+
+/// Cancels the attendance's open (`booked`) bookings, freeing their slots, with an audit event
+/// each: its attendance was entered in error. In the caller's transaction; the rows are locked by
+/// the update, so an outcome recorded at the same moment either came first (the booking is no
+/// longer `booked` and is left alone) or waits and then finds it cancelled.
+pub(in crate::store) fn cancel_open_bookings(
+    conn: &mut DbConnection,
+    attendance: &Attendance,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> QueryResult<usize> {
+    let cancelled: Vec<DbUuid> = diesel::update(
+        bookings::table
+            .filter(bookings::attendance_id.eq(attendance.id))
+            .filter(bookings::status.eq(BookingStatus::Booked)),
+    )
+    .set((
+        bookings::status.eq(BookingStatus::Cancelled),
+        bookings::outcome_at.eq(Some(DbTime::new(now))),
+        bookings::outcome_by.eq(Some(&actor.subject)),
+        bookings::cancel_reason.eq(Some(ENTERED_IN_ERROR_CANCEL_REASON)),
+    ))
+    .returning(bookings::id)
+    .get_results(conn)?;
+    for id in &cancelled {
+        let event = AuditEvent::new(actor, Action::Update, "booking", id.0, Some(&attendance.patient_key));
+        audit::record(conn, &event)?;
+    }
+    Ok(cancelled.len())
+}
 
 // --- Reading bookings ---
 

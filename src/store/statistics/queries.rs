@@ -137,7 +137,7 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
     format!("periods (pkey, pstart, pend) AS (VALUES {})", rows.join(", "))
 }
 
-/// The attendances in scope with their group key and pathway summary:
+/// The attendances in scope (not entered in error) with their group key and pathway summary:
 /// `att (id, patient_key, arrived_at, eligible, gkey, under_age, age_unknown, status, result,
 /// advice_given, leaflet_given, decision, unplanned_within_7d)`. `eligible`: PAT-indicated (some
 /// indication, and not under `PAT_MIN_AGE`); `under_age`: an indication, but under the minimum
@@ -167,7 +167,7 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> St
                     CASE WHEN a.unplanned_within_7d THEN 1 ELSE 0 END AS unplanned_within_7d
              FROM attendances a
              JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
-             WHERE a.arrived_at >= {start} AND a.arrived_at < {end}{site})",
+             WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.entered_in_error_at IS NULL{site})",
         periods = periods_cte(dialect, &scope.periods),
         start = dialect.instant(start),
         end = dialect.instant(end),
@@ -453,7 +453,7 @@ pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<V
          {first} JOIN attendances a ON a.id = r.attendance_id
          JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
          WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.pat_indicated
-           AND a.screening_result = 'positive'{site}
+           AND a.screening_result = 'positive' AND a.entered_in_error_at IS NULL{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),
         // SQLite takes a CROSS JOIN's tables in the order written: read the decisions first.
@@ -473,8 +473,9 @@ pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<V
 #[tracing::instrument(skip_all, fields(report = "referrals"))]
 pub(super) fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<crate::db::types::DbTime>> {
     use crate::db::schema::attendances;
-    use diesel::{OptionalExtension, QueryDsl};
+    use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
     attendances::table
+        .filter(attendances::entered_in_error_at.is_null())
         .select(attendances::arrived_at)
         .order(attendances::arrived_at)
         .first(conn)
@@ -496,7 +497,8 @@ pub struct CohortRow {
 }
 
 /// DOMAIN.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
-/// the index; the patient's attendances anywhere in `(index, index + 365 days]` are counted
+/// the index; the patient's attendances anywhere in `(index, index + 365 days]`, except those
+/// entered in error, are counted
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
 /// cohort, apart for windows not yet ended at `now`.
 #[tracing::instrument(skip_all, fields(
@@ -530,7 +532,8 @@ pub(super) fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime
                 count(*) AS patients,
                 CAST(COALESCE(SUM((SELECT count(*) FROM attendances b
                                    WHERE b.patient_key = x.patient_key
-                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end)), 0)
+                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end
+                                     AND b.entered_in_error_at IS NULL)), 0)
                      AS bigint) AS reattendances
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",
