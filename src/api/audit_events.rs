@@ -44,7 +44,8 @@ pub struct AuditEventView {
     /// The token subject.
     pub actor: String,
     pub roles: Vec<String>,
-    /// `create`, `read` or `update`.
+    /// `create`, `read`, `update`, `correct` (a new version of a referral decision or a booking's
+    /// outcome; the earlier one is kept) or `unmet` (a booking request refused).
     pub action: String,
     pub resource_type: String,
     pub resource_id: String,
@@ -52,6 +53,9 @@ pub struct AuditEventView {
     pub patient_key: Option<String>,
     /// The `x-request-id` of the request that caused it.
     pub request_id: Option<String>,
+    /// For `unmet`, why nothing was booked (`no-slot-in-window`, `slot-taken`, `outside-window`,
+    /// …); for `correct`, the version made (`version 2`).
+    pub detail: Option<String>,
 }
 
 #[derive(Serialize, ToSchema, Debug)]
@@ -107,6 +111,7 @@ pub async fn list(
             resource_id: e.resource_id,
             patient_key: e.patient_key,
             request_id: e.request_id,
+            detail: e.detail,
         })
         .collect();
     Ok(HttpResponse::Ok().json(AuditEventsView { events }))

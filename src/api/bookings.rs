@@ -14,10 +14,11 @@ use super::views::{BookingItem, BookingView};
 use super::{AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::domain::calendar::{london_date, london_day};
-use crate::domain::scheduling::{no_slot_in_window, BookingStatus, Outcome, OutsideWindowReason};
+use crate::domain::scheduling::{no_slot_in_window, BookingStatus, CorrectionReason, Outcome, OutsideWindowReason};
+use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::scheduling::bookings::{Booked, BookingFilter, BookingRecord, NewBooking};
+use crate::store::scheduling::bookings::{Booked, BookingFilter, BookingRecord, NewBooking, OutcomeRecording};
 
 role_set!(
     /// Who books: ED staff, the EPR, or an AHW.
@@ -37,7 +38,8 @@ pub struct CreateBooking {
 }
 
 /// Book an AHW appointment for an accepted referral: a given slot, or the earliest free one
-/// within `PAT_BOOKING_WINDOW_HOURS` (24) of the screening.
+/// within `PAT_BOOKING_WINDOW_HOURS` (24) of the screening. A request refused with 409 or 422 is
+/// unmet demand: it writes an audit event (`unmet`, with the refusal's kind as `detail`).
 #[utoipa::path(
     tag = "scheduling",
     request_body = CreateBooking,
@@ -66,9 +68,11 @@ pub async fn create(
         now: state.settings.clock.now(),
     };
     match state.store.bookings().book(new, &auth.actor()).await? {
-        Booked::Made(booking) => {
-            Ok(HttpResponse::Created().json(BookingView::new(&booking.listing, booking.screened_at)))
-        }
+        Booked::Made(booking) => Ok(HttpResponse::Created().json(BookingView::new(
+            &booking.listing,
+            booking.screened_at,
+            &booking.earlier_outcomes,
+        ))),
         Booked::NoSlotInWindow => Err(no_slot_in_window(window_hours).into()),
     }
 }
@@ -96,7 +100,12 @@ pub struct BookingQuery {
 }
 
 fn item(record: &BookingRecord) -> BookingItem {
-    BookingItem::new(&record.listing, &record.attendance, record.screening.as_ref())
+    BookingItem::new(
+        &record.listing,
+        &record.earlier_outcomes,
+        &record.attendance,
+        record.screening.as_ref(),
+    )
 }
 
 /// A day's appointments with patient identifiers, presenting condition and PAT answers. Every
@@ -174,30 +183,64 @@ pub struct RecordOutcome {
     /// Why it was cancelled (only with `cancelled`).
     #[serde(default)]
     pub reason: Option<String>,
+    /// This corrects the recorded outcome: a new version (give `correction_reason`); the earlier
+    /// one stays in `earlier_outcomes`. Without it, a booking whose outcome is recorded changes
+    /// only by a replay of the same outcome.
+    #[serde(default)]
+    pub corrects: bool,
+    /// Why the recorded outcome is corrected (1–500 characters); only with `corrects: true`, and
+    /// required then.
+    #[serde(default)]
+    pub correction_reason: Option<String>,
 }
 
 impl RecordOutcome {
-    fn into_outcome(self) -> Result<Outcome, ApiError> {
-        Ok(Outcome::new(
+    /// Every problem with the values at once.
+    fn into_recording(self) -> Result<OutcomeRecording, ApiError> {
+        let checked = Outcome::new(
             self.status,
             self.brief_intervention_delivered,
             self.units_per_week,
             self.reason,
-        )?)
+        );
+        let given = self.correction_reason.is_some();
+        let correction_reason = CorrectionReason::parse("correction_reason", self.correction_reason);
+        let mut errors: Vec<FieldError> = Vec::new();
+        if let Err(outcome_errors) = &checked {
+            errors.extend(outcome_errors.iter().cloned());
+        }
+        if let Err(error) = &correction_reason {
+            errors.push(error.clone());
+        } else if given && !self.corrects {
+            errors.push(FieldError::new("correction_reason", "only with corrects: true"));
+        }
+        match (checked, correction_reason) {
+            (Ok(checked), Ok(correction_reason)) if errors.is_empty() => Ok(OutcomeRecording {
+                outcome: checked,
+                corrects: self.corrects,
+                correction_reason,
+            }),
+            _ => Err(errors.into()),
+        }
     }
 }
 
 /// Record what happened: attended (with the brief intervention), did not attend, or cancelled
-/// (by either side: who comes from the token). Only a `booked` appointment changes.
+/// (by either side: who comes from the token). Only a `booked` appointment takes a first
+/// outcome; the same outcome again is a replay. A recorded outcome changes only by a correction
+/// (`corrects: true` with a `correction_reason`): a new `version`, the earlier one kept in
+/// `earlier_outcomes` and the audit trail; the statistics use the current one. Any recorded
+/// outcome can be corrected to another, but undoing a cancellation needs the slot still free and
+/// live and the referral still accepted.
 #[utoipa::path(
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Booking id")),
     request_body = RecordOutcome,
     responses(
-        (status = 200, description = "Recorded", body = BookingView),
+        (status = 200, description = "Recorded, replayed or corrected", body = BookingView),
         NoBooking,
-        (status = 409, description = "invalid-transition: the booking is no longer booked", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "outcome-before-slot, or invalid values", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "invalid-transition: the outcome is recorded differently (a correction needs corrects: true); no-outcome-to-correct; slot-taken, slot-withdrawn or referral-not-accepted when undoing a cancellation", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "outcome-before-slot, reason-required (a correction without correction_reason), or invalid values", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,
     ),
@@ -209,12 +252,16 @@ pub async fn outcome(
     state: web::Data<AppState>,
     PathIdAndBody(id, request): PathIdAndBody<RecordOutcome>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = request.into_outcome()?;
+    let recording = request.into_recording()?;
     let now = state.settings.clock.now();
     let booking = state
         .store
         .bookings()
-        .record_outcome(id, outcome, now, &auth.actor())
+        .record_outcome(id, recording, now, &auth.actor())
         .await?;
-    Ok(HttpResponse::Ok().json(BookingView::new(&booking.listing, booking.screened_at)))
+    Ok(HttpResponse::Ok().json(BookingView::new(
+        &booking.listing,
+        booking.screened_at,
+        &booking.earlier_outcomes,
+    )))
 }

@@ -10,7 +10,7 @@ use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
-use crate::domain::scheduling::{follow_up_recorded_differently, FollowUpContact, ReferralDecision};
+use crate::domain::scheduling::{follow_up_recorded_differently, CorrectionReason, FollowUpContact, ReferralDecision};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::follow_ups::FollowUp;
@@ -33,20 +33,26 @@ pub struct RecordReferralRequest {
     /// When the patient decided; default now. Not before the screening.
     #[serde(default)]
     pub decided_at: Option<DateTime<FixedOffset>>,
+    /// Why the recorded decision is corrected (1–500 characters): required when this changes it
+    /// (another decision, or another `decided_at`); not kept with a first decision.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
-/// Record the patient's decision on the AHW offer. Only after a positive PAT; changing it while a
-/// booking holds a slot is refused (cancel the booking first).
+/// Record the patient's decision on the AHW offer. Only after a positive PAT. Changing it is a
+/// correction: a new `version` with a `reason`; the earlier one stays in `earlier_versions` and in
+/// the audit trail, and the statistics use the current one. Changing it while a booking holds a
+/// slot is refused (cancel the booking first).
 #[utoipa::path(
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     request_body = RecordReferralRequest,
     responses(
         (status = 201, description = "Recorded", body = ReferralView),
-        (status = 200, description = "Replayed or changed", body = ReferralView),
+        (status = 200, description = "Replayed or corrected", body = ReferralView),
         NoAttendance,
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values or times", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values or times, or reason-required: a correction without a reason", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,
     ),
@@ -60,15 +66,16 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.clock.now();
     let decided_at = request.decided_at.map(|t| t.with_timezone(&Utc));
+    let reason = CorrectionReason::parse("reason", request.reason).map_err(|e| vec![e])?;
     let referrals = state.store.referrals();
     Ok(
         match referrals
-            .record(id, request.decision, decided_at, now, &auth.actor())
+            .record(id, request.decision, decided_at, reason, now, &auth.actor())
             .await?
         {
-            ReferralRecorded::Created(row) => HttpResponse::Created().json(ReferralView::from(&row)),
-            ReferralRecorded::Changed(row) | ReferralRecorded::Replay(row) => {
-                HttpResponse::Ok().json(ReferralView::from(&row))
+            ReferralRecorded::Created(history) => HttpResponse::Created().json(ReferralView::from(&history)),
+            ReferralRecorded::Corrected(history) | ReferralRecorded::Replay(history) => {
+                HttpResponse::Ok().json(ReferralView::from(&history))
             }
         },
     )

@@ -11,7 +11,9 @@ use crate::domain::eligibility::PresentingCondition;
 use crate::domain::pat::{self, next_steps_for, Alert, Answers, NextStep, PatResult, PatRule, ScreeningStatus, Sex};
 use crate::domain::scheduling::{BookingStatus, LeadTime, OutsideWindowReason, ReferralDecision};
 use crate::store::attendances::{Attendance, AttendanceRecord};
-use crate::store::scheduling::{BookingListing, Referral};
+use crate::store::scheduling::bookings::OutcomeVersion;
+use crate::store::scheduling::referrals::{ReferralHistory, ReferralVersion};
+use crate::store::scheduling::BookingListing;
 use crate::store::screenings::Screening;
 
 #[derive(Serialize, ToSchema, Debug)]
@@ -62,9 +64,10 @@ pub struct AttendanceView {
     pub screening: Option<ScreeningView>,
     /// Earlier versions of the screening, newest first: corrections keep what they replaced.
     pub previous_screenings: Vec<ScreeningView>,
-    /// The patient's decision on the AHW offer, if recorded.
+    /// The patient's decision on the AHW offer, if recorded (the current version, with the
+    /// earlier ones).
     pub referral: Option<ReferralView>,
-    /// Every booking of the referral, newest first.
+    /// Every booking of the referral, newest first, each with its earlier outcomes.
     pub bookings: Vec<BookingView>,
     /// `current`, or `entered_in_error`: recorded by mistake and marked so. A marked attendance
     /// stays readable but counts in no statistic and no repeat-attender count.
@@ -128,7 +131,7 @@ impl From<&AttendanceRecord> for AttendanceView {
                 Some(screened_at) => record
                     .bookings
                     .iter()
-                    .map(|listing| BookingView::new(listing, screened_at))
+                    .map(|listing| BookingView::new(listing, screened_at, &record.earlier_outcomes))
                     .collect(),
                 None => vec![],
             },
@@ -190,23 +193,59 @@ impl From<&Screening> for ScreeningView {
     }
 }
 
+/// A referral decision: the current version, with the earlier ones a correction replaced.
 #[derive(Serialize, ToSchema, Debug, Clone)]
 pub struct ReferralView {
     pub attendance_id: uuid::Uuid,
+    /// 1 for the first decision; each correction adds one.
+    pub version: i32,
+    pub decision: ReferralDecision,
+    pub decided_at: DateTime<Utc>,
+    /// When, and by whom, this version was recorded.
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: String,
+    /// Why this version corrected the one before; null for the first.
+    pub correction_reason: Option<String>,
+    /// The versions this one replaced, newest first, as they were recorded.
+    pub earlier_versions: Vec<ReferralVersionView>,
+}
+
+/// An earlier version of a referral decision.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct ReferralVersionView {
+    pub version: i32,
     pub decision: ReferralDecision,
     pub decided_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
+    pub correction_reason: Option<String>,
 }
 
-impl From<&Referral> for ReferralView {
-    fn from(row: &Referral) -> ReferralView {
-        ReferralView {
-            attendance_id: row.attendance_id.0,
+impl From<&ReferralVersion> for ReferralVersionView {
+    fn from(row: &ReferralVersion) -> ReferralVersionView {
+        ReferralVersionView {
+            version: row.version,
             decision: row.decision,
             decided_at: row.decided_at.get(),
             recorded_at: row.recorded_at.get(),
             recorded_by: row.recorded_by.clone(),
+            correction_reason: row.correction_reason.clone(),
+        }
+    }
+}
+
+impl From<&ReferralHistory> for ReferralView {
+    fn from(history: &ReferralHistory) -> ReferralView {
+        let row = &history.current;
+        ReferralView {
+            attendance_id: row.attendance_id.0,
+            version: row.version,
+            decision: row.decision,
+            decided_at: row.decided_at.get(),
+            recorded_at: row.recorded_at.get(),
+            recorded_by: row.recorded_by.clone(),
+            correction_reason: row.correction_reason.clone(),
+            earlier_versions: history.earlier.iter().map(ReferralVersionView::from).collect(),
         }
     }
 }
@@ -238,12 +277,50 @@ pub struct BookingView {
     pub cancelled_by: Option<String>,
     pub outcome_at: Option<DateTime<Utc>>,
     pub outcome_by: Option<String>,
+    /// 1 until the outcome is corrected; each correction adds one.
+    pub version: i32,
+    /// Why this outcome corrected the one before; null for the first.
+    pub correction_reason: Option<String>,
+    /// The outcomes this one replaced, newest first, as they were recorded.
+    pub earlier_outcomes: Vec<OutcomeVersionView>,
+}
+
+/// An earlier outcome of a booking.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct OutcomeVersionView {
+    pub version: i32,
+    pub status: BookingStatus,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub cancel_reason: Option<String>,
+    pub outcome_at: DateTime<Utc>,
+    pub outcome_by: String,
+    pub correction_reason: Option<String>,
+}
+
+impl From<&OutcomeVersion> for OutcomeVersionView {
+    fn from(row: &OutcomeVersion) -> OutcomeVersionView {
+        OutcomeVersionView {
+            version: row.version,
+            status: row.status,
+            brief_intervention_delivered: row.brief_intervention_delivered,
+            units_per_week: row.units_per_week,
+            cancel_reason: row.cancel_reason.clone(),
+            outcome_at: row.outcome_at.get(),
+            outcome_by: row.outcome_by.clone(),
+            correction_reason: row.correction_reason.clone(),
+        }
+    }
 }
 
 impl BookingView {
-    /// The booking, its lead time counted from the screening at `screened_at`.
-    pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>) -> BookingView {
+    /// The booking, its lead time counted from the screening at `screened_at`, with those of
+    /// `earlier` (earlier outcomes of any bookings) that are its own, newest first.
+    pub fn new(listing: &BookingListing, screened_at: DateTime<Utc>, earlier: &[OutcomeVersion]) -> BookingView {
         let (booking, slot, worker_name) = listing;
+        let mut earlier_outcomes: Vec<&OutcomeVersion> =
+            earlier.iter().filter(|v| v.booking_id == booking.id).collect();
+        earlier_outcomes.sort_by_key(|v| std::cmp::Reverse(v.version));
         BookingView {
             id: booking.id.0,
             attendance_id: booking.attendance_id.0,
@@ -267,6 +344,9 @@ impl BookingView {
                 .flatten(),
             outcome_at: booking.outcome_at.map(|t| t.get()),
             outcome_by: booking.outcome_by.clone(),
+            version: booking.version,
+            correction_reason: booking.correction_reason.clone(),
+            earlier_outcomes: earlier_outcomes.into_iter().map(OutcomeVersionView::from).collect(),
         }
     }
 }
@@ -294,11 +374,17 @@ pub struct BookingItem {
 }
 
 impl BookingItem {
-    /// The booking with its attendance and the attendance's current screening.
-    pub fn new(listing: &BookingListing, attendance: &Attendance, screening: Option<&Screening>) -> BookingItem {
+    /// The booking with its earlier outcomes, its attendance and the attendance's current
+    /// screening.
+    pub fn new(
+        listing: &BookingListing,
+        earlier: &[OutcomeVersion],
+        attendance: &Attendance,
+        screening: Option<&Screening>,
+    ) -> BookingItem {
         let screened_at = screening.map_or(listing.0.booked_at.get(), |s| s.screened_at.get());
         BookingItem {
-            booking: BookingView::new(listing, screened_at),
+            booking: BookingView::new(listing, screened_at, earlier),
             patient: PatientView::from(attendance),
             presenting_condition: attendance.presenting_condition,
             indications: attendance.indications.to_vec(),

@@ -64,6 +64,7 @@ diesel::table! {
         resource_id -> Text,
         patient_key -> Nullable<Text>,
         request_id -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -80,6 +81,23 @@ diesel::table! {
         recorded_at -> PortableTime,
         recorded_by -> Text,
         entered_in_error -> Bool,
+        version -> Integer,
+        correction_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    referral_versions (attendance_id, version) {
+        attendance_id -> PortableUuid,
+        version -> Integer,
+        decision -> Text,
+        decided_at -> PortableTime,
+        recorded_at -> PortableTime,
+        recorded_by -> Text,
+        correction_reason -> Nullable<Text>,
     }
 }
 
@@ -131,6 +149,25 @@ diesel::table! {
         units_per_week -> Nullable<Double>,
         cancel_reason -> Nullable<Text>,
         lead_time -> Nullable<Text>,
+        version -> Integer,
+        correction_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    booking_outcome_versions (booking_id, version) {
+        booking_id -> PortableUuid,
+        version -> Integer,
+        status -> Text,
+        outcome_at -> PortableTime,
+        outcome_by -> Text,
+        brief_intervention_delivered -> Nullable<Bool>,
+        units_per_week -> Nullable<Double>,
+        cancel_reason -> Nullable<Text>,
+        correction_reason -> Nullable<Text>,
     }
 }
 
@@ -168,6 +205,8 @@ diesel::joinable!(bookings -> slots (slot_id));
 diesel::joinable!(bookings -> referrals (attendance_id));
 diesel::joinable!(booking_attempts -> referrals (attendance_id));
 diesel::joinable!(follow_ups -> attendances (attendance_id));
+diesel::joinable!(referral_versions -> referrals (attendance_id));
+diesel::joinable!(booking_outcome_versions -> bookings (booking_id));
 diesel::allow_tables_to_appear_in_same_query!(
     attendances,
     screenings,
@@ -177,5 +216,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     slots,
     bookings,
     booking_attempts,
-    follow_ups
+    follow_ups,
+    referral_versions,
+    booking_outcome_versions
 );

@@ -184,6 +184,46 @@ pub fn decision_time(decided_at: DateTime<Utc>, screened_at: DateTime<Utc>, now:
     .check(decided_at, screened_at, now)
 }
 
+// --- Corrections: a new version with who, when and why; the earlier one is kept ---
+
+/// The most characters a correction's reason may have.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a recorded decision or outcome is corrected: 1 to 500 characters, not only spaces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrectionReason(String);
+
+impl CorrectionReason {
+    /// The request's `field`, checked; none when not given.
+    pub fn parse(field: &str, value: Option<String>) -> Result<Option<CorrectionReason>, FieldError> {
+        match value {
+            None => Ok(None),
+            Some(reason) if reason.trim().is_empty() => Err(FieldError::new(field, "must not be empty")),
+            Some(reason) if reason.chars().count() > MAX_REASON_CHARS => Err(FieldError::new(
+                field,
+                format!("must be at most {MAX_REASON_CHARS} characters"),
+            )),
+            Some(reason) => Ok(Some(CorrectionReason(reason))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A correction says why: without `field` a change of the recorded `what` is refused (422).
+pub fn reason_required(field: &'static str, what: &str) -> Refusal {
+    Refusal::rule(
+        "reason-required",
+        format!("this changes the recorded {what}: a correction needs {field} (why it is corrected)"),
+        vec![FieldError::new(
+            field,
+            format!("required to correct the recorded {what}"),
+        )],
+    )
+}
+
 // --- Slots ---
 
 /// One slot given by its start and end: it ends after it starts, and lasts at most
@@ -409,7 +449,7 @@ impl Outcome {
 }
 
 /// Only a `booked` appointment changes, and only once (409); before its slot starts it can only
-/// be cancelled (422).
+/// be cancelled (422). (A recorded outcome changes only by a correction: [`outcome_change`].)
 pub fn outcome_allowed(
     current: BookingStatus,
     next: BookingStatus,
@@ -419,6 +459,11 @@ pub fn outcome_allowed(
     if !current.can_become(next) {
         return Err(invalid_transition(current));
     }
+    outcome_time(next, slot_starts, now)
+}
+
+/// Before its slot starts an appointment can only be cancelled (422).
+fn outcome_time(next: BookingStatus, slot_starts: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Refusal> {
     if next != BookingStatus::Cancelled && now < slot_starts {
         return Err(Refusal::rule(
             "outcome-before-slot",
@@ -429,14 +474,74 @@ pub fn outcome_allowed(
     Ok(())
 }
 
-/// The booking is `current`, which no outcome changes.
+/// The booking is `current`, which no outcome changes (a recorded outcome changes only by a
+/// correction, which says so).
 pub fn invalid_transition(current: BookingStatus) -> Refusal {
-    Refusal::conflict(
-        "invalid-transition",
+    let detail = if current == BookingStatus::Booked {
         format!(
             "the booking is {}; only a booked appointment can change",
             current.code()
-        ),
+        )
+    } else {
+        format!(
+            "the booking is {}: its outcome is recorded; a correction needs corrects: true and a correction_reason",
+            current.code()
+        )
+    };
+    Refusal::conflict("invalid-transition", detail)
+}
+
+/// What an outcome request does to a booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeChange {
+    /// The first outcome of a `booked` appointment.
+    First,
+    /// The recorded outcome sent again: answered again.
+    Replay,
+    /// A new version of the recorded outcome; the earlier one is kept.
+    Correction,
+}
+
+/// What recording `next` does to a booking whose recorded outcome is `recorded` (none while
+/// booked), in DESIGN.md §4's order. While booked: the first outcome, but `corrects` has nothing
+/// to correct (409). Once recorded: the same outcome again is a replay; a different one is a
+/// correction only with `corrects` (else 409, as before corrections) and a reason (422); a
+/// correction to attended or did not attend still waits for the slot to start (422). Any
+/// recorded outcome can be corrected to any other: attended ↔ did not attend, the brief
+/// intervention or units fixed, a cancellation undone or recorded late (the slot's index still
+/// refuses a second booking holding it).
+pub fn outcome_change(
+    recorded: Option<&Outcome>,
+    next: &Outcome,
+    corrects: bool,
+    has_reason: bool,
+    slot_starts: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<OutcomeChange, Refusal> {
+    match recorded {
+        None if corrects => Err(Refusal::conflict(
+            "no-outcome-to-correct",
+            "the booking has no outcome yet: record it without corrects",
+        )),
+        None => outcome_allowed(BookingStatus::Booked, next.status, slot_starts, now).map(|()| OutcomeChange::First),
+        Some(stored) if stored == next => Ok(OutcomeChange::Replay),
+        Some(stored) if !corrects => Err(invalid_transition(stored.status)),
+        Some(_) if !has_reason => Err(reason_required("correction_reason", "outcome")),
+        Some(_) => outcome_time(next.status, slot_starts, now).map(|()| OutcomeChange::Correction),
+    }
+}
+
+/// A correction from `cancelled` to attended or did not attend holds the slot again: it needs the
+/// referral still accepted and the slot still live, and no other booking holding the slot.
+pub fn revives_booking(from: BookingStatus, to: BookingStatus) -> bool {
+    from == BookingStatus::Cancelled && to != BookingStatus::Cancelled
+}
+
+/// The slot of a cancelled booking was withdrawn since: the cancellation cannot be undone.
+pub fn slot_withdrawn() -> Refusal {
+    Refusal::conflict(
+        "slot-withdrawn",
+        "the booking's slot was withdrawn after the cancellation: it cannot hold the booking again",
     )
 }
 
@@ -783,6 +888,147 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn an_outcome_is_first_a_replay_or_a_correction_in_the_documented_order() {
+        use BookingStatus::*;
+        let starts = utc("2025-03-01T10:00:00Z");
+        let (before, after) = (utc("2025-03-01T09:00:00Z"), utc("2025-03-01T11:00:00Z"));
+        let attended = Outcome::new(Attended, Some(true), Some(30.0), None).unwrap();
+        let fixed_units = Outcome::new(Attended, Some(true), Some(12.0), None).unwrap();
+        let missed = Outcome::new(DidNotAttend, None, None, None).unwrap();
+        let cancelled = Outcome::new(Cancelled, None, None, Some("rang".into())).unwrap();
+        let kind = |answer: Result<OutcomeChange, Refusal>| match answer {
+            Ok(OutcomeChange::First) => "first",
+            Ok(OutcomeChange::Replay) => "replay",
+            Ok(OutcomeChange::Correction) => "correction",
+            Err(Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. }) => kind,
+            Err(other) => panic!("{other:?}"),
+        };
+        // (recorded, next, corrects, reason, now, expected, why)
+        let cases = [
+            (None, &attended, false, false, after, "first", "booked → attended"),
+            (
+                None,
+                &attended,
+                false,
+                false,
+                before,
+                "outcome-before-slot",
+                "not yet started",
+            ),
+            (
+                None,
+                &attended,
+                true,
+                true,
+                after,
+                "no-outcome-to-correct",
+                "nothing to correct",
+            ),
+            (
+                Some(&attended),
+                &attended,
+                false,
+                false,
+                after,
+                "replay",
+                "the same again",
+            ),
+            (
+                Some(&attended),
+                &attended,
+                true,
+                true,
+                after,
+                "replay",
+                "a correction retried",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                false,
+                true,
+                after,
+                "invalid-transition",
+                "no corrects",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                true,
+                false,
+                after,
+                "reason-required",
+                "no reason",
+            ),
+            (
+                Some(&attended),
+                &missed,
+                true,
+                true,
+                after,
+                "correction",
+                "attended → missed",
+            ),
+            (
+                Some(&attended),
+                &fixed_units,
+                true,
+                true,
+                after,
+                "correction",
+                "units fixed",
+            ),
+            (
+                Some(&cancelled),
+                &attended,
+                true,
+                true,
+                before,
+                "outcome-before-slot",
+                "undone early",
+            ),
+            (
+                Some(&cancelled),
+                &attended,
+                true,
+                true,
+                after,
+                "correction",
+                "cancellation undone",
+            ),
+            (
+                Some(&missed),
+                &cancelled,
+                true,
+                true,
+                before,
+                "correction",
+                "cancelled late",
+            ),
+        ];
+        for (recorded, next, corrects, reason, now, expected, why) in cases {
+            let answer = outcome_change(recorded, next, corrects, reason, starts, now);
+            assert_eq!(kind(answer), expected, "{why}");
+        }
+        assert!(revives_booking(Cancelled, Attended));
+        assert!(!revives_booking(Attended, DidNotAttend));
+        assert!(!revives_booking(Attended, Cancelled));
+    }
+
+    #[test]
+    fn a_correction_reason_is_1_to_500_characters() {
+        assert_eq!(CorrectionReason::parse("reason", None), Ok(None));
+        let ok = CorrectionReason::parse("reason", Some("é".repeat(500)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ok.as_str().chars().count(), 500, "characters, not bytes");
+        for bad in ["", "   ", &"x".repeat(501)] {
+            let error = CorrectionReason::parse("reason", Some(bad.to_owned())).unwrap_err();
+            assert_eq!(error.field, "reason", "{bad:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,9 @@ use super::rows::{
     current_of, find_attendance, lock_attendance, screening_history, with_screenings, Screening, ATTENDANCE_COLUMNS,
 };
 pub use super::rows::{Attendance, WithCurrentScreening};
-use super::scheduling::{bookings, referrals, BookingListing, Referral};
+use super::scheduling::bookings::OutcomeVersion;
+use super::scheduling::referrals::ReferralHistory;
+use super::scheduling::{bookings, referrals, BookingListing};
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
@@ -93,14 +95,17 @@ impl NewAttendance {
 }
 
 /// An attendance with everything recorded about it: its screenings (current first), its referral
-/// decision and its bookings (newest first).
+/// decision (with its earlier versions) and its bookings (newest first, with their earlier
+/// outcomes).
 #[derive(Clone, Debug)]
 pub struct AttendanceRecord {
     pub attendance: Attendance,
     /// Every version, newest (current) first.
     pub screenings: Vec<Screening>,
-    pub referral: Option<Referral>,
+    pub referral: Option<ReferralHistory>,
     pub bookings: Vec<BookingListing>,
+    /// The earlier outcomes of the bookings.
+    pub earlier_outcomes: Vec<OutcomeVersion>,
 }
 
 impl AttendanceRecord {
@@ -111,24 +116,34 @@ impl AttendanceRecord {
             screenings: vec![],
             referral: None,
             bookings: vec![],
+            earlier_outcomes: vec![],
         }
     }
 
     /// Reads what hangs off the attendance.
     fn load(conn: &mut DbConnection, attendance: Attendance) -> QueryResult<Self> {
         let screenings = screening_history(conn, attendance.id)?;
-        let referral = referrals::find(conn, attendance.id)?;
+        let referral = match referrals::find(conn, attendance.id)? {
+            Some(current) => Some(ReferralHistory {
+                current,
+                earlier: referrals::versions(conn, attendance.id)?,
+            }),
+            None => None,
+        };
         let mut bookings = if screenings.is_empty() {
             vec![]
         } else {
             bookings::bookings_of(conn, attendance.id)?
         };
         bookings.sort_by_key(|(booking, _, _)| std::cmp::Reverse(booking.booked_at));
+        let ids: Vec<_> = bookings.iter().map(|(booking, _, _)| booking.id).collect();
+        let earlier_outcomes = bookings::outcome_versions(conn, &ids)?;
         Ok(AttendanceRecord {
             attendance,
             screenings,
             referral,
             bookings,
+            earlier_outcomes,
         })
     }
 }

@@ -22,9 +22,12 @@ pub struct AuditEvent {
     pub resource_id: String,
     pub patient_key: Option<String>,
     pub request_id: Option<String>,
+    /// What the event was about beyond its record: the refusal of an unmet booking attempt
+    /// (`slot-taken`, `no-slot-in-window`, …), the version a correction made (`version 2`).
+    pub detail: Option<String>,
 }
 
-columns!(pub COLUMNS: Columns = audit_events { id, occurred_at, actor, roles, action, resource_type, resource_id, patient_key, request_id });
+columns!(pub COLUMNS: Columns = audit_events { id, occurred_at, actor, roles, action, resource_type, resource_id, patient_key, request_id, detail });
 
 /// What was done to a record, as the audit trail names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +35,11 @@ pub enum Action {
     Create,
     Read,
     Update,
+    /// A new version of a referral decision or of a booking's outcome; the earlier one is kept.
+    Correct,
+    /// A booking request refused (no free slot, the slot taken, outside the window, …): unmet
+    /// demand, recorded although nothing was booked.
+    Unmet,
 }
 
 impl Action {
@@ -40,6 +48,8 @@ impl Action {
             Action::Create => "create",
             Action::Read => "read",
             Action::Update => "update",
+            Action::Correct => "correct",
+            Action::Unmet => "unmet",
         }
     }
 }
@@ -64,6 +74,15 @@ impl AuditEvent {
             resource_id: resource_id.to_string(),
             patient_key: patient_key.map(str::to_owned),
             request_id: actor.request_id.clone(),
+            detail: None,
+        }
+    }
+
+    /// The event with its `detail`.
+    pub fn with_detail(self, detail: impl Into<String>) -> AuditEvent {
+        AuditEvent {
+            detail: Some(detail.into()),
+            ..self
         }
     }
 }
@@ -154,8 +173,9 @@ fn list(conn: &mut DbConnection, filter: &AuditFilter) -> QueryResult<Vec<AuditE
         .load(conn)
 }
 
-/// Appends an audit event's nine values, in `audit_events` column order, as the last binds of a
-/// PostgreSQL statement that writes a record and its audit event together.
+/// Appends an audit event's first nine values, in `audit_events` column order, as the last binds of
+/// a PostgreSQL statement that writes a record and its audit event together (`detail`, when the
+/// statement writes it, is bound after them by hand).
 pub trait BindAuditEvent<'a> {
     fn bind_audit_event(self, event: &'a AuditEvent) -> Self;
 }

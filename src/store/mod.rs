@@ -43,6 +43,21 @@ macro_rules! insert_audit_event_from {
     };
 }
 
+/// As `insert_audit_event_from!`, with the event's `detail` bound after the nine (ten
+/// `$placeholders`).
+macro_rules! insert_audit_event_with_detail_from {
+    ($source:literal, $placeholders:literal) => {
+        concat!(
+            "INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id,
+                 patient_key, request_id, detail)
+             SELECT ",
+            $placeholders,
+            " FROM ",
+            $source
+        )
+    };
+}
+
 /// The names of the audit columns that `AuditColumns::bind` appends to a batch's `unnest`.
 macro_rules! audit_input_columns {
     () => {

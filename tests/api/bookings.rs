@@ -1010,7 +1010,7 @@ async fn get_one_booking_shows_the_item_and_is_audited() {
 }
 
 #[tokio::test]
-async fn booking_writes_one_create_event_and_refusals_none() {
+async fn booking_writes_one_create_event_and_refusals_an_unmet_event_each() {
     // Arrange
     let app = spawn_app().await;
     let hw = health_worker(&app).await;
@@ -1026,9 +1026,28 @@ async fn booking_writes_one_create_event_and_refusals_none() {
     book(&app, &attendance, Some(&s)).await;
     book(&app, &declined, Some(&s)).await;
 
-    // Assert
+    // Assert: newest first — the two refusals (unmet demand, no booking), then the booking.
     let events = events_about(&app, "booking").await;
-    assert_eq!(events.len(), 1, "the two refused bookings wrote nothing: {events:?}");
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["detail"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("unmet", "referral-not-accepted"),
+            ("unmet", "slot-taken"),
+            ("create", "")
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        events[1]["resource_id"],
+        attendance.as_str(),
+        "an unmet attempt names the attendance"
+    );
+    assert_eq!(events[0]["resource_id"], declined.as_str());
+    let events = &events[2..];
     assert_eq!(events[0]["action"], "create");
     assert_eq!(events[0]["actor"], "test-clinician");
     assert_eq!(events[0]["patient_key"], PATIENT_KEY);

@@ -194,7 +194,7 @@ async fn a_booking_and_a_declined_decision_at_once_never_leave_a_booking_on_a_de
             "decline",
             reqwest::Method::PUT,
             referral_path(id),
-            json!({"decision": "declined"}),
+            json!({"decision": "declined", "reason": "changed their mind"}),
         ));
     }
     let answers = fire_all(&app, requests).await;

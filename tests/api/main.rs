@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bookings;
 mod concurrency;
+mod corrections;
 mod entered_in_error;
 mod errors;
 mod helpers;

@@ -52,6 +52,9 @@ fn read_every_table(conn: &mut db::DbConnection) {
     let _ = bookings::list(conn, &bookings::BookingQuery::default()).unwrap();
     let nobody = db::types::DbUuid(uuid::Uuid::nil());
     assert!(referrals::find(conn, nobody).unwrap().is_none());
+    // The corrections' history tables.
+    assert!(referrals::versions(conn, nobody).unwrap().is_empty());
+    assert!(bookings::outcome_versions(conn, &[nobody]).unwrap().is_empty());
     assert!(follow_ups::find(conn, nobody, 6).unwrap().is_none());
 }
 
@@ -109,6 +112,7 @@ fn audit_events_cannot_be_changed_or_deleted() {
         resource_id: "x".into(),
         patient_key: None,
         request_id: None,
+        detail: None,
     };
     audit::record(&mut conn, &event).unwrap();
     let updated = diesel::update(schema::audit_events::table)

@@ -105,8 +105,9 @@ async fn a_booked_appointment_can_become_attended_did_not_attend_or_cancelled() 
 }
 
 #[tokio::test]
-async fn nothing_leaves_a_final_state() {
-    // Arrange: for each final state, each outcome again (the same one included) → 409.
+async fn nothing_leaves_a_final_state_but_a_correction() {
+    // Arrange: for each final state, each other outcome without `corrects` → 409; the same one
+    // again is a replay.
     let app = spawn_app().await;
     let hw = health_worker(&app).await;
     let finals: [(&str, OutcomeBody); 3] = [
@@ -132,9 +133,19 @@ async fn nothing_leaves_a_final_state() {
             let resp = outcome(&app, booking, &body()).await;
 
             // Assert
-            assert_kind(resp, 409, "invalid-transition", &why).await;
+            if from == to {
+                let replay = json_with(resp, 200, &why).await;
+                assert_eq!(replay["version"], 1, "{why}: a replay makes no version");
+            } else {
+                let problem = assert_kind(resp, 409, "invalid-transition", &why).await;
+                assert!(
+                    problem["detail"].as_str().unwrap().contains("corrects: true"),
+                    "{why}: the detail says how to correct: {problem}"
+                );
+            }
             let stored = get_booking(&app, booking).await;
             assert_eq!(stored["status"], *from, "{why}: unchanged");
+            assert_eq!(stored["earlier_outcomes"], json!([]), "{why}: no version kept");
         }
     }
 }

@@ -59,13 +59,19 @@ async fn a_decision_on_a_positive_screening_is_recorded_replayed_and_changed() {
         ("seen_in_department", "clinician", "declined → seen_in_department"),
         ("accepted", "integration", "seen_in_department → accepted"),
     ];
-    for (decision, role, why) in changes {
+    for (i, (decision, role, why)) in changes.into_iter().enumerate() {
         let resp = app
-            .put_json(&referral_path(&id), role, &json!({ "decision": decision }))
+            .put_json(
+                &referral_path(&id),
+                role,
+                &json!({ "decision": decision, "reason": why }),
+            )
             .await;
         let changed = json_with(resp, 200, why).await;
         assert_eq!(changed["decision"], decision, "{why}");
         assert_eq!(changed["recorded_by"], format!("test-{role}"), "{why}: who changed it");
+        assert_eq!(changed["version"], i + 2, "{why}: each correction is a new version");
+        assert_eq!(changed["correction_reason"], why, "{why}: and says why");
         let view = attendance_view(&app, &id).await;
         assert_eq!(view["referral"]["decision"], decision, "{why}: the attendance shows it");
     }
@@ -276,7 +282,14 @@ async fn a_decision_cannot_change_while_a_booking_is_active() {
 
     // Act + Assert: cancel first, then the change is allowed.
     cancel(&app, &id_of(&booking)).await;
-    let changed = json_with(refer(&app, &id, "declined").await, 200, "after cancelling").await;
+    let resp = app
+        .put_json(
+            &referral_path(&id),
+            "clinician",
+            &json!({ "decision": "declined", "reason": "changed their mind" }),
+        )
+        .await;
+    let changed = json_with(resp, 200, "after cancelling").await;
     assert_eq!(changed["decision"], "declined");
 }
 
@@ -392,7 +405,7 @@ async fn the_attendance_shows_its_referral_and_bookings_newest_first() {
 }
 
 #[tokio::test]
-async fn referral_writes_are_audited_create_read_update() {
+async fn referral_writes_are_audited_create_read_correct() {
     // Arrange
     let app = spawn_app().await;
     let id = positive_attendance(&app).await;
@@ -407,7 +420,13 @@ async fn referral_writes_are_audited_create_read_update() {
             "read",
             "a replay answers the stored record",
         ),
-        (json!({ "decision": "declined" }), "ahw", 200, "update", "a change"),
+        (
+            json!({ "decision": "declined", "reason": "changed their mind" }),
+            "ahw",
+            200,
+            "correct",
+            "a change",
+        ),
     ];
 
     for (i, (body, role, status, action, why)) in steps.into_iter().enumerate() {
@@ -429,10 +448,23 @@ async fn referral_writes_are_audited_create_read_update() {
     // Act + Assert: a refused change writes nothing.
     let hw = health_worker(&app).await;
     let slot = slot_at(&app, &hw, now() + Duration::hours(2)).await;
-    refer(&app, &id, "accepted").await;
+    let resp = app
+        .put_json(
+            &referral_path(&id),
+            "clinician",
+            &json!({ "decision": "accepted", "reason": "changed back" }),
+        )
+        .await;
+    json_with(resp, 200, "accepted again").await;
     let before = events_about(&app, "referral").await.len();
     book(&app, &id, Some(&slot)).await;
-    let resp = refer(&app, &id, "declined").await;
+    let resp = app
+        .put_json(
+            &referral_path(&id),
+            "clinician",
+            &json!({ "decision": "declined", "reason": "changed their mind" }),
+        )
+        .await;
     assert_kind(resp, 409, "referral-has-booking", "refused").await;
     assert_eq!(
         events_about(&app, "referral").await.len(),

@@ -5,7 +5,12 @@
 //!
 //! A booking's reads (its referral's context and the slot asked for) go through the PostgreSQL
 //! write batch when it runs, so most attempts in a race for slots are refused there without a
-//! trip to the blocking pool.
+//! trip to the blocking pool. A booking request refused (409, 422) is unmet demand: it leaves an
+//! audit event (`unmet`, with the refusal's kind) although nothing was booked.
+//!
+//! An outcome, once recorded, changes only by a correction: a new version in the row (which the
+//! statistics read), the version it replaces copied to `booking_outcome_versions` in the same
+//! statement (PostgreSQL) or transaction (SQLite), keyed by (booking, version).
 
 use chrono::{DateTime, Utc};
 use diesel::pg::PgConnection;
@@ -16,21 +21,25 @@ use super::slots::{self, find_live_slot, free_slots, live_slot_listings, Slot, S
 use super::{referrals, violates, Referral};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
-use crate::db::schema::{attendances, booking_attempts, bookings, health_workers, screenings, slots as slots_table};
+use crate::db::schema::{
+    attendances, booking_attempts, booking_outcome_versions, bookings, health_workers, screenings, slots as slots_table,
+};
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
 use crate::domain::attendance::{attendance_entered_in_error, ENTERED_IN_ERROR_CANCEL_REASON};
 use crate::domain::scheduling::{
-    already_booked, booking_admissible, booking_time, invalid_transition, no_booking, no_slot, outcome_allowed,
-    referral_not_accepted, slot_taken, window_end, BookingStatus, LeadTime, Outcome, OutsideWindowReason,
-    ReferralDecision, ReferralFound, SlotFound,
+    already_booked, booking_admissible, booking_time, no_booking, no_slot, outcome_change, referral_not_accepted,
+    revives_booking, slot_taken, slot_withdrawn, window_end, BookingStatus, CorrectionReason, LeadTime, Outcome,
+    OutcomeChange, OutsideWindowReason, ReferralDecision, ReferralFound, SlotFound,
 };
+use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent, BindAuditEvent};
 use crate::store::rows::{
-    find_many_with_current_screening, find_with_current_screening, Attendance, AttendanceColumns, Screening,
-    ScreeningColumns, ATTENDANCE_COLUMNS, SCREENING_COLUMNS,
+    find_attendance, find_many_with_current_screening, find_with_current_screening, Attendance, AttendanceColumns,
+    Screening, ScreeningColumns, ATTENDANCE_COLUMNS, SCREENING_COLUMNS,
 };
 use crate::store::{Actor, Store, StoreError};
+use diesel::sql_types::Integer;
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
 #[diesel(table_name = bookings)]
@@ -50,9 +59,76 @@ pub struct Booking {
     pub cancel_reason: Option<String>,
     /// `same_day`, `next_day` or `later` (Europe/London calendar days from screening to slot).
     pub lead_time: Option<LeadTime>,
+    /// 1 while booked and for the first outcome; each correction of the outcome adds one.
+    pub version: i32,
+    /// Why this outcome corrected the one before (none for the first).
+    pub correction_reason: Option<String>,
 }
 
-columns!(COLUMNS: Columns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, lead_time });
+columns!(COLUMNS: Columns = bookings { id, attendance_id, slot_id, status, within_window, outside_window_reason, booked_at, booked_by, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, lead_time, version, correction_reason });
+
+impl Booking {
+    /// The recorded outcome; none while booked.
+    fn outcome(&self) -> Option<Outcome> {
+        (self.status != BookingStatus::Booked).then(|| Outcome {
+            status: self.status,
+            brief_intervention_delivered: self.brief_intervention_delivered,
+            units_per_week: self.units_per_week,
+            reason: self.cancel_reason.clone(),
+        })
+    }
+}
+
+/// An earlier outcome of a booking, as it was recorded. (The outcome columns of `Booking`: a
+/// column added to the outcome is added here and copied in `OutcomeVersion::of` and in
+/// `CORRECT_OUTCOME`.)
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = booking_outcome_versions)]
+pub struct OutcomeVersion {
+    pub booking_id: DbUuid,
+    pub version: i32,
+    pub status: BookingStatus,
+    pub outcome_at: DbTime,
+    pub outcome_by: String,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
+    pub cancel_reason: Option<String>,
+    pub correction_reason: Option<String>,
+}
+
+columns!(VERSION_COLUMNS: VersionColumns = booking_outcome_versions { booking_id, version, status, outcome_at, outcome_by, brief_intervention_delivered, units_per_week, cancel_reason, correction_reason });
+
+impl OutcomeVersion {
+    /// The booking's recorded outcome as an earlier version; none while booked.
+    fn of(booking: &Booking) -> Option<OutcomeVersion> {
+        Some(OutcomeVersion {
+            booking_id: booking.id,
+            version: booking.version,
+            status: booking.outcome()?.status,
+            outcome_at: booking.outcome_at?,
+            outcome_by: booking.outcome_by.clone()?,
+            brief_intervention_delivered: booking.brief_intervention_delivered,
+            units_per_week: booking.units_per_week,
+            cancel_reason: booking.cancel_reason.clone(),
+            correction_reason: booking.correction_reason.clone(),
+        })
+    }
+}
+
+/// The earlier outcomes of the bookings `ids`.
+pub fn outcome_versions(conn: &mut DbConnection, ids: &[DbUuid]) -> QueryResult<Vec<OutcomeVersion>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    booking_outcome_versions::table
+        .filter(booking_outcome_versions::booking_id.eq_any(ids))
+        .select(VERSION_COLUMNS)
+        .order((
+            booking_outcome_versions::booking_id,
+            booking_outcome_versions::version.desc(),
+        ))
+        .load(conn)
+}
 
 /// A booking with its slot and the slot's health worker's name.
 pub type BookingListing = (Booking, Slot, String);
@@ -69,11 +145,21 @@ pub struct NewBooking {
     pub now: DateTime<Utc>,
 }
 
-/// A booking as its view answers it, with the time of the screening its lead time counts from.
+/// A booking as its view answers it, with the time of the screening its lead time counts from
+/// and its earlier outcomes.
 #[derive(Clone, Debug)]
 pub struct Appointment {
     pub listing: BookingListing,
     pub screened_at: DateTime<Utc>,
+    pub earlier_outcomes: Vec<OutcomeVersion>,
+}
+
+/// An outcome to record: what happened, and whether it corrects the recorded one (and why).
+#[derive(Clone, Debug)]
+pub struct OutcomeRecording {
+    pub outcome: Outcome,
+    pub corrects: bool,
+    pub correction_reason: Option<CorrectionReason>,
 }
 
 /// What a booking request did.
@@ -89,6 +175,7 @@ pub enum Booked {
 #[derive(Clone, Debug)]
 pub struct BookingRecord {
     pub listing: BookingListing,
+    pub earlier_outcomes: Vec<OutcomeVersion>,
     pub attendance: Attendance,
     pub screening: Option<Screening>,
 }
@@ -106,6 +193,10 @@ pub struct BookingFilter {
 /// How many free slots an automatic booking tries before answering that none is free: each try
 /// can lose only to a booking made at the same moment.
 const AUTOMATIC_TRIES: i64 = 20;
+
+/// How often an outcome is recorded again after losing a race to a simultaneous one (a request
+/// loses only when another commits in between, so N requests at once all finish when N <= this).
+const MAX_OUTCOME_ATTEMPTS: usize = 10;
 
 /// The bookings store.
 pub struct Bookings<'a> {
@@ -128,12 +219,46 @@ impl<'a> Bookings<'a> {
     /// request they refuse is answered at once. The write is one statement (PostgreSQL, share-
     /// locking the referral and the slot) or a `BEGIN IMMEDIATE` transaction (SQLite); losing a
     /// slot to a booking made at the same moment tries the next free one.
+    ///
+    /// Unmet demand is audited: the unmet attempt of an automatic booking with its event, in the
+    /// same statement or transaction; any other refusal but a 404 (the slot taken, outside the
+    /// window, …) with an event written after the refused work was undone.
     #[tracing::instrument(
         name = "store.bookings.book",
         skip_all,
         fields(automatic = new.slot_id.is_none(), batched)
     )]
     pub async fn book(&self, new: NewBooking, actor: &Actor) -> Result<Booked, StoreError> {
+        let attendance_id = DbUuid(new.attendance_id);
+        match self.try_book(new, actor).await {
+            Err(StoreError::Refused(refusal)) => {
+                if let Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. } = &refusal {
+                    self.record_unmet(attendance_id, kind, actor).await?;
+                }
+                Err(StoreError::Refused(refusal))
+            }
+            other => other,
+        }
+    }
+
+    /// Audits a refused booking request for the attendance (an existing one: a 404 is answered
+    /// first): who asked, and why nothing was booked (`kind`).
+    async fn record_unmet(&self, attendance_id: DbUuid, kind: &'static str, actor: &Actor) -> Result<(), StoreError> {
+        let actor = actor.clone();
+        self.store
+            .run(move |conn| {
+                single_write(conn, |conn| {
+                    if let Some(attendance) = find_attendance(conn, attendance_id)? {
+                        let event = unmet_event(&actor, &attendance, kind);
+                        audit::record(conn, &event)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn try_book(&self, new: NewBooking, actor: &Actor) -> Result<Booked, StoreError> {
         let attendance_id = DbUuid(new.attendance_id);
         let slot_id = new.slot_id.map(DbUuid);
         let admitted = self.read_batched(attendance_id, slot_id).await?;
@@ -195,17 +320,24 @@ impl<'a> Bookings<'a> {
     }
 
     /// Records what happened at the appointment `id` (at `now`, by `actor`), with its audit
-    /// event. No such booking is a 404; a booking no longer `booked` a 409
-    /// (`invalid-transition`), also when another outcome is recorded at the same moment; an
-    /// outcome other than a cancellation before the slot starts a 422 (`outcome-before-slot`).
+    /// event, in DESIGN.md §4's order: no such booking (404); a state conflict (409: the outcome
+    /// recorded differently without `corrects`, `corrects` with no outcome yet, undoing a
+    /// cancellation whose slot was taken or withdrawn or whose referral is no longer accepted); a
+    /// correction without a reason (422); an outcome other than a cancellation before the slot
+    /// starts (422). The recorded outcome sent again is a replay (an audited read).
     ///
-    /// PostgreSQL: a read and one write statement (the update only while still `booked`, and its
-    /// audit event). SQLite: a `BEGIN IMMEDIATE` transaction.
-    #[tracing::instrument(name = "store.bookings.record_outcome", skip_all, fields(status = outcome.status.code()))]
+    /// PostgreSQL: reads and one write statement (the change only while the booking is still as
+    /// read, the earlier version's copy and the audit event). SQLite: a `BEGIN IMMEDIATE`
+    /// transaction. A change lost to a simultaneous one is judged again against what won.
+    #[tracing::instrument(
+        name = "store.bookings.record_outcome",
+        skip_all,
+        fields(status = recording.outcome.status.code(), corrects = recording.corrects, attempts)
+    )]
     pub async fn record_outcome(
         &self,
         id: uuid::Uuid,
-        outcome: Outcome,
+        recording: OutcomeRecording,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Appointment, StoreError> {
@@ -213,34 +345,122 @@ impl<'a> Bookings<'a> {
         let actor = actor.clone();
         self.store
             .run(move |conn| {
-                single_write(conn, |conn| {
-                    let (booking, slot, name) = find_booking(conn, id)?.ok_or_else(no_booking)?;
-                    let current = booking.status;
-                    outcome_allowed(current, outcome.status, slot.starts_at.get(), now)?;
-                    let changed = Booking {
-                        status: outcome.status,
-                        outcome_at: Some(DbTime::new(now)),
-                        outcome_by: Some(actor.subject.clone()),
-                        brief_intervention_delivered: outcome.brief_intervention_delivered,
-                        units_per_week: outcome.units_per_week,
-                        cancel_reason: outcome.reason.clone(),
-                        ..booking
-                    };
-                    let (attendance, screening) = find_with_current_screening(conn, changed.attendance_id)?
-                        .ok_or_else(|| StoreError::internal("a booking's attendance is missing"))?;
-                    let event = AuditEvent::new(&actor, Action::Update, "booking", id.0, Some(&attendance.patient_key));
-                    if !update_outcome(conn, &changed, &event)? {
-                        return Err(invalid_transition(current).into());
+                for attempt in 1..=MAX_OUTCOME_ATTEMPTS {
+                    tracing::Span::current().record("attempts", attempt);
+                    if let Some(appointment) =
+                        single_write(conn, |conn| record_outcome_once(conn, id, &recording, now, &actor))?
+                    {
+                        return Ok(appointment);
                     }
-                    let screened_at = screening.map_or(changed.booked_at.get(), |s| s.screened_at.get());
-                    Ok(Appointment {
-                        listing: (changed, slot, name),
-                        screened_at,
-                    })
-                })
+                }
+                Err(Refusal::conflict(
+                    "concurrent-change",
+                    "the outcome kept changing while this one was being recorded; retry",
+                )
+                .into())
             })
             .await
     }
+}
+
+/// Reads the booking and judges the request: a replay, the first outcome or a correction, each
+/// with its audit event. `Ok(None)`: another change came first; read again.
+fn record_outcome_once(
+    conn: &mut DbConnection,
+    id: DbUuid,
+    recording: &OutcomeRecording,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<Option<Appointment>, StoreError> {
+    let (booking, slot, name) = find_booking(conn, id)?.ok_or_else(no_booking)?;
+    let change = outcome_change(
+        booking.outcome().as_ref(),
+        &recording.outcome,
+        recording.corrects,
+        recording.correction_reason.is_some(),
+        slot.starts_at.get(),
+        now,
+    )?;
+    let (attendance, screening) = find_with_current_screening(conn, booking.attendance_id)?
+        .ok_or_else(|| StoreError::internal("a booking's attendance is missing"))?;
+    let screened_at = screening.map_or(booking.booked_at.get(), |s| s.screened_at.get());
+    let key = Some(attendance.patient_key.as_str());
+    // A booking still `booked` has no earlier outcome (a correction needs a recorded one).
+    let mut earlier_outcomes = match change {
+        OutcomeChange::First => vec![],
+        OutcomeChange::Replay | OutcomeChange::Correction => outcome_versions(conn, &[id])?,
+    };
+    let outcome = &recording.outcome;
+    let changed = Booking {
+        status: outcome.status,
+        outcome_at: Some(DbTime::new(now)),
+        outcome_by: Some(actor.subject.clone()),
+        brief_intervention_delivered: outcome.brief_intervention_delivered,
+        units_per_week: outcome.units_per_week,
+        cancel_reason: outcome.reason.clone(),
+        ..booking.clone()
+    };
+    let written = match change {
+        OutcomeChange::Replay => {
+            audit::record(conn, &AuditEvent::new(actor, Action::Read, "booking", id.0, key))?;
+            Some(booking)
+        }
+        OutcomeChange::First => {
+            let event = AuditEvent::new(actor, Action::Update, "booking", id.0, key);
+            update_outcome(conn, &changed, &event)?.then_some(changed)
+        }
+        OutcomeChange::Correction => {
+            // Nothing more is recorded against an attendance entered in error.
+            if attendance.entered_in_error_at.is_some() {
+                return Err(attendance_entered_in_error().into());
+            }
+            let revives = revives_booking(booking.status, outcome.status);
+            if revives {
+                let accepted = referrals::find(conn, booking.attendance_id)?
+                    .is_some_and(|r| r.decision == ReferralDecision::Accepted);
+                if !accepted {
+                    return Err(referral_not_accepted().into());
+                }
+                if slot.withdrawn_at.is_some() {
+                    return Err(slot_withdrawn().into());
+                }
+            }
+            let corrected = Booking {
+                version: booking.version + 1,
+                correction_reason: recording.correction_reason.as_ref().map(|r| r.as_str().to_owned()),
+                ..changed
+            };
+            let replaced = OutcomeVersion::of(&booking)
+                .ok_or_else(|| StoreError::internal("a correction of a booking without an outcome"))?;
+            let event = AuditEvent::new(actor, Action::Correct, "booking", id.0, key)
+                .with_detail(format!("version {}", corrected.version));
+            match correct_outcome(conn, &replaced, &corrected, revives, &event) {
+                Ok(true) => {
+                    earlier_outcomes.insert(0, replaced);
+                    Some(corrected)
+                }
+                Ok(false) => None,
+                Err(e) if violates(&e, "bookings_one_active_per_slot", "bookings.slot_id") => {
+                    return Err(slot_taken().into())
+                }
+                Err(e)
+                    if violates(
+                        &e,
+                        "booking_outcome_versions_pkey",
+                        "booking_outcome_versions.booking_id",
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    Ok(written.map(|booking| Appointment {
+        listing: (booking, slot, name),
+        screened_at,
+        earlier_outcomes,
+    }))
 }
 
 /// What a booking request's reads admitted: the attendance, its current screening, and the slot
@@ -309,6 +529,8 @@ fn book(
         units_per_week: None,
         cancel_reason: None,
         lead_time: None,
+        version: 1,
+        correction_reason: None,
     };
     let event = AuditEvent::new(
         actor,
@@ -372,12 +594,14 @@ fn book(
                 window_ends_at: DbTime::new(window_ends),
                 attempted_by: actor.subject.clone(),
             },
+            &unmet_event(actor, &attendance, "no-slot-in-window"),
         )?;
         return Ok(Booked::NoSlotInWindow);
     };
     Ok(Booked::Made(Box::new(Appointment {
         listing: (row, slot, name),
         screened_at,
+        earlier_outcomes: vec![],
     })))
 }
 
@@ -492,6 +716,100 @@ fn update_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) ->
     }
 }
 
+/// Writes the correction `row` over the booking while it is still the version `replaced` (and,
+/// when it `revives` a cancelled booking, while the referral is accepted and the slot live), keeps
+/// `replaced` and writes the audit event. `Ok(false)`: the booking changed since it was read, and
+/// nothing was written. A slot another booking holds is the unique index's violation.
+///
+/// PostgreSQL: one statement. The update re-checks the version against the newest row when it
+/// waits for a simultaneous change, and the copy is made only of the row it updated; the referral
+/// and slot are share-locked as for a new booking, so a decision change or a withdrawal waits for
+/// it and then sees the booking. SQLite: in the caller's transaction.
+fn correct_outcome(
+    conn: &mut DbConnection,
+    replaced: &OutcomeVersion,
+    row: &Booking,
+    revives: bool,
+    event: &AuditEvent,
+) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Pg(pg) => Prepared::new(CORRECT_OUTCOME)
+            .bind::<PortableUuid, _>(row.id)
+            .bind::<Integer, _>(replaced.version)
+            .bind::<PortableUuid, _>(row.attendance_id)
+            .bind::<PortableUuid, _>(row.slot_id)
+            .bind::<Bool, _>(revives)
+            .bind::<Text, _>(row.status)
+            .bind::<Nullable<PortableTime>, _>(row.outcome_at)
+            .bind::<Nullable<Text>, _>(&row.outcome_by)
+            .bind::<Nullable<Bool>, _>(row.brief_intervention_delivered)
+            .bind::<Nullable<Double>, _>(row.units_per_week)
+            .bind::<Nullable<Text>, _>(&row.cancel_reason)
+            .bind::<Nullable<Text>, _>(&row.correction_reason)
+            .bind_audit_event(event)
+            .bind::<Nullable<Text>, _>(&event.detail)
+            .execute(pg)
+            .map(|inserted| inserted > 0),
+        DbConnection::Sqlite(_) => {
+            let changed = diesel::update(
+                bookings::table
+                    .filter(bookings::id.eq(row.id))
+                    .filter(bookings::version.eq(replaced.version)),
+            )
+            .set((
+                bookings::status.eq(row.status),
+                bookings::outcome_at.eq(row.outcome_at),
+                bookings::outcome_by.eq(&row.outcome_by),
+                bookings::brief_intervention_delivered.eq(row.brief_intervention_delivered),
+                bookings::units_per_week.eq(row.units_per_week),
+                bookings::cancel_reason.eq(&row.cancel_reason),
+                bookings::version.eq(row.version),
+                bookings::correction_reason.eq(&row.correction_reason),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            diesel::insert_into(booking_outcome_versions::table)
+                .values(replaced)
+                .execute(conn)?;
+            audit::record(conn, event)?;
+            Ok(true)
+        }
+    }
+}
+
+/// `correct_outcome` on PostgreSQL: the update (only of version $2 while the attendance is not
+/// marked entered-in-error, and for a revival only while the referral is accepted and the slot
+/// live), the copy of the version it replaced, as the statement's snapshot read it, and the audit
+/// event. The referral row's share lock makes an entered-in-error mark wait and then see the
+/// corrected booking (an attended one blocks the mark).
+const CORRECT_OUTCOME: &str = concat!(
+    "WITH replaced AS (
+         SELECT id, version, status, outcome_at, outcome_by, brief_intervention_delivered, units_per_week,
+             cancel_reason, correction_reason
+         FROM bookings WHERE id = $1 AND version = $2 AND status <> 'booked'),
+     referral AS (
+         SELECT decision FROM referrals WHERE attendance_id = $3 AND NOT entered_in_error FOR SHARE),
+     live AS (
+         SELECT id FROM slots WHERE id = $4 AND withdrawn_at IS NULL FOR SHARE),
+     changed AS (
+         UPDATE bookings SET status = $6, outcome_at = $7, outcome_by = $8, brief_intervention_delivered = $9,
+             units_per_week = $10, cancel_reason = $11, correction_reason = $12, version = $2 + 1
+         WHERE id = $1 AND version = $2 AND status <> 'booked'
+           AND EXISTS (SELECT 1 FROM referral)
+           AND (NOT $5 OR (EXISTS (SELECT 1 FROM referral WHERE decision = 'accepted')
+                           AND EXISTS (SELECT 1 FROM live)))
+         RETURNING id),
+     kept AS (
+         INSERT INTO booking_outcome_versions (booking_id, version, status, outcome_at, outcome_by,
+             brief_intervention_delivered, units_per_week, cancel_reason, correction_reason)
+         SELECT r.id, r.version, r.status, r.outcome_at, r.outcome_by, r.brief_intervention_delivered,
+             r.units_per_week, r.cancel_reason, r.correction_reason
+         FROM replaced r JOIN changed c ON c.id = r.id) ",
+    insert_audit_event_with_detail_from!("changed", "$13, $14, $15, $16, $17, $18, $19, $20, $21, $22")
+);
+
 /// Cancels the attendance's open (`booked`) bookings, freeing their slots, with an audit event
 /// each: its attendance was entered in error. In the caller's transaction; the rows are locked by
 /// the update, so an outcome recorded at the same moment either came first (the booking is no
@@ -545,6 +863,8 @@ fn read_records(
     let listings = list(conn, query)?;
     let ids: Vec<DbUuid> = listings.iter().map(|listing| listing.0.attendance_id).collect();
     let current = find_many_with_current_screening(conn, &ids)?;
+    let booking_ids: Vec<DbUuid> = listings.iter().map(|listing| listing.0.id).collect();
+    let earlier = outcome_versions(conn, &booking_ids)?;
     let mut events = Vec::with_capacity(listings.len());
     let mut records = Vec::with_capacity(listings.len());
     for listing in listings {
@@ -559,8 +879,14 @@ fn read_records(
             listing.0.id.0,
             Some(&attendance.patient_key),
         ));
+        let earlier_outcomes = earlier
+            .iter()
+            .filter(|version| version.booking_id == listing.0.id)
+            .cloned()
+            .collect();
         records.push(BookingRecord {
             listing,
+            earlier_outcomes,
             attendance,
             screening,
         });
@@ -705,9 +1031,42 @@ struct BookingAttempt {
     attempted_by: String,
 }
 
-fn insert_attempt(conn: &mut DbConnection, row: &BookingAttempt) -> QueryResult<()> {
-    diesel::insert_into(booking_attempts::table)
-        .values(row)
-        .execute(conn)
-        .map(|_| ())
+/// Records the unmet attempt with its audit event: one statement on PostgreSQL (a data-modifying
+/// CTE); on SQLite, in the caller's transaction.
+fn insert_attempt(conn: &mut DbConnection, row: &BookingAttempt, event: &AuditEvent) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => Prepared::new(concat!(
+            "WITH inserted AS (
+                 INSERT INTO booking_attempts (id, attendance_id, attempted_at, window_ends_at, attempted_by)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id) ",
+            insert_audit_event_with_detail_from!("inserted", "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15")
+        ))
+        .bind::<PortableUuid, _>(row.id)
+        .bind::<PortableUuid, _>(row.attendance_id)
+        .bind::<PortableTime, _>(row.attempted_at)
+        .bind::<PortableTime, _>(row.window_ends_at)
+        .bind::<Text, _>(&row.attempted_by)
+        .bind_audit_event(event)
+        .bind::<Nullable<Text>, _>(&event.detail)
+        .execute(pg)
+        .map(|_| ()),
+        DbConnection::Sqlite(_) => {
+            diesel::insert_into(booking_attempts::table).values(row).execute(conn)?;
+            audit::record(conn, event)
+        }
+    }
+}
+
+/// The audit event of a booking request for the attendance that booked nothing, and why (`kind`,
+/// the refusal's). Its record is the referral's (an attendance id): no booking exists.
+fn unmet_event(actor: &Actor, attendance: &Attendance, kind: &str) -> AuditEvent {
+    AuditEvent::new(
+        actor,
+        Action::Unmet,
+        "booking",
+        attendance.id.0,
+        Some(&attendance.patient_key),
+    )
+    .with_detail(kind)
 }

@@ -1,6 +1,9 @@
 //! Referral decisions: the patient's answer to the AHW offer after a positive PAT, one per
 //! attendance (its primary key). A decision stands on the screening result it was made for, and
-//! changes only while no booking holds a slot for it.
+//! changes only while no booking holds a slot for it. A change is a correction: a new version,
+//! with who, when and why, in the row (which the statistics read); the version it replaces is
+//! copied to `referral_versions` in the same transaction, whose key (attendance, version) refuses
+//! a second copy of the same version.
 //!
 //! Locks, in this order: the attendance row (a screening correction takes the same lock, so the
 //! two take turns and neither misses the other), then the referral row (a booking being made for
@@ -9,12 +12,13 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::schema::{bookings, referrals};
+use crate::db::schema::{bookings, referral_versions, referrals};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::scheduling::{
-    decision_change_allowed, decision_time, referral_allowed, BookingStatus, ReferralDecision,
+    decision_change_allowed, decision_time, reason_required, referral_allowed, BookingStatus, CorrectionReason,
+    ReferralDecision,
 };
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
@@ -29,19 +33,61 @@ pub struct Referral {
     pub decided_at: DbTime,
     pub recorded_at: DbTime,
     pub recorded_by: String,
+    /// 1 for the first decision; each correction adds one.
+    pub version: i32,
+    /// Why this version corrected the one before (none for the first).
+    pub correction_reason: Option<String>,
 }
 
-columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by });
+columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by, version, correction_reason });
+
+/// An earlier version of a referral decision, as it was recorded. (The same columns as
+/// `Referral`: a column added to the decision is added here and copied in `From<&Referral>`.)
+#[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
+#[diesel(table_name = referral_versions)]
+pub struct ReferralVersion {
+    pub attendance_id: DbUuid,
+    pub version: i32,
+    pub decision: ReferralDecision,
+    pub decided_at: DbTime,
+    pub recorded_at: DbTime,
+    pub recorded_by: String,
+    pub correction_reason: Option<String>,
+}
+
+columns!(VERSION_COLUMNS: VersionColumns = referral_versions { attendance_id, version, decision, decided_at, recorded_at, recorded_by, correction_reason });
+
+impl From<&Referral> for ReferralVersion {
+    fn from(row: &Referral) -> ReferralVersion {
+        ReferralVersion {
+            attendance_id: row.attendance_id,
+            version: row.version,
+            decision: row.decision,
+            decided_at: row.decided_at,
+            recorded_at: row.recorded_at,
+            recorded_by: row.recorded_by.clone(),
+            correction_reason: row.correction_reason.clone(),
+        }
+    }
+}
+
+/// A referral decision with its earlier versions, newest first.
+#[derive(Clone, Debug)]
+pub struct ReferralHistory {
+    pub current: Referral,
+    pub earlier: Vec<ReferralVersion>,
+}
 
 /// What recording a decision did.
 #[derive(Debug)]
 pub enum ReferralRecorded {
     /// The first decision for the attendance.
-    Created(Referral),
-    /// A different decision, or the same one at another time, replaced the stored one.
-    Changed(Referral),
+    Created(ReferralHistory),
+    /// A correction: a different decision, or the same one at another time, is the new version;
+    /// the earlier ones are kept.
+    Corrected(ReferralHistory),
     /// The stored decision was sent again: it is answered again.
-    Replay(Referral),
+    Replay(ReferralHistory),
 }
 
 /// The referrals store.
@@ -59,7 +105,8 @@ impl<'a> Referrals<'a> {
     ///
     /// In DESIGN.md §4's order: no such attendance (404); no completed positive PAT (409); the
     /// same decision again is a replay (an audited read); a different decision while a booking
-    /// holds a slot (409); a time before the screening or in the future (422).
+    /// holds a slot (409); a correction without a `reason` (422); a time before the screening or
+    /// in the future (422).
     ///
     /// One `BEGIN IMMEDIATE` transaction (SQLite) or transaction holding the attendance's and the
     /// referral's row locks (PostgreSQL). Two first decisions at once: the primary key lets one
@@ -70,6 +117,7 @@ impl<'a> Referrals<'a> {
         id: uuid::Uuid,
         decision: ReferralDecision,
         decided_at: Option<DateTime<Utc>>,
+        reason: Option<CorrectionReason>,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<ReferralRecorded, StoreError> {
@@ -81,7 +129,9 @@ impl<'a> Referrals<'a> {
             .run(move |conn| {
                 let mut attempt = |n: usize| {
                     span.record("attempts", n);
-                    write_transaction(conn, |conn| record_once(conn, id, decision, decided_at, now, &actor))
+                    write_transaction(conn, |conn| {
+                        record_once(conn, id, decision, decided_at, reason.as_ref(), now, &actor)
+                    })
                 };
                 match attempt(1) {
                     Err(StoreError::Refused(Refusal::Conflict { kind: RACED, .. })) => attempt(2),
@@ -105,6 +155,7 @@ fn record_once(
     id: DbUuid,
     decision: ReferralDecision,
     decided_at: Option<DateTime<Utc>>,
+    reason: Option<&CorrectionReason>,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<ReferralRecorded, StoreError> {
@@ -128,33 +179,66 @@ fn record_once(
         decided_at: DbTime::new(decided),
         recorded_at: DbTime::new(now),
         recorded_by: actor.subject.clone(),
+        version: existing.as_ref().map_or(1, |stored| stored.version + 1),
+        // A reason on a first decision corrects nothing: not kept.
+        correction_reason: existing.as_ref().and(reason).map(|r| r.as_str().to_owned()),
     };
     let key = Some(attendance.patient_key.as_str());
     if let Some(stored) = &existing {
         let same = stored.decision == row.decision && decided_at.is_none_or(|_| stored.decided_at == row.decided_at);
         if same {
             audit::record(conn, &AuditEvent::new(actor, Action::Read, "referral", id.0, key))?;
-            return Ok(ReferralRecorded::Replay(stored.clone()));
+            let earlier = versions(conn, id)?;
+            return Ok(ReferralRecorded::Replay(ReferralHistory {
+                current: stored.clone(),
+                earlier,
+            }));
         }
         decision_change_allowed(
             stored.decision,
             row.decision,
             has_booking(conn, id, &BookingStatus::HOLDING_A_SLOT)?,
         )?;
+        if reason.is_none() {
+            return Err(reason_required("reason", "decision").into());
+        }
     }
     decision_time(decided, screened_at.get(), now)?;
-    if existing.is_some() {
-        update(conn, &row)?;
-        audit::record(conn, &AuditEvent::new(actor, Action::Update, "referral", id.0, key))?;
-        Ok(ReferralRecorded::Changed(row))
+    if let Some(stored) = existing {
+        // The version replaced is kept; its key refuses a second copy (a correction that read the
+        // same version, had the locks not made it wait).
+        diesel::insert_into(referral_versions::table)
+            .values(ReferralVersion::from(&stored))
+            .execute(conn)
+            .map_err(refused_if_unique(raced))?;
+        if !update(conn, &row, stored.version)? {
+            return Err(raced().into());
+        }
+        let event = AuditEvent::new(actor, Action::Correct, "referral", id.0, key)
+            .with_detail(format!("version {}", row.version));
+        audit::record(conn, &event)?;
+        let earlier = versions(conn, id)?;
+        Ok(ReferralRecorded::Corrected(ReferralHistory { current: row, earlier }))
     } else {
         diesel::insert_into(referrals::table)
             .values(&row)
             .execute(conn)
             .map_err(refused_if_unique(raced))?;
         audit::record(conn, &AuditEvent::new(actor, Action::Create, "referral", id.0, key))?;
-        Ok(ReferralRecorded::Created(row))
+        Ok(ReferralRecorded::Created(ReferralHistory {
+            current: row,
+            earlier: vec![],
+        }))
     }
+}
+
+/// The earlier versions of the attendance's referral decision, newest first.
+pub fn versions(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<Vec<ReferralVersion>> {
+    referral_versions::table
+        .filter(referral_versions::attendance_id.eq(attendance_id))
+        .select(VERSION_COLUMNS)
+        .order(referral_versions::version.desc())
+        .load(conn)
 }
 
 /// The attendance's referral decision, if one is recorded.
@@ -216,14 +300,22 @@ pub(in crate::store) fn mark_in_error(conn: &mut DbConnection, attendance_id: Db
         .map(|_| ())
 }
 
-fn update(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
-    diesel::update(referrals::table.find(row.attendance_id))
-        .set((
-            referrals::decision.eq(row.decision),
-            referrals::decided_at.eq(row.decided_at),
-            referrals::recorded_at.eq(row.recorded_at),
-            referrals::recorded_by.eq(&row.recorded_by),
-        ))
-        .execute(conn)
-        .map(|_| ())
+/// Writes `row` over the stored decision while it is still version `replaced`. `Ok(false)`: it no
+/// longer is, and nothing was written.
+fn update(conn: &mut DbConnection, row: &Referral, replaced: i32) -> QueryResult<bool> {
+    diesel::update(
+        referrals::table
+            .find(row.attendance_id)
+            .filter(referrals::version.eq(replaced)),
+    )
+    .set((
+        referrals::decision.eq(row.decision),
+        referrals::decided_at.eq(row.decided_at),
+        referrals::recorded_at.eq(row.recorded_at),
+        referrals::recorded_by.eq(&row.recorded_by),
+        referrals::version.eq(row.version),
+        referrals::correction_reason.eq(&row.correction_reason),
+    ))
+    .execute(conn)
+    .map(|changed| changed > 0)
 }
