@@ -10,7 +10,9 @@ use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
-use crate::domain::scheduling::{follow_up_recorded_differently, FollowUpContact, ReferralDecision};
+use crate::domain::scheduling::{
+    follow_up_recorded_differently, referral_details, FollowUpContact, ReferralDecision,
+};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::follow_ups::FollowUp;
@@ -30,13 +32,29 @@ role_set!(
 #[serde(deny_unknown_fields)]
 pub struct RecordReferralRequest {
     pub decision: ReferralDecision,
-    /// When the patient decided; default now. Not before the screening.
+    /// When the patient decided; default now. Not before the screening. For
+    /// `seen_in_department`, when the AHW saw the patient (the contact the 6- and 12-month
+    /// follow-ups are counted from).
     #[serde(default)]
     pub decided_at: Option<DateTime<FixedOffset>>,
+    /// `seen_in_department` only, and then required: the AHW who saw the patient (a registered
+    /// health worker's id).
+    #[serde(default)]
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// `seen_in_department` only, and then required: whether the brief intervention was
+    /// delivered.
+    #[serde(default)]
+    pub brief_intervention_delivered: Option<bool>,
+    /// `seen_in_department` only, and then required: units a week at this contact (a number of
+    /// at least 0), the baseline the follow-ups are compared with.
+    #[serde(default)]
+    pub units_per_week: Option<f64>,
 }
 
 /// Record the patient's decision on the AHW offer. Only after a positive PAT; changing it while a
-/// booking holds a slot is refused (cancel the booking first).
+/// booking holds a slot is refused (cancel the booking first). `seen_in_department` (an AHW saw
+/// the patient at once) comes with `health_worker_id`, `brief_intervention_delivered` and
+/// `units_per_week`, which the other decisions refuse.
 #[utoipa::path(
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
@@ -46,7 +64,7 @@ pub struct RecordReferralRequest {
         (status = 200, description = "Replayed or changed", body = ReferralView),
         NoAttendance,
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values or times", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values or times, or a health_worker_id not on the register", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,
     ),
@@ -60,10 +78,16 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.clock.now();
     let decided_at = request.decided_at.map(|t| t.with_timezone(&Utc));
+    let details = referral_details(
+        request.decision,
+        request.health_worker_id,
+        request.brief_intervention_delivered,
+        request.units_per_week,
+    )?;
     let referrals = state.store.referrals();
     Ok(
         match referrals
-            .record(id, request.decision, decided_at, now, &auth.actor())
+            .record(id, request.decision, details, decided_at, now, &auth.actor())
             .await?
         {
             ReferralRecorded::Created(row) => HttpResponse::Created().json(ReferralView::from(&row)),

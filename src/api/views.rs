@@ -160,6 +160,13 @@ pub struct ReferralView {
     pub decided_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
+    /// Seen in the department: the AHW who saw the patient. Null for the other decisions, and
+    /// for a `seen_in_department` recorded before these details were asked for.
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// Seen in the department: whether the brief intervention was delivered.
+    pub brief_intervention_delivered: Option<bool>,
+    /// Seen in the department: units a week at the contact.
+    pub units_per_week: Option<f64>,
 }
 
 impl From<&Referral> for ReferralView {
@@ -170,6 +177,9 @@ impl From<&Referral> for ReferralView {
             decided_at: row.decided_at.get(),
             recorded_at: row.recorded_at.get(),
             recorded_by: row.recorded_by.clone(),
+            health_worker_id: row.health_worker_id.map(|id| id.0),
+            brief_intervention_delivered: row.brief_intervention_delivered,
+            units_per_week: row.units_per_week,
         }
     }
 }

@@ -76,6 +76,9 @@ diesel::table! {
         decided_at -> PortableTime,
         recorded_at -> PortableTime,
         recorded_by -> Text,
+        health_worker_id -> Nullable<PortableUuid>,
+        brief_intervention_delivered -> Nullable<Bool>,
+        units_per_week -> Nullable<Double>,
     }
 }
 

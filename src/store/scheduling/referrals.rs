@@ -14,7 +14,8 @@ use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::no_attendance;
 use crate::domain::scheduling::{
-    decision_change_allowed, decision_time, referral_allowed, BookingStatus, ReferralDecision,
+    decision_change_allowed, decision_time, referral_allowed, unknown_health_worker, BookingStatus,
+    ReferralDecision, SeenInDepartment,
 };
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
@@ -29,9 +30,14 @@ pub struct Referral {
     pub decided_at: DbTime,
     pub recorded_at: DbTime,
     pub recorded_by: String,
+    /// Seen in the department only (all three, or none on a decision recorded before they were
+    /// asked for): the AHW, whether the brief intervention was delivered, units a week.
+    pub health_worker_id: Option<DbUuid>,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
 }
 
-columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by });
+columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by, health_worker_id, brief_intervention_delivered, units_per_week });
 
 /// What recording a decision did.
 #[derive(Debug)]
@@ -58,8 +64,9 @@ impl<'a> Referrals<'a> {
     /// `decided_at` (default `now`, the time of recording), with its audit event.
     ///
     /// In DESIGN.md §4's order: no such attendance (404); no completed positive PAT (409); the
-    /// same decision again is a replay (an audited read); a different decision while a booking
-    /// holds a slot (409); a time before the screening or in the future (422).
+    /// same decision again (with the same details) is a replay (an audited read); a different
+    /// decision while a booking holds a slot (409); a time before the screening or in the future
+    /// (422); a `health_worker_id` not on the register (422, refused by the foreign key).
     ///
     /// One `BEGIN IMMEDIATE` transaction (SQLite) or transaction holding the attendance's and the
     /// referral's row locks (PostgreSQL). Two first decisions at once: the primary key lets one
@@ -69,6 +76,7 @@ impl<'a> Referrals<'a> {
         &self,
         id: uuid::Uuid,
         decision: ReferralDecision,
+        details: Option<SeenInDepartment>,
         decided_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         actor: &Actor,
@@ -81,7 +89,7 @@ impl<'a> Referrals<'a> {
             .run(move |conn| {
                 let mut attempt = |n: usize| {
                     span.record("attempts", n);
-                    write_transaction(conn, |conn| record_once(conn, id, decision, decided_at, now, &actor))
+                    write_transaction(conn, |conn| record_once(conn, id, decision, details, decided_at, now, &actor))
                 };
                 match attempt(1) {
                     Err(StoreError::Refused(Refusal::Conflict { kind: RACED, .. })) => attempt(2),
@@ -104,6 +112,7 @@ fn record_once(
     conn: &mut DbConnection,
     id: DbUuid,
     decision: ReferralDecision,
+    details: Option<SeenInDepartment>,
     decided_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     actor: &Actor,
@@ -125,10 +134,17 @@ fn record_once(
         decided_at: DbTime::new(decided),
         recorded_at: DbTime::new(now),
         recorded_by: actor.subject.clone(),
+        health_worker_id: details.map(|d| DbUuid(d.health_worker_id)),
+        brief_intervention_delivered: details.map(|d| d.brief_intervention_delivered),
+        units_per_week: details.map(|d| d.units_per_week),
     };
     let key = Some(attendance.patient_key.as_str());
     if let Some(stored) = &existing {
-        let same = stored.decision == row.decision && decided_at.is_none_or(|_| stored.decided_at == row.decided_at);
+        let same = stored.decision == row.decision
+            && decided_at.is_none_or(|_| stored.decided_at == row.decided_at)
+            && stored.health_worker_id == row.health_worker_id
+            && stored.brief_intervention_delivered == row.brief_intervention_delivered
+            && stored.units_per_week == row.units_per_week;
         if same {
             audit::record(conn, &AuditEvent::new(actor, Action::Read, "referral", id.0, key))?;
             return Ok(ReferralRecorded::Replay(stored.clone()));
@@ -141,14 +157,17 @@ fn record_once(
     }
     decision_time(decided, screened_at.get(), now)?;
     if existing.is_some() {
-        update(conn, &row)?;
+        update(conn, &row).map_err(refused_if_unknown_health_worker)?;
         audit::record(conn, &AuditEvent::new(actor, Action::Update, "referral", id.0, key))?;
         Ok(ReferralRecorded::Changed(row))
     } else {
         diesel::insert_into(referrals::table)
             .values(&row)
             .execute(conn)
-            .map_err(refused_if_unique(raced))?;
+            .map_err(|error| match is_foreign_key_violation(&error) {
+                true => refused_if_unknown_health_worker(error),
+                false => refused_if_unique(raced)(error),
+            })?;
         audit::record(conn, &AuditEvent::new(actor, Action::Create, "referral", id.0, key))?;
         Ok(ReferralRecorded::Created(row))
     }
@@ -200,7 +219,29 @@ fn update(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {
             referrals::decided_at.eq(row.decided_at),
             referrals::recorded_at.eq(row.recorded_at),
             referrals::recorded_by.eq(&row.recorded_by),
+            referrals::health_worker_id.eq(row.health_worker_id),
+            referrals::brief_intervention_delivered.eq(row.brief_intervention_delivered),
+            referrals::units_per_week.eq(row.units_per_week),
         ))
         .execute(conn)
         .map(|_| ())
+}
+
+/// Whether a failed write broke a foreign key: the only one a decision can break is its
+/// `health_worker_id` (the attendance is locked and exists).
+fn is_foreign_key_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)
+    )
+}
+
+/// A write refused for a `health_worker_id` not on the register is that refusal (422); any other
+/// failure is the database's.
+fn refused_if_unknown_health_worker(error: diesel::result::Error) -> StoreError {
+    if is_foreign_key_violation(&error) {
+        unknown_health_worker().into()
+    } else {
+        error.into()
+    }
 }
