@@ -10,9 +10,7 @@ use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
-use crate::domain::scheduling::{
-    follow_up_recorded_differently, referral_details, FollowUpContact, ReferralDecision,
-};
+use crate::domain::scheduling::{follow_up_recorded_differently, referral_details, FollowUpContact, ReferralDecision};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::follow_ups::FollowUp;

@@ -247,7 +247,10 @@ pub fn unknown_health_worker() -> Refusal {
     Refusal::rule(
         "unknown-health-worker",
         "health_worker_id is not a registered alcohol health worker",
-        vec![FieldError::new("health_worker_id", "must be a registered health worker")],
+        vec![FieldError::new(
+            "health_worker_id",
+            "must be a registered health worker",
+        )],
     )
 }
 

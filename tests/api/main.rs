@@ -8,6 +8,7 @@ mod auth;
 mod bookings;
 mod concurrency;
 mod errors;
+mod follow_up_worklist;
 mod helpers;
 mod migrations;
 mod openapi;

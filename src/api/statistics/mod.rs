@@ -17,9 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use self::reports::{
-    Disclosure, FunnelGroup, GroupBy, OutcomeYear, ReferralYear, SevenDay, TwelveMonth, YearCount,
-};
+use self::reports::{Disclosure, FunnelGroup, GroupBy, OutcomeYear, ReferralYear, SevenDay, TwelveMonth, YearCount};
 use super::AppState;
 use crate::auth::Authorized;
 use crate::domain::calendar::london_date;

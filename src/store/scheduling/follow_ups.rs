@@ -201,7 +201,11 @@ fn read_due(
     let mut rows: Vec<(u32, DueRow)> = Vec::new();
     for months in FOLLOW_UP_MONTHS {
         let before = DbTime::new(follow_ups_due_by(due_by, months));
-        rows.extend(due_rows(conn, months, before, limit)?.into_iter().map(|row| (months, row)));
+        rows.extend(
+            due_rows(conn, months, before, limit)?
+                .into_iter()
+                .map(|row| (months, row)),
+        );
     }
     rows.sort_by_key(|(months, row)| {
         let due = follow_up_due_date(london_date(row.contact_at.get()), *months);
@@ -259,12 +263,8 @@ fn due_rows(conn: &mut DbConnection, months: u32, before: DbTime, limit: i64) ->
         )
     };
     match conn {
-        DbConnection::Pg(pg) => diesel::sql_query(sql("$1"))
-            .bind::<PortableTime, _>(before)
-            .load(pg),
-        DbConnection::Sqlite(lite) => diesel::sql_query(sql("?"))
-            .bind::<PortableTime, _>(before)
-            .load(lite),
+        DbConnection::Pg(pg) => diesel::sql_query(sql("$1")).bind::<PortableTime, _>(before).load(pg),
+        DbConnection::Sqlite(lite) => diesel::sql_query(sql("?")).bind::<PortableTime, _>(before).load(lite),
     }
 }
 

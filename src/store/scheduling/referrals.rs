@@ -14,8 +14,8 @@ use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::no_attendance;
 use crate::domain::scheduling::{
-    decision_change_allowed, decision_time, referral_allowed, unknown_health_worker, BookingStatus,
-    ReferralDecision, SeenInDepartment,
+    decision_change_allowed, decision_time, referral_allowed, unknown_health_worker, BookingStatus, ReferralDecision,
+    SeenInDepartment,
 };
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
@@ -89,7 +89,9 @@ impl<'a> Referrals<'a> {
             .run(move |conn| {
                 let mut attempt = |n: usize| {
                     span.record("attempts", n);
-                    write_transaction(conn, |conn| record_once(conn, id, decision, details, decided_at, now, &actor))
+                    write_transaction(conn, |conn| {
+                        record_once(conn, id, decision, details, decided_at, now, &actor)
+                    })
                 };
                 match attempt(1) {
                     Err(StoreError::Refused(Refusal::Conflict { kind: RACED, .. })) => attempt(2),

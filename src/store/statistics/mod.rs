@@ -62,8 +62,10 @@ impl<'a> Statistics<'a> {
         as_of: chrono::NaiveDate,
         actor: &Actor,
     ) -> Result<Vec<OutcomeRow>, StoreError> {
-        self.audited("outcomes", actor, move |conn| Ok(queries::outcomes(conn, &scope, as_of)?))
-            .await
+        self.audited("outcomes", actor, move |conn| {
+            Ok(queries::outcomes(conn, &scope, as_of)?)
+        })
+        .await
     }
 
     /// The arrival of the earliest attendance recorded, if any (where the referral trend starts).

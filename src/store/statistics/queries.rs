@@ -534,7 +534,11 @@ impl GroupRow for OutcomeRow {
     site_filter = scope.site.is_some(),
     rows = tracing::field::Empty,
 ))]
-pub(super) fn outcomes(conn: &mut DbConnection, scope: &Scope, as_of: chrono::NaiveDate) -> QueryResult<Vec<OutcomeRow>> {
+pub(super) fn outcomes(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    as_of: chrono::NaiveDate,
+) -> QueryResult<Vec<OutcomeRow>> {
     let Some((start, end)) = scope.span() else {
         return Ok(Vec::new());
     };

@@ -25,6 +25,7 @@ mod calendar;
 mod csv;
 mod disclosure;
 mod funnel;
+mod outcomes;
 mod reattendance;
 mod referrals;
 mod replica;
