@@ -99,7 +99,8 @@ pub async fn record(
 #[derive(Deserialize, Serialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
-    /// 6 or 12 months after the attendance.
+    /// 6 or 12 months after the AHW contact (the attended appointment, or the patient seen in the
+    /// department): the worklist `GET /api/v1/follow-ups` lists them when due.
     pub months: i32,
     /// Units a week now (the trial measured 59.7 vs 83.1 at 6 months).
     pub units_per_week: f64,

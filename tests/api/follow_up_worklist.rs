@@ -140,14 +140,7 @@ async fn follow_ups_due_are_listed_oldest_first_until_recorded() {
     );
 
     // Act + Assert: recording W3's 6-month contact takes it off the list.
-    follow_up_at(
-        &app,
-        &items[1]["attendance_id"].as_str().unwrap().to_owned(),
-        6,
-        20.0,
-        now(),
-    )
-    .await;
+    follow_up_at(&app, items[1]["attendance_id"].as_str().unwrap(), 6, 20.0, now()).await;
     assert_eq!(
         listed(&worklist(&app, "due_before=2025-08-31").await),
         vec![item("W2", 6, "2025-02-28")]

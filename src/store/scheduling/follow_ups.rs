@@ -221,13 +221,15 @@ fn read_due(
         .map(|a| (a.id, a))
         .collect();
     let mut events: Vec<AuditEvent> = Vec::new();
+    let mut audited = std::collections::HashSet::new();
     let mut due = Vec::with_capacity(rows.len());
     for (months, row) in rows {
         let attendance = patients
             .get(&row.attendance_id)
             .cloned()
             .ok_or_else(|| StoreError::internal("an AHW contact's attendance is missing"))?;
-        if !events.iter().any(|e| e.resource_id == attendance.id.0.to_string()) {
+        // One read event per attendance, however many of its follow-ups are listed.
+        if audited.insert(attendance.id) {
             events.push(AuditEvent::new(
                 actor,
                 Action::Read,

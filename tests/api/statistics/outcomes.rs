@@ -54,6 +54,17 @@ fn patient(seed: u32, site: Option<&str>) -> (Value, Option<String>, Patient) {
     (p.json(), site.map(str::to_owned), p)
 }
 
+/// One row of `outcomes_dataset`.
+type Contact = (
+    u32,
+    &'static str,
+    bool,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    Option<&'static str>,
+);
+
 /// The contacts of `outcomes_dataset`: every patient seen in the department (the decision time
 /// is the contact). London dates by hand; `as_of` for the range 2024-04-01 to 2026-04-01 is
 /// 2026-03-31 (the range's last day: today is later).
@@ -71,7 +82,8 @@ fn patient(seed: u32, site: Option<&str>) -> (Value, Option<String>, Patient) {
 ///
 /// Every other contact is at site SMH.
 async fn outcomes_dataset(app: &TestApp) -> Vec<Patient> {
-    let rows: [(u32, &str, bool, f64, Option<f64>, Option<f64>, Option<&str>); 8] = [
+    // (seed, contact, brief intervention, units, 6-month units, 12-month units, site)
+    let rows: [Contact; 8] = [
         (
             1,
             "2024-05-10T10:00:00Z",
