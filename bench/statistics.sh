@@ -92,7 +92,7 @@ WITH span AS (
 ), att AS (
     SELECT a.id, a.pat_indicated AS eligible
     FROM attendances a, span
-    WHERE a.arrived_at >= span.lo AND a.arrived_at < span.hi
+    WHERE a.arrived_at >= span.lo AND a.arrived_at < span.hi AND a.entered_in_error_at IS NULL
 ), current_screening AS (
     -- the screening of highest version of each attendance
     SELECT DISTINCT ON (s.attendance_id)
@@ -180,7 +180,7 @@ WITH span AS (
            count(*) OVER next_365_days AS later_365_days,
            count(*) FILTER (WHERE a.attendance_category = 'unplanned') OVER next_7_days AS unplanned_7_days
     FROM attendances a, span
-    WHERE a.arrived_at >= span.lo
+    WHERE a.arrived_at >= span.lo AND a.entered_in_error_at IS NULL
     WINDOW by_patient AS (PARTITION BY a.patient_key ORDER BY a.arrived_at),
            next_365_days AS (by_patient RANGE BETWEEN interval '1 microsecond' FOLLOWING
                                                   AND interval '8760 hours' FOLLOWING),
@@ -234,7 +234,7 @@ cat >"$RESULTS/baseline-funnel.sqlite.sql" <<'SQL'
 WITH att AS (
     SELECT a.id, a.pat_indicated AS eligible
     FROM attendances a
-    WHERE a.arrived_at >= :lo AND a.arrived_at < :hi
+    WHERE a.arrived_at >= :lo AND a.arrived_at < :hi AND a.entered_in_error_at IS NULL
 ), decided AS (
     -- each attendance with its current screening (no later version of it exists) and decision
     SELECT att.id, att.eligible,
@@ -319,7 +319,7 @@ WITH timeline AS (
                  unixepoch(substr(a.arrived_at, 1, 19)) * 1000000
                      + CAST(substr(a.arrived_at, 21, 6) AS INTEGER) AS us
           FROM attendances a
-          WHERE a.arrived_at >= :lo)
+          WHERE a.arrived_at >= :lo AND a.entered_in_error_at IS NULL)
     WINDOW by_patient AS (PARTITION BY patient_key ORDER BY us),
            next_365_days AS (by_patient RANGE BETWEEN 1 FOLLOWING AND 31536000000000 FOLLOWING),
            next_7_days AS (by_patient RANGE BETWEEN 1 FOLLOWING AND 604800000000 FOLLOWING)

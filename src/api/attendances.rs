@@ -5,12 +5,12 @@ use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::problems::{BodyProblems, IdProblems, InvalidValues, NoAttendance, Problems};
+use super::problems::{BodyProblems, IdAndBodyProblems, IdProblems, InvalidValues, NoAttendance, Problems};
 use super::views::AttendanceView;
-use super::{text_field, AppState, Body, PathId};
+use super::{text_field, AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::db::types::{DbTime, DbUuid};
-use crate::domain::attendance::AttendanceCategory;
+use crate::domain::attendance::{AttendanceCategory, ErrorReason};
 use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
@@ -18,7 +18,7 @@ use crate::domain::patient::patient_key;
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::attendances::NewAttendance;
+use crate::store::attendances::{Marked, NewAttendance};
 use crate::store::Recorded;
 
 role_set!(
@@ -232,4 +232,60 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let record = state.store.attendances().find(id, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(AttendanceView::from(&record)))
+}
+
+role_set!(
+    /// Who marks an attendance entered-in-error: ED staff, the EPR, and administrators.
+    MarkEnteredInError: Clinician, Integration, Admin
+);
+
+/// Why the attendance is marked entered-in-error.
+#[derive(Deserialize, Serialize, ToSchema, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EnteredInErrorRequest {
+    /// Why the record is wrong (a duplicate, the wrong patient, …): 1–500 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        example = "duplicate of the attendance sent by the EPR at 10:02"
+    )]
+    pub reason: String,
+}
+
+/// Mark an attendance entered-in-error: recorded by mistake. It stays readable (with
+/// `record_status: entered_in_error` and who, when and why), its open bookings are cancelled and
+/// their slots freed, and it leaves every statistic, the repeat-attender count of later
+/// attendances and the 7-day reattendance facts of the patient's other attendances. Safe to
+/// repeat: marking again answers the first mark. Refused while an appointment of it is recorded
+/// as attended (correct the outcome first).
+#[utoipa::path(
+    tag = "attendances",
+    params(("id" = uuid::Uuid, Path, description = "Attendance id")),
+    request_body = EnteredInErrorRequest,
+    responses(
+        (status = 200, description = "Marked (now, or already: the first mark stands)", body = AttendanceView),
+        NoAttendance,
+        (status = 409, description = "An appointment of the attendance was attended (`outcome-recorded`)", body = Problem, content_type = "application/problem+json"),
+        InvalidValues,
+        Problems,
+        IdAndBodyProblems,
+    ),
+    security(("bearerAuth" = []))
+)]
+#[post("/attendances/{id}/entered-in-error")]
+pub async fn mark_entered_in_error(
+    auth: Authorized<MarkEnteredInError>,
+    state: web::Data<AppState>,
+    PathIdAndBody(id, request): PathIdAndBody<EnteredInErrorRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = ErrorReason::parse(&request.reason).map_err(ApiError::Validation)?;
+    let now = state.settings.clock.now();
+    match state
+        .store
+        .attendances()
+        .mark_entered_in_error(id, reason, now, &auth.actor())
+        .await?
+    {
+        Marked::Now(record) | Marked::Already(record) => Ok(HttpResponse::Ok().json(AttendanceView::from(&record))),
+    }
 }

@@ -63,6 +63,7 @@ fn v1() -> utoipa_actix_web::scope::Scope<
     scope::scope("/api/v1")
         .service(attendances::create)
         .service(attendances::get)
+        .service(attendances::mark_entered_in_error)
         .service(screenings::record)
         .service(audit_events::list)
         .service(health_workers::create)

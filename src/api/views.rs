@@ -66,6 +66,37 @@ pub struct AttendanceView {
     pub referral: Option<ReferralView>,
     /// Every booking of the referral, newest first.
     pub bookings: Vec<BookingView>,
+    /// `current`, or `entered_in_error`: recorded by mistake and marked so. A marked attendance
+    /// stays readable but counts in no statistic and no repeat-attender count.
+    pub record_status: RecordStatus,
+    /// Who marked it entered-in-error, when and why; null while current.
+    pub entered_in_error: Option<EnteredInErrorView>,
+}
+
+/// Whether a record stands or was entered in error (FHIR's `entered-in-error`).
+#[derive(Serialize, ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    Current,
+    EnteredInError,
+}
+
+/// The mark on an attendance entered in error.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct EnteredInErrorView {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub reason: String,
+}
+
+impl EnteredInErrorView {
+    fn of(row: &Attendance) -> Option<EnteredInErrorView> {
+        Some(EnteredInErrorView {
+            at: row.entered_in_error_at?.get(),
+            by: row.entered_in_error_by.clone()?,
+            reason: row.entered_in_error_reason.clone()?,
+        })
+    }
 }
 
 impl From<&AttendanceRecord> for AttendanceView {
@@ -101,6 +132,12 @@ impl From<&AttendanceRecord> for AttendanceView {
                     .collect(),
                 None => vec![],
             },
+            record_status: if row.entered_in_error_at.is_some() {
+                RecordStatus::EnteredInError
+            } else {
+                RecordStatus::Current
+            },
+            entered_in_error: EnteredInErrorView::of(row),
         }
     }
 }

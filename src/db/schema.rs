@@ -22,6 +22,9 @@ diesel::table! {
         pat_indicated -> Bool,
         created_at -> PortableTime,
         created_by -> Text,
+        entered_in_error_at -> Nullable<PortableTime>,
+        entered_in_error_by -> Nullable<Text>,
+        entered_in_error_reason -> Nullable<Text>,
     }
 }
 
@@ -76,6 +79,7 @@ diesel::table! {
         decided_at -> PortableTime,
         recorded_at -> PortableTime,
         recorded_by -> Text,
+        entered_in_error -> Bool,
         health_worker_id -> Nullable<PortableUuid>,
         brief_intervention_delivered -> Nullable<Bool>,
         units_per_week -> Nullable<Double>,

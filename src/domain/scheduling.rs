@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc, We
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::attendance::no_attendance;
+use super::attendance::{attendance_entered_in_error, no_attendance};
 use super::calendar::{london_date, london_instant, london_midnight};
 use super::pat::{PatResult, ScreeningStatus};
 use super::{in_the_future, EventTime, FieldError, Refusal};
@@ -309,10 +309,11 @@ pub fn slot_booked() -> Refusal {
 
 // --- Bookings (DOMAIN.md §6) ---
 
-/// What a booking request's reads found about the attendance it names: whether it has a
-/// screening, and its referral decision if one is recorded.
+/// What a booking request's reads found about the attendance it names: whether it was entered
+/// in error, whether it has a screening, and its referral decision if one is recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReferralFound {
+    pub entered_in_error: bool,
     pub screened: bool,
     pub decision: Option<ReferralDecision>,
 }
@@ -330,10 +331,13 @@ pub enum SlotFound {
 }
 
 /// The answers a booking request gets from its reads alone, in DESIGN.md §4's order: no such
-/// attendance (404; `attendance` is none), no such live slot (404), no accepted referral after a
-/// screening (409), the slot is held (409).
+/// attendance (404; `attendance` is none), the attendance entered in error (409), no such live
+/// slot (404), no accepted referral after a screening (409), the slot is held (409).
 pub fn booking_admissible(attendance: Option<ReferralFound>, slot: SlotFound) -> Result<(), Refusal> {
     let attendance = attendance.ok_or_else(no_attendance)?;
+    if attendance.entered_in_error {
+        return Err(attendance_entered_in_error());
+    }
     if slot == SlotFound::Missing {
         return Err(no_slot());
     }
@@ -788,8 +792,13 @@ mod tests {
     #[test]
     fn a_booking_is_refused_by_its_reads_in_the_documented_order() {
         let accepted = ReferralFound {
+            entered_in_error: false,
             screened: true,
             decision: Some(ReferralDecision::Accepted),
+        };
+        let marked = ReferralFound {
+            entered_in_error: true,
+            ..accepted
         };
         let declined = ReferralFound {
             decision: Some(ReferralDecision::Declined),
@@ -806,6 +815,12 @@ mod tests {
         };
         let cases = [
             (None, SlotFound::Missing, "not-found", "no attendance before no slot"),
+            (
+                Some(marked),
+                SlotFound::Missing,
+                "entered-in-error",
+                "the mark before anything else",
+            ),
             (
                 Some(declined),
                 SlotFound::Missing,

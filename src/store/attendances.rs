@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
-use super::rows::{current_of, find_attendance, screening_history, with_screenings, Screening, ATTENDANCE_COLUMNS};
+use super::rows::{
+    current_of, find_attendance, lock_attendance, screening_history, with_screenings, Screening, ATTENDANCE_COLUMNS,
+};
 pub use super::rows::{Attendance, WithCurrentScreening};
 use super::scheduling::{bookings, referrals, BookingListing, Referral};
 use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
@@ -19,10 +21,11 @@ use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, screenings};
 use crate::db::types::{Codes, DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::attendance::{no_attendance, AttendanceCategory};
+use crate::domain::attendance::{attended_booking_blocks_error_mark, no_attendance, AttendanceCategory, ErrorReason};
 use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
+use crate::domain::scheduling::BookingStatus;
 
 /// A new attendance as the caller sent it, before the database decides its indications.
 #[derive(Clone, Debug)]
@@ -82,6 +85,9 @@ impl NewAttendance {
             indications: Codes(indications),
             created_at: self.created_at,
             created_by: self.created_by,
+            entered_in_error_at: None,
+            entered_in_error_by: None,
+            entered_in_error_reason: None,
         }
     }
 }
@@ -217,6 +223,72 @@ impl<'a> Attendances<'a> {
     }
 }
 
+/// What marking an attendance entered-in-error found: it is marked now, or was already (the
+/// first mark, with its reason, stands).
+#[derive(Debug)]
+pub enum Marked {
+    Now(AttendanceRecord),
+    Already(AttendanceRecord),
+}
+
+impl Attendances<'_> {
+    /// Marks the attendance `id` entered-in-error (at `now`, by `actor`, for `reason`), with its
+    /// audit events: its open bookings are cancelled (their slots freed), and the database drops
+    /// it from the 7-day facts of the patient's other attendances (trigger
+    /// `attendances_pathway_entered_in_error`); the statistics and the repeat-attender count leave
+    /// it out. Marking again is an audited read answering the first mark. No such attendance is a
+    /// 404; an attended appointment a 409 (`outcome-recorded`).
+    ///
+    /// One transaction with the attendance row locked (as a screening or a referral decision
+    /// locks it): the cancellation comes before the check for an attended appointment, so an
+    /// outcome recorded at the same moment is either seen by the check or finds its booking
+    /// cancelled.
+    #[tracing::instrument(name = "store.attendances.mark_entered_in_error", skip_all, fields(already))]
+    pub async fn mark_entered_in_error(
+        &self,
+        id: uuid::Uuid,
+        reason: ErrorReason,
+        now: DateTime<Utc>,
+        actor: &Actor,
+    ) -> Result<Marked, StoreError> {
+        let actor = actor.clone();
+        let marked = self
+            .store
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    let id = DbUuid(id);
+                    lock_attendance(conn, id)?;
+                    let row = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
+                    if row.entered_in_error_at.is_some() {
+                        let read = AuditEvent::new(&actor, Action::Read, "attendance", id.0, Some(&row.patient_key));
+                        audit::record(conn, &read)?;
+                        return Ok(Marked::Already(AttendanceRecord::load(conn, row)?));
+                    }
+                    referrals::mark_in_error(conn, id)?;
+                    bookings::cancel_open_bookings(conn, &row, now, &actor)?;
+                    if referrals::has_booking(conn, id, &[BookingStatus::Attended])? {
+                        return Err(attended_booking_blocks_error_mark().into());
+                    }
+                    diesel::update(attendances::table.find(id))
+                        .set((
+                            attendances::entered_in_error_at.eq(Some(DbTime::new(now))),
+                            attendances::entered_in_error_by.eq(Some(&actor.subject)),
+                            attendances::entered_in_error_reason.eq(Some(reason.as_str())),
+                        ))
+                        .execute(conn)?;
+                    let event = AuditEvent::new(&actor, Action::Update, "attendance", id.0, Some(&row.patient_key));
+                    audit::record(conn, &event)?;
+                    let row = find_attendance(conn, id)?
+                        .ok_or_else(|| StoreError::internal("a marked attendance vanished"))?;
+                    Ok::<_, StoreError>(Marked::Now(AttendanceRecord::load(conn, row)?))
+                })
+            })
+            .await?;
+        tracing::Span::current().record("already", matches!(marked, Marked::Already(_)));
+        Ok(marked)
+    }
+}
+
 #[derive(QueryableByName)]
 struct Chosen {
     #[diesel(sql_type = Text)]
@@ -245,7 +317,8 @@ fn insert(
                 "WITH prior AS (
                      SELECT count(*) AS n FROM attendances
                      WHERE patient_key = $4
-                       AND (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)),
+                       AND (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)
+                       AND entered_in_error_at IS NULL),
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
                          sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
@@ -307,12 +380,14 @@ fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str)
         .optional()
 }
 
-/// How many attendances this patient had with arrival in `[since, before)`.
+/// How many attendances this patient had with arrival in `[since, before)`, leaving out those
+/// entered in error.
 fn count_in_window(conn: &mut DbConnection, patient_key: &str, since: DbTime, before: DbTime) -> QueryResult<i64> {
     attendances::table
         .filter(attendances::patient_key.eq(patient_key))
         .filter(attendances::arrived_at.ge(since))
         .filter(attendances::arrived_at.lt(before))
+        .filter(attendances::entered_in_error_at.is_null())
         .count()
         .get_result(conn)
 }
@@ -326,7 +401,8 @@ pub(super) struct AttendanceJob {
     event: AuditEvent,
 }
 
-/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`. The time
+/// How many attendances the patient of `input` had in `[input.since, input.arrived_at)`, leaving
+/// out those entered in error (the index carries the mark, so it still answers alone). The time
 /// bounds are row comparisons, which only the `(patient_key, arrived_at)` index can answer: a plan
 /// cached while the table was small cannot walk the arrival-time index instead and filter by
 /// patient, which costs a scan of the whole year per row once the table is large. The equality
@@ -337,7 +413,8 @@ macro_rules! count_prior_attendances {
         "SELECT count(*) AS n FROM attendances a
          WHERE a.patient_key = input.patient_key
            AND (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
-           AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)"
+           AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)
+           AND a.entered_in_error_at IS NULL"
     };
 }
 

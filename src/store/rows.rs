@@ -40,10 +40,14 @@ pub struct Attendance {
     pub pat_indicated: bool,
     pub created_at: DbTime,
     pub created_by: String,
+    /// Marked entered-in-error (by whom, why): kept and readable, left out of everything derived.
+    pub entered_in_error_at: Option<DbTime>,
+    pub entered_in_error_by: Option<String>,
+    pub entered_in_error_reason: Option<String>,
 }
 
 // Columns in `Attendance` order.
-columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason });
 
 pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table

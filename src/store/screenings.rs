@@ -18,7 +18,7 @@ use crate::db::prepared::Prepared;
 use crate::db::schema::screenings;
 use crate::db::types::{Codes, DbTime, DbUuid, JsonText, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
-use crate::domain::attendance::no_attendance;
+use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::pat::{self, ScreeningInput};
 use crate::domain::Refusal;
 
@@ -122,8 +122,9 @@ impl<'a> Screenings<'a> {
         };
         let attendance = match batches.reads.submit(id).await {
             Ok(None) => return Err(no_attendance().into()),
-            Ok(Some((attendance, None))) => attendance,
-            Ok(Some((_, Some(_)))) | Err(BatchError::Failed) => return Ok(None),
+            Ok(Some((attendance, None))) if attendance.entered_in_error_at.is_none() => attendance,
+            // A replay, a correction or a marked attendance: the one-request path answers.
+            Ok(Some(_)) | Err(BatchError::Failed) => return Ok(None),
             Err(BatchError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
         };
         let score = score(&attendance, input)?;
@@ -167,6 +168,9 @@ fn record_once(
         let read = AuditEvent::new(actor, Action::Read, "screening", id.0, Some(&attendance.patient_key));
         audit::record(conn, &read)?;
         return Ok(Attempt::Done(ScreeningRecorded::Replay(stored.clone())));
+    }
+    if attendance.entered_in_error_at.is_some() {
+        return Err(attendance_entered_in_error().into());
     }
     if current.is_some() && !locked {
         return Ok(Attempt::NeedsLock);

@@ -265,7 +265,16 @@ async fn scheduling_endpoints(app: &TestApp) -> Vec<Endpoint> {
         id_of(&booked(app, &attendance, &s).await)
     };
     let followed_up = accepted_attendance(app).await;
+    let entered_in_error = positive_attendance(app).await;
     vec![
+        Endpoint {
+            method: Method::POST,
+            path: format!("/api/v1/attendances/{entered_in_error}/entered-in-error"),
+            // Marking again answers the first mark: every allowed role gets 200.
+            body: Some(json!({ "reason": "role matrix" })),
+            allowed: &["clinician", "integration", "admin"],
+            per_role: vec![],
+        },
         Endpoint {
             method: Method::POST,
             path: "/api/v1/health-workers".into(),

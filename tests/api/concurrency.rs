@@ -226,6 +226,60 @@ async fn a_booking_and_a_declined_decision_at_once_never_leave_a_booking_on_a_de
 }
 
 #[tokio::test]
+async fn a_booking_and_an_entered_in_error_mark_at_once_never_leave_a_live_booking_on_a_marked_attendance() {
+    // Arrange: 12 accepted referrals, each with a free slot of its own.
+    let app = spawn_app().await;
+    let pairs = accepted_referrals_with_slots(&app, 12).await;
+
+    // Act: for each, a booking and an entered-in-error mark, at once.
+    let mut requests = vec![];
+    for (id, slot_id) in &pairs {
+        requests.push((
+            id.clone(),
+            "book",
+            reqwest::Method::POST,
+            "/api/v1/bookings".to_owned(),
+            json!({"attendance_id": id, "slot_id": slot_id}),
+        ));
+        requests.push((
+            id.clone(),
+            "mark",
+            reqwest::Method::POST,
+            format!("/api/v1/attendances/{id}/entered-in-error"),
+            json!({"reason": "duplicate"}),
+        ));
+    }
+    let answers = fire_all(&app, requests).await;
+
+    // Assert: the mark always stands; a booking either came first (and the mark cancelled it,
+    // freeing the slot) or was refused. No marked attendance holds a slot.
+    for (id, _) in &pairs {
+        let (book, mark) = (status_of(&answers, id, "book"), status_of(&answers, id, "mark"));
+        assert_eq!(mark, 200, "the mark always succeeds");
+        assert!(book == 201 || book == 409, "booking answered {book}");
+        let stored: Value = app
+            .get(&format!("/api/v1/attendances/{id}"), "clinician")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["record_status"], "entered_in_error");
+        let statuses: Vec<&Value> = stored["bookings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| &b["status"])
+            .collect();
+        let expected: Vec<Value> = if book == 201 { vec![json!("cancelled")] } else { vec![] };
+        assert_eq!(
+            statuses,
+            expected.iter().collect::<Vec<_>>(),
+            "a booking that came first is cancelled; none is left booked"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_booking_and_a_withdrawal_of_its_slot_at_once_never_leave_a_booking_on_a_withdrawn_slot() {
     // Arrange: 12 accepted referrals, each with a free slot of its own.
     let app = spawn_app().await;

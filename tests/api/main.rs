@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod bookings;
 mod concurrency;
+mod entered_in_error;
 mod errors;
 mod follow_up_worklist;
 mod helpers;

@@ -123,3 +123,78 @@ fn audit_events_cannot_be_changed_or_deleted() {
         .unwrap();
     assert_eq!(remaining, vec![event]);
 }
+
+#[derive(QueryableByName)]
+struct SevenDayFact {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    unplanned_within_7d: bool,
+}
+
+/// The 7-day fact the triggers keep for the attendance `source_id` (a test reads the derived
+/// column directly: no API shows it).
+fn seven_day_fact(conn: &mut db::DbConnection, source_id: &str) -> bool {
+    let sql = format!("SELECT unplanned_within_7d FROM attendances WHERE source_id = '{source_id}'");
+    diesel::sql_query(sql)
+        .get_result::<SevenDayFact>(conn)
+        .unwrap()
+        .unplanned_within_7d
+}
+
+/// Reverts the newest migrations, down to and including the one whose folder starts with
+/// `version` (e.g. `2026-12-05-000007`), on either backend.
+fn revert_through(conn: &mut db::DbConnection, version: &str) {
+    use diesel_migrations::MigrationHarness;
+    let wanted = version.replace('-', "");
+    loop {
+        let reverted = match conn {
+            db::DbConnection::Pg(pg) => pg.revert_last_migration(db::PG_MIGRATIONS),
+            db::DbConnection::Sqlite(lite) => lite.revert_last_migration(db::SQLITE_MIGRATIONS),
+        }
+        .unwrap()
+        .to_string();
+        assert!(
+            reverted.as_str() >= wanted.as_str(),
+            "reverted past {version}: {reverted}"
+        );
+        if reverted == wanted {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_entered_in_error_migration_goes_down_and_up_with_data() {
+    use crate::helpers::spawn_app;
+    use serde_json::json;
+
+    // A1, then an unplanned A2 two days later (A1's 7-day return), which is then marked
+    // entered-in-error: A1's fact is false while the mark stands.
+    let app = spawn_app().await;
+    let attendance = |source_id: &str, at: &str| {
+        json!({
+            "source_system": "migration-test", "source_id": source_id,
+            "patient": { "local_id": "MIG-1" }, "arrived_at": at, "presenting_condition": "fall",
+        })
+    };
+    app.create_attendance(&attendance("a1", "2025-02-01T10:00:00Z")).await;
+    let a2 = app.create_attendance(&attendance("a2", "2025-02-03T10:00:00Z")).await;
+    let mut conn = Manager::new(&app.database_url).unwrap().establish().unwrap();
+    assert!(seven_day_fact(&mut conn, "a1"), "A2 is A1's 7-day return");
+    let resp = app
+        .post_json(
+            &format!("/api/v1/attendances/{}/entered-in-error", a2["id"].as_str().unwrap()),
+            "clinician",
+            &json!({ "reason": "duplicate" }),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(!seven_day_fact(&mut conn, "a1"), "the marked A2 no longer counts");
+
+    // Down: without the marks, A2 counts again and A1's fact is recomputed.
+    revert_through(&mut conn, "2026-12-05-000007");
+    assert!(seven_day_fact(&mut conn, "a1"), "after down, A1's fact counts A2 again");
+    // Up again: the schema is whole and every table reads through schema.rs.
+    db::migrate(&mut conn).unwrap();
+    read_every_table(&mut conn);
+    assert!(seven_day_fact(&mut conn, "a1"));
+}

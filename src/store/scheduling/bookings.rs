@@ -19,6 +19,7 @@ use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, booking_attempts, bookings, health_workers, screenings, slots as slots_table};
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
+use crate::domain::attendance::{attendance_entered_in_error, ENTERED_IN_ERROR_CANCEL_REASON};
 use crate::domain::scheduling::{
     already_booked, booking_admissible, booking_time, invalid_transition, no_booking, no_slot, outcome_allowed,
     referral_not_accepted, slot_taken, window_end, BookingStatus, LeadTime, Outcome, OutsideWindowReason,
@@ -252,7 +253,8 @@ fn admitted(
     slot_id: Option<DbUuid>,
     slot: Option<SlotListing>,
 ) -> Result<Admitted, StoreError> {
-    let found = context.as_ref().map(|(_, screening, referral)| ReferralFound {
+    let found = context.as_ref().map(|(attendance, screening, referral)| ReferralFound {
+        entered_in_error: attendance.entered_in_error_at.is_some(),
         screened: screening.is_some(),
         decision: referral.as_ref().map(|r| r.decision),
     });
@@ -385,8 +387,10 @@ fn book(
 fn try_insert(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) -> Result<bool, StoreError> {
     match insert_with_audit(conn, row, event) {
         Ok(true) => Ok(true),
-        // The referral changed, or the slot was withdrawn, since they were read.
+        // The referral changed, its attendance was marked entered-in-error, or the slot was
+        // withdrawn, since they were read.
         Ok(false) => match referrals::find(conn, row.attendance_id)? {
+            _ if referrals::marked_in_error(conn, row.attendance_id)? => Err(attendance_entered_in_error().into()),
             Some(referral) if referral.decision == ReferralDecision::Accepted => Ok(false),
             _ => Err(referral_not_accepted().into()),
         },
@@ -410,7 +414,7 @@ fn insert_with_audit(conn: &mut DbConnection, row: &Booking, event: &AuditEvent)
         DbConnection::Pg(pg) => Prepared::new(concat!(
             "WITH accepted AS (
                  SELECT attendance_id FROM referrals
-                 WHERE attendance_id = $2 AND decision = 'accepted'
+                 WHERE attendance_id = $2 AND decision = 'accepted' AND NOT entered_in_error
                  FOR SHARE),
              live AS (
                  SELECT id FROM slots WHERE id = $3 AND withdrawn_at IS NULL
@@ -486,6 +490,36 @@ fn update_outcome(conn: &mut DbConnection, row: &Booking, event: &AuditEvent) ->
             Ok(changed > 0)
         }
     }
+}
+
+/// Cancels the attendance's open (`booked`) bookings, freeing their slots, with an audit event
+/// each: its attendance was entered in error. In the caller's transaction; the rows are locked by
+/// the update, so an outcome recorded at the same moment either came first (the booking is no
+/// longer `booked` and is left alone) or waits and then finds it cancelled.
+pub(in crate::store) fn cancel_open_bookings(
+    conn: &mut DbConnection,
+    attendance: &Attendance,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> QueryResult<usize> {
+    let cancelled: Vec<DbUuid> = diesel::update(
+        bookings::table
+            .filter(bookings::attendance_id.eq(attendance.id))
+            .filter(bookings::status.eq(BookingStatus::Booked)),
+    )
+    .set((
+        bookings::status.eq(BookingStatus::Cancelled),
+        bookings::outcome_at.eq(Some(DbTime::new(now))),
+        bookings::outcome_by.eq(Some(&actor.subject)),
+        bookings::cancel_reason.eq(Some(ENTERED_IN_ERROR_CANCEL_REASON)),
+    ))
+    .returning(bookings::id)
+    .get_results(conn)?;
+    for id in &cancelled {
+        let event = AuditEvent::new(actor, Action::Update, "booking", id.0, Some(&attendance.patient_key));
+        audit::record(conn, &event)?;
+    }
+    Ok(cancelled.len())
 }
 
 // --- Reading bookings ---

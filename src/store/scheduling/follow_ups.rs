@@ -251,14 +251,16 @@ fn read_due(
     Ok(due)
 }
 
-/// The AHW contacts before `before` without a follow-up at `months`, by contact time.
+/// The AHW contacts before `before` without a follow-up at `months`, by contact time; none of an
+/// attendance entered in error (nothing more is recorded against it).
 fn due_rows(conn: &mut DbConnection, months: u32, before: DbTime, limit: i64) -> QueryResult<Vec<DueRow>> {
     let sql = |param: &str| {
         format!(
             "WITH {AHW_CONTACTS}
              SELECT c.attendance_id, c.contact, c.contact_at, c.health_worker_id, c.units_per_week
              FROM ahw_contacts c
-             WHERE c.contact_at < {param}
+             JOIN attendances a ON a.id = c.attendance_id
+             WHERE c.contact_at < {param} AND a.entered_in_error_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM follow_ups f WHERE f.attendance_id = c.attendance_id AND f.months = {months})
              ORDER BY c.contact_at, c.attendance_id
              LIMIT {limit}"

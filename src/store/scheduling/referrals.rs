@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use crate::db::schema::{bookings, referrals};
 use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::attendance::no_attendance;
+use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::scheduling::{
     decision_change_allowed, decision_time, referral_allowed, unknown_health_worker, BookingStatus, ReferralDecision,
     SeenInDepartment,
@@ -123,6 +123,9 @@ fn record_once(
     // (a decision stands on the result it was made for).
     lock_attendance(conn, id)?;
     let (attendance, current) = find_with_current_screening(conn, id)?.ok_or_else(no_attendance)?;
+    if attendance.entered_in_error_at.is_some() {
+        return Err(attendance_entered_in_error().into());
+    }
     referral_allowed(current.as_ref().map(|s| (s.status, s.result)))?;
     let screened_at = current
         .map(|s| s.screened_at)
@@ -201,7 +204,7 @@ fn find_for_update(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResul
 
 /// Whether the referral has a booking in one of `statuses`. (Read here, not through the bookings
 /// store, which depends on this one.)
-pub(super) fn has_booking(
+pub(in crate::store) fn has_booking(
     conn: &mut DbConnection,
     attendance_id: DbUuid,
     statuses: &[BookingStatus],
@@ -212,6 +215,26 @@ pub(super) fn has_booking(
             .filter(bookings::status.eq_any(statuses)),
     ))
     .get_result(conn)
+}
+
+/// Whether the referral's attendance was marked entered-in-error (false without a referral).
+pub(in crate::store) fn marked_in_error(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<bool> {
+    referrals::table
+        .find(attendance_id)
+        .select(referrals::entered_in_error)
+        .first(conn)
+        .optional()
+        .map(|marked| marked.unwrap_or(false))
+}
+
+/// Marks the attendance's referral, if it has one, entered-in-error: from then on no booking is
+/// made for it (a booking's insert share-locks the referral and books only while unmarked, so one
+/// made at the same moment waits for this and then finds the mark).
+pub(in crate::store) fn mark_in_error(conn: &mut DbConnection, attendance_id: DbUuid) -> QueryResult<()> {
+    diesel::update(referrals::table.find(attendance_id))
+        .set(referrals::entered_in_error.eq(true))
+        .execute(conn)
+        .map(|_| ())
 }
 
 fn update(conn: &mut DbConnection, row: &Referral) -> QueryResult<()> {

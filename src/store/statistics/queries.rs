@@ -139,7 +139,7 @@ fn periods_cte(dialect: Dialect, periods: &[PeriodBounds]) -> String {
     format!("periods (pkey, pstart, pend) AS (VALUES {})", rows.join(", "))
 }
 
-/// The attendances in scope with their group key and pathway summary:
+/// The attendances in scope (not entered in error) with their group key and pathway summary:
 /// `att (id, patient_key, arrived_at, eligible, gkey, under_age, age_unknown, status, result,
 /// advice_given, leaflet_given, decision, unplanned_within_7d)`. `eligible`: PAT-indicated (some
 /// indication, and not under `PAT_MIN_AGE`); `under_age`: an indication, but under the minimum
@@ -169,7 +169,7 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> St
                     CASE WHEN a.unplanned_within_7d THEN 1 ELSE 0 END AS unplanned_within_7d
              FROM attendances a
              JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
-             WHERE a.arrived_at >= {start} AND a.arrived_at < {end}{site})",
+             WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.entered_in_error_at IS NULL{site})",
         periods = periods_cte(dialect, &scope.periods),
         start = dialect.instant(start),
         end = dialect.instant(end),
@@ -455,7 +455,7 @@ pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<V
          {first} JOIN attendances a ON a.id = r.attendance_id
          JOIN periods p ON a.arrived_at >= p.pstart AND a.arrived_at < p.pend
          WHERE a.arrived_at >= {start} AND a.arrived_at < {end} AND a.pat_indicated
-           AND a.screening_result = 'positive'{site}
+           AND a.screening_result = 'positive' AND a.entered_in_error_at IS NULL{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),
         // SQLite takes a CROSS JOIN's tables in the order written: read the decisions first.
@@ -523,7 +523,8 @@ impl GroupRow for OutcomeRow {
 }
 
 /// The outcomes report: the AHW contacts ([`AHW_CONTACTS`]) in each period of the scope, by the
-/// contact's time (at `site`, the attendance's, if given), with their follow-ups. A follow-up at
+/// contact's time (at `site`, the attendance's, if given; never of an attendance entered in
+/// error), with their follow-ups. A follow-up at
 /// `m` months is due when its due date (`domain::scheduling::follow_up_due_date`) is on or before
 /// the Europe/London date `as_of`; made when it is due and recorded; paired when made and the
 /// contact's units a week are recorded too. The means are over the pairs, computed here (`AVG`
@@ -571,7 +572,7 @@ pub(super) fn outcomes(
          FROM ahw_contacts c
          JOIN attendances a ON a.id = c.attendance_id
          JOIN periods p ON c.contact_at >= p.pstart AND c.contact_at < p.pend{joins}
-         WHERE c.contact_at >= {start} AND c.contact_at < {end}{site}
+         WHERE c.contact_at >= {start} AND c.contact_at < {end} AND a.entered_in_error_at IS NULL{site}
          GROUP BY p.pkey",
         periods = periods_cte(dialect, &scope.periods),
         sums = sums.join(",\n "),
@@ -586,8 +587,9 @@ pub(super) fn outcomes(
 #[tracing::instrument(skip_all, fields(report = "referrals"))]
 pub(super) fn earliest_arrival(conn: &mut DbConnection) -> QueryResult<Option<crate::db::types::DbTime>> {
     use crate::db::schema::attendances;
-    use diesel::{OptionalExtension, QueryDsl};
+    use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
     attendances::table
+        .filter(attendances::entered_in_error_at.is_null())
         .select(attendances::arrived_at)
         .order(attendances::arrived_at)
         .first(conn)
@@ -609,7 +611,8 @@ pub struct CohortRow {
 }
 
 /// DOMAIN.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
-/// the index; the patient's attendances anywhere in `(index, index + 365 days]` are counted
+/// the index; the patient's attendances anywhere in `(index, index + 365 days]`, except those
+/// entered in error, are counted
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
 /// cohort, apart for windows not yet ended at `now`.
 #[tracing::instrument(skip_all, fields(
@@ -643,7 +646,8 @@ pub(super) fn twelve_month(conn: &mut DbConnection, scope: &Scope, now: DateTime
                 count(*) AS patients,
                 CAST(COALESCE(SUM((SELECT count(*) FROM attendances b
                                    WHERE b.patient_key = x.patient_key
-                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end)), 0)
+                                     AND b.arrived_at > x.arrived_at AND b.arrived_at <= x.window_end
+                                     AND b.entered_in_error_at IS NULL)), 0)
                      AS bigint) AS reattendances
          FROM indexed x
          GROUP BY x.cohort, CASE WHEN x.window_end <= {now} THEN 1 ELSE 0 END",

@@ -24,6 +24,7 @@ mod age;
 mod calendar;
 mod csv;
 mod disclosure;
+mod entered_in_error;
 mod funnel;
 mod outcomes;
 mod reattendance;
