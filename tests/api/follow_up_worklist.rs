@@ -238,3 +238,26 @@ async fn a_limit_outside_1_to_1000_is_422_and_a_bad_date_400() {
     // The default lists what is due by today: nothing recorded, nothing due.
     assert!(worklist(&app, "").await.is_empty());
 }
+
+#[tokio::test]
+async fn an_attendance_entered_in_error_leaves_the_worklist() {
+    // Arrange: two patients seen in the department on 1 May 2024 (6 m due 2024-11-01); E1's
+    // attendance was recorded by mistake.
+    let app = spawn_app().await;
+    let (e1, _) = seen_in_department_at(&app, patient("E1"), None, t("2024-05-01T10:00:00Z"), true, 10.0).await;
+    seen_in_department_at(&app, patient("E2"), None, t("2024-05-01T11:00:00Z"), true, 10.0).await;
+    let resp = app
+        .post_json(
+            &format!("/api/v1/attendances/{e1}/entered-in-error"),
+            "clinician",
+            &json!({ "reason": "wrong patient" }),
+        )
+        .await;
+    json_with(resp, 200, "marking entered-in-error").await;
+
+    // Act
+    let items = worklist(&app, "due_before=2024-11-01").await;
+
+    // Assert: only E2 is listed.
+    assert_eq!(listed(&items), vec![item("E2", 6, "2024-11-01")]);
+}

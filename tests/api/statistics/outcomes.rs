@@ -398,6 +398,59 @@ async fn an_attended_appointment_is_a_contact_of_the_year_it_happened() {
 }
 
 #[tokio::test]
+async fn an_attendance_entered_in_error_is_not_a_contact() {
+    // Arrange: two patients seen in the department in 2024/25; the first attendance is then
+    // marked entered-in-error.
+    let app = spawn_app().await;
+    let (wrong, _) = seen_in_department_at(
+        &app,
+        Patient::nhs(9301).json(),
+        None,
+        t("2024-05-01T10:00:00Z"),
+        true,
+        30.0,
+    )
+    .await;
+    seen_in_department_at(
+        &app,
+        Patient::nhs(9302).json(),
+        None,
+        t("2024-06-01T10:00:00Z"),
+        false,
+        20.0,
+    )
+    .await;
+    let resp = app
+        .post_json(
+            &format!("/api/v1/attendances/{wrong}/entered-in-error"),
+            "clinician",
+            &json!({ "reason": "duplicate" }),
+        )
+        .await;
+    json_with(resp, 200, "marking entered-in-error").await;
+
+    // Act
+    let answer = stats(&app, &format!("{OUTCOMES}?from=2024-04-01&to=2025-04-01")).await;
+
+    // Assert: one contact (the second, 1 June 2024), without the brief intervention. as_of is
+    // 2025-03-31: its 6-month follow-up (due 2024-12-01) is due and not made; its 12-month one
+    // (due 2025-06-01) is not due yet. (With the first counted: 2 contacts, BI 1, 6 m due 2.)
+    assert_figures(
+        year(&answer, "2024/25"),
+        &figures(
+            Some(1),
+            Some(0),
+            Some(1),
+            Some(0),
+            [json!(1), json!(0), json!(0), Value::Null, Value::Null, Value::Null],
+            [json!(0), json!(0), json!(0), Value::Null, Value::Null, Value::Null],
+        ),
+        "",
+        "the attendance entered in error is left out",
+    );
+}
+
+#[tokio::test]
 async fn clinicians_and_ahws_cannot_read_the_outcomes() {
     let app = spawn_app().await;
     for role in ["clinician", "integration", "ahw"] {
