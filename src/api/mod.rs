@@ -6,6 +6,7 @@
 pub mod attendances;
 pub mod audit_events;
 pub mod bookings;
+pub mod follow_ups;
 pub mod health;
 pub mod health_workers;
 pub mod problems;
@@ -72,6 +73,7 @@ fn v1() -> utoipa_actix_web::scope::Scope<
         .service(slots::withdraw)
         .service(referrals::record)
         .service(referrals::follow_up)
+        .service(follow_ups::worklist)
         .service(bookings::create)
         .service(bookings::list)
         .service(bookings::get)
@@ -79,6 +81,7 @@ fn v1() -> utoipa_actix_web::scope::Scope<
         .service(statistics::funnel)
         .service(statistics::referrals)
         .service(statistics::reattendance)
+        .service(statistics::outcomes)
 }
 
 /// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with

@@ -10,11 +10,13 @@ use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
-use crate::domain::scheduling::{follow_up_recorded_differently, CorrectionReason, FollowUpContact, ReferralDecision};
+use crate::domain::scheduling::{
+    follow_up_recorded_differently, referral_details, CorrectionReason, FollowUpContact, ReferralDecision,
+};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::follow_ups::FollowUp;
-use crate::store::scheduling::referrals::ReferralRecorded;
+use crate::store::scheduling::referrals::{NewDecision, ReferralRecorded};
 use crate::store::Recorded;
 
 role_set!(
@@ -30,11 +32,26 @@ role_set!(
 #[serde(deny_unknown_fields)]
 pub struct RecordReferralRequest {
     pub decision: ReferralDecision,
-    /// When the patient decided; default now. Not before the screening.
+    /// When the patient decided; default now. Not before the screening. For
+    /// `seen_in_department`, when the AHW saw the patient (the contact the 6- and 12-month
+    /// follow-ups are counted from).
     #[serde(default)]
     pub decided_at: Option<DateTime<FixedOffset>>,
+    /// `seen_in_department` only, and then required: the AHW who saw the patient (a registered
+    /// health worker's id).
+    #[serde(default)]
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// `seen_in_department` only, and then required: whether the brief intervention was
+    /// delivered.
+    #[serde(default)]
+    pub brief_intervention_delivered: Option<bool>,
+    /// `seen_in_department` only, and then required: units a week at this contact (a number of
+    /// at least 0), the baseline the follow-ups are compared with.
+    #[serde(default)]
+    pub units_per_week: Option<f64>,
     /// Why the recorded decision is corrected (1–500 characters): required when this changes it
-    /// (another decision, or another `decided_at`); not kept with a first decision.
+    /// (another decision, `decided_at` or seen-in-department details); not kept with a first
+    /// decision.
     #[serde(default)]
     pub reason: Option<String>,
 }
@@ -42,7 +59,9 @@ pub struct RecordReferralRequest {
 /// Record the patient's decision on the AHW offer. Only after a positive PAT. Changing it is a
 /// correction: a new `version` with a `reason`; the earlier one stays in `earlier_versions` and in
 /// the audit trail, and the statistics use the current one. Changing it while a booking holds a
-/// slot is refused (cancel the booking first).
+/// slot is refused (cancel the booking first). `seen_in_department` (an AHW saw the patient at
+/// once) comes with `health_worker_id`, `brief_intervention_delivered` and `units_per_week`, which
+/// the other decisions refuse.
 #[utoipa::path(
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
@@ -52,7 +71,7 @@ pub struct RecordReferralRequest {
         (status = 200, description = "Replayed or corrected", body = ReferralView),
         NoAttendance,
         (status = 409, description = "Not PAT positive, or a booking exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid values or times, or reason-required: a correction without a reason", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values or times, a health_worker_id not on the register, or reason-required: a correction without a reason", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,
     ),
@@ -66,11 +85,36 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.clock.now();
     let decided_at = request.decided_at.map(|t| t.with_timezone(&Utc));
-    let reason = CorrectionReason::parse("reason", request.reason).map_err(|e| vec![e])?;
+    let reason = CorrectionReason::parse("reason", request.reason);
+    let details = referral_details(
+        request.decision,
+        request.health_worker_id,
+        request.brief_intervention_delivered,
+        request.units_per_week,
+    );
+    let (reason, details) = match (reason, details) {
+        (Ok(reason), Ok(details)) => (reason, details),
+        (reason, details) => {
+            // Every problem at once; none is `Vec::new()` here only when the other side failed.
+            let mut errors = details.err().unwrap_or_default();
+            errors.extend(reason.err());
+            return Err(ApiError::Validation(errors));
+        }
+    };
     let referrals = state.store.referrals();
     Ok(
         match referrals
-            .record(id, request.decision, decided_at, reason, now, &auth.actor())
+            .record(
+                id,
+                NewDecision {
+                    decision: request.decision,
+                    details,
+                    decided_at,
+                    reason,
+                },
+                now,
+                &auth.actor(),
+            )
             .await?
         {
             ReferralRecorded::Created(history) => HttpResponse::Created().json(ReferralView::from(&history)),
@@ -84,7 +128,8 @@ pub async fn record(
 #[derive(Deserialize, Serialize, ToSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
-    /// 6 or 12 months after the attendance.
+    /// 6 or 12 months after the AHW contact (the attended appointment, or the patient seen in the
+    /// department): the worklist `GET /api/v1/follow-ups` lists them when due.
     pub months: i32,
     /// Units a week now (the trial measured 59.7 vs 83.1 at 6 months).
     pub units_per_week: f64,

@@ -206,6 +206,13 @@ pub struct ReferralView {
     pub recorded_by: String,
     /// Why this version corrected the one before; null for the first.
     pub correction_reason: Option<String>,
+    /// Seen in the department: the AHW who saw the patient. Null for the other decisions, and
+    /// for a `seen_in_department` recorded before these details were asked for.
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// Seen in the department: whether the brief intervention was delivered.
+    pub brief_intervention_delivered: Option<bool>,
+    /// Seen in the department: units a week at the contact.
+    pub units_per_week: Option<f64>,
     /// The versions this one replaced, newest first, as they were recorded.
     pub earlier_versions: Vec<ReferralVersionView>,
 }
@@ -219,6 +226,13 @@ pub struct ReferralVersionView {
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
     pub correction_reason: Option<String>,
+    /// Seen in the department: the AHW who saw the patient. Null for the other decisions, and
+    /// for a `seen_in_department` recorded before these details were asked for.
+    pub health_worker_id: Option<uuid::Uuid>,
+    /// Seen in the department: whether the brief intervention was delivered.
+    pub brief_intervention_delivered: Option<bool>,
+    /// Seen in the department: units a week at the contact.
+    pub units_per_week: Option<f64>,
 }
 
 impl From<&ReferralVersion> for ReferralVersionView {
@@ -230,6 +244,9 @@ impl From<&ReferralVersion> for ReferralVersionView {
             recorded_at: row.recorded_at.get(),
             recorded_by: row.recorded_by.clone(),
             correction_reason: row.correction_reason.clone(),
+            health_worker_id: row.health_worker_id.map(|id| id.0),
+            brief_intervention_delivered: row.brief_intervention_delivered,
+            units_per_week: row.units_per_week,
         }
     }
 }
@@ -245,6 +262,9 @@ impl From<&ReferralHistory> for ReferralView {
             recorded_at: row.recorded_at.get(),
             recorded_by: row.recorded_by.clone(),
             correction_reason: row.correction_reason.clone(),
+            health_worker_id: row.health_worker_id.map(|id| id.0),
+            brief_intervention_delivered: row.brief_intervention_delivered,
+            units_per_week: row.units_per_week,
             earlier_versions: history.earlier.iter().map(ReferralVersionView::from).collect(),
         }
     }

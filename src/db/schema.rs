@@ -83,6 +83,9 @@ diesel::table! {
         entered_in_error -> Bool,
         version -> Integer,
         correction_reason -> Nullable<Text>,
+        health_worker_id -> Nullable<PortableUuid>,
+        brief_intervention_delivered -> Nullable<Bool>,
+        units_per_week -> Nullable<Double>,
     }
 }
 
@@ -98,6 +101,9 @@ diesel::table! {
         recorded_at -> PortableTime,
         recorded_by -> Text,
         correction_reason -> Nullable<Text>,
+        health_worker_id -> Nullable<PortableUuid>,
+        brief_intervention_delivered -> Nullable<Bool>,
+        units_per_week -> Nullable<Double>,
     }
 }
 

@@ -28,7 +28,7 @@ use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::PresentingCondition;
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::{Alert, PatResult, PatRule, ScreeningStatus, Sex};
-use crate::domain::scheduling::{BookingStatus, LeadTime, OutsideWindowReason, ReferralDecision};
+use crate::domain::scheduling::{AhwContact, BookingStatus, LeadTime, OutsideWindowReason, ReferralDecision};
 
 /// SQL type of a UUID column: `uuid` on PostgreSQL (oid 2950), TEXT on SQLite.
 #[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId, Clone, Copy, Debug, Default)]
@@ -264,6 +264,7 @@ code_enum_columns!(
     BookingStatusColumn => BookingStatus,
     OutsideWindowReasonColumn => OutsideWindowReason,
     LeadTimeColumn => LeadTime,
+    AhwContactColumn => AhwContact,
 );
 
 /// An NHS number column: stored as its 10 digits; what was stored was checked on the way in.
@@ -423,6 +424,9 @@ mod tests {
         }
         for lead in [LeadTime::SameDay, LeadTime::NextDay, LeadTime::Later] {
             assert_eq!(LeadTime::from_code_text(lead.code()), Some(lead));
+        }
+        for contact in [AhwContact::AttendedAppointment, AhwContact::SeenInDepartment] {
+            assert_eq!(AhwContact::from_code_text(contact.code()), Some(contact));
         }
         assert_eq!(Sex::from_code_text("female"), Some(Sex::Female));
         assert_eq!(

@@ -6,12 +6,12 @@
 //! The stores call the rules that depend on what is stored, in DESIGN.md §4's order (existence,
 //! then state conflicts, then rules of time); the handlers call the ones on the request alone.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::attendance::{attendance_entered_in_error, no_attendance};
-use super::calendar::{london_date, london_instant};
+use super::calendar::{london_date, london_instant, london_midnight};
 use super::pat::{PatResult, ScreeningStatus};
 use super::{in_the_future, EventTime, FieldError, Refusal};
 
@@ -224,6 +224,76 @@ pub fn reason_required(field: &'static str, what: &str) -> Refusal {
     )
 }
 
+/// What the AHW recorded when the patient was seen in the department (DOMAIN.md §6: the brief
+/// intervention happened at once, no booking): who saw them, whether the brief intervention was
+/// delivered, and the units a week at that contact — what an attended appointment records.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeenInDepartment {
+    /// A registered AHW (the database refuses any other id).
+    pub health_worker_id: uuid::Uuid,
+    pub brief_intervention_delivered: bool,
+    pub units_per_week: f64,
+}
+
+/// The details that come with a referral `decision`, checked: required for `seen_in_department`
+/// (all three), refused for the other decisions. Every problem at once.
+pub fn referral_details(
+    decision: ReferralDecision,
+    health_worker_id: Option<uuid::Uuid>,
+    brief_intervention_delivered: Option<bool>,
+    units_per_week: Option<f64>,
+) -> Result<Option<SeenInDepartment>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let given = [
+        ("health_worker_id", health_worker_id.is_some()),
+        ("brief_intervention_delivered", brief_intervention_delivered.is_some()),
+        ("units_per_week", units_per_week.is_some()),
+    ];
+    for (field, is_given) in given {
+        match (decision, is_given) {
+            (ReferralDecision::SeenInDepartment, false) => {
+                errors.push(FieldError::new(field, "required when seen_in_department"))
+            }
+            (ReferralDecision::Accepted | ReferralDecision::Declined, true) => {
+                errors.push(FieldError::new(field, "only when seen_in_department"))
+            }
+            _ => {}
+        }
+    }
+    if let Some(error) = units_per_week.and_then(units_per_week_error) {
+        errors.push(error);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(match (health_worker_id, brief_intervention_delivered, units_per_week) {
+        (Some(health_worker_id), Some(brief_intervention_delivered), Some(units_per_week)) => Some(SeenInDepartment {
+            health_worker_id,
+            brief_intervention_delivered,
+            units_per_week,
+        }),
+        _ => None,
+    })
+}
+
+/// Units a week, wherever an AHW records them (an appointment, a contact in the department, a
+/// follow-up): a finite number of at least 0.
+fn units_per_week_error(units: f64) -> Option<FieldError> {
+    (!units.is_finite() || units < 0.0).then(|| FieldError::new("units_per_week", "must be a number of at least 0"))
+}
+
+/// The health worker named is not on the AHW register.
+pub fn unknown_health_worker() -> Refusal {
+    Refusal::rule(
+        "unknown-health-worker",
+        "health_worker_id is not a registered alcohol health worker",
+        vec![FieldError::new(
+            "health_worker_id",
+            "must be a registered health worker",
+        )],
+    )
+}
+
 // --- Slots ---
 
 /// One slot given by its start and end: it ends after it starts, and lasts at most
@@ -423,8 +493,8 @@ impl Outcome {
                 }
             }
         }
-        if units_per_week.is_some_and(|u| !u.is_finite() || u < 0.0) {
-            errors.push(FieldError::new("units_per_week", "must be a number of at least 0"));
+        if let Some(error) = units_per_week.and_then(units_per_week_error) {
+            errors.push(error);
         }
         match (&reason, status) {
             (Some(_), status) if status != BookingStatus::Cancelled => {
@@ -570,8 +640,8 @@ impl FollowUpContact {
         if ![6, 12].contains(&months) {
             errors.push(FieldError::new("months", "must be 6 or 12"));
         }
-        if !units_per_week.is_finite() || units_per_week < 0.0 {
-            errors.push(FieldError::new("units_per_week", "must be a number of at least 0"));
+        if let Some(error) = units_per_week_error(units_per_week) {
+            errors.push(error);
         }
         let contacted_at_given = contacted_at.is_some();
         let contacted_at = contacted_at.unwrap_or(now);
@@ -602,6 +672,53 @@ pub fn follow_up_allowed(decision: Option<ReferralDecision>) -> Result<(), Refus
             "follow-ups are for patients who accepted the referral or were seen in the department",
         ))
     }
+}
+
+/// How an AHW saw a referred patient (DOMAIN.md §6): at the booked appointment (`attended`), or
+/// at once in the department. The 6- and 12-month follow-ups count from this contact, where the
+/// units a week they are compared with were recorded.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AhwContact {
+    /// The accepted referral's booked appointment was attended (its first attended booking, by
+    /// slot start: the contact is when the slot started).
+    AttendedAppointment,
+    /// The decision was `seen_in_department` (the contact is `decided_at`).
+    SeenInDepartment,
+}
+
+impl AhwContact {
+    pub fn code(self) -> &'static str {
+        match self {
+            AhwContact::AttendedAppointment => "attended_appointment",
+            AhwContact::SeenInDepartment => "seen_in_department",
+        }
+    }
+}
+
+/// The follow-up contacts after an AHW contact: at 6 and at 12 months (DOMAIN.md §6; the trial
+/// followed patients up at 6 and 12 months, Crawford 2004).
+pub const FOLLOW_UP_MONTHS: [u32; 2] = [6, 12];
+
+/// When the follow-up at `months` of an AHW contact on the Europe/London date `contact_date` is
+/// due: the same day `months` calendar months later, or that month's last day when it has no
+/// such day (31 August + 6 months is the last day of February).
+pub fn follow_up_due_date(contact_date: NaiveDate, months: u32) -> NaiveDate {
+    contact_date
+        .checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// The contacts whose follow-up at `months` is due on or before the Europe/London date `date`
+/// are exactly those before the instant answered: the London midnight after the last contact
+/// date due by then. (Contact dates map to due dates in order, several to one at a month's end,
+/// so the set is every date up to a last one; comparing instants keeps time zones out of SQL.)
+pub fn follow_ups_due_by(date: NaiveDate, months: u32) -> DateTime<Utc> {
+    let mut last = date.checked_sub_months(Months::new(months)).unwrap_or(NaiveDate::MIN);
+    while let Some(next) = last.succ_opt().filter(|d| follow_up_due_date(*d, months) <= date) {
+        last = next;
+    }
+    london_midnight(last.succ_opt().unwrap_or(last))
 }
 
 /// The follow-up at `months` is recorded with other content.
@@ -1088,6 +1205,37 @@ mod tests {
         assert!(follow_up_allowed(Some(ReferralDecision::SeenInDepartment)).is_ok());
         assert!(follow_up_allowed(Some(ReferralDecision::Declined)).is_err());
         assert!(follow_up_allowed(None).is_err());
+    }
+
+    #[test]
+    fn a_follow_up_is_due_months_later_or_at_the_end_of_a_shorter_month() {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // (contact date, months, due date, why)
+        let cases = [
+            ("2024-03-15", 6, "2024-09-15", "the same day six months on"),
+            ("2024-03-15", 12, "2025-03-15", "the same day a year on"),
+            ("2024-08-31", 6, "2025-02-28", "February 2025 has 28 days"),
+            ("2023-08-31", 6, "2024-02-29", "February 2024 has 29 days"),
+            ("2024-02-29", 12, "2025-02-28", "no 29 February in 2025"),
+        ];
+        for (contact, months, due, why) in cases {
+            assert_eq!(follow_up_due_date(date(contact), months), date(due), "{why}");
+        }
+    }
+
+    #[test]
+    fn contacts_due_by_a_date_end_at_a_london_midnight() {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // Due by 28 February 2025 at 6 months: contacts up to 31 August 2024 (29, 30 and 31
+        // August all fall due on 28 February), so everything before 1 September 00:00 BST =
+        // 31 August 23:00 UTC.
+        assert_eq!(follow_ups_due_by(date("2025-02-28"), 6), utc("2024-08-31T23:00:00Z"));
+        // Due by 15 January 2025 at 12 months: contacts up to 15 January 2024 (GMT), so before
+        // 16 January 2024 00:00 UTC.
+        assert_eq!(follow_ups_due_by(date("2025-01-15"), 12), utc("2024-01-16T00:00:00Z"));
+        // Due by 27 February 2025 at 6 months: up to 27 August 2024 (28 August is due on 28
+        // February), before 28 August 00:00 BST.
+        assert_eq!(follow_ups_due_by(date("2025-02-27"), 6), utc("2024-08-27T23:00:00Z"));
     }
 
     fn rota(from: &str, to: &str, days: Vec<DayOfWeek>, start: &str, end: &str, minutes: i64) -> Rota {

@@ -215,6 +215,13 @@ async fn endpoints(app: &TestApp) -> Vec<Endpoint> {
             allowed: &["auditor", "admin"],
             per_role: vec![],
         },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/statistics/outcomes".into(),
+            body: None,
+            allowed: &["auditor", "admin"],
+            per_role: vec![],
+        },
     ]
     .into_iter()
     .chain(scheduling_endpoints(app).await)
@@ -350,6 +357,13 @@ async fn scheduling_endpoints(app: &TestApp) -> Vec<Endpoint> {
             path: format!("/api/v1/attendances/{followed_up}/follow-ups"),
             body: Some(json!({ "months": 6, "units_per_week": 10 })),
             allowed: &["ahw"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/api/v1/follow-ups".into(),
+            body: None,
+            allowed: &["ahw", "admin"],
             per_role: vec![],
         },
     ]

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
 use crate::scheduling_helpers::{
-    accepted_attendance, assert_kind, book, booked, cancel, decide, events_about, fields, health_worker, id_of,
-    json_with, now, outcome, positive_attendance, referral_path, slot_at, BOOKINGS, PATIENT_KEY,
+    accepted_attendance, assert_kind, book, booked, cancel, decide, decision_body, events_about, fields, health_worker,
+    id_of, json_with, now, outcome, positive_attendance, referral_path, slot_at, BOOKINGS, PATIENT_KEY,
 };
 use pat_service::domain::calendar::london_date;
 
@@ -195,13 +195,9 @@ async fn funnel_and_referral_statistics_follow_the_current_decision() {
 
     // Act
     for (id, decision) in [(&a, "declined"), (&c, "seen_in_department")] {
-        let resp = put_referral(
-            &app,
-            id,
-            "clinician",
-            json!({ "decision": decision, "reason": "entered wrongly" }),
-        )
-        .await;
+        let mut body = decision_body(&app, decision).await;
+        body["reason"] = json!("entered wrongly");
+        let resp = put_referral(&app, id, "clinician", body).await;
         json_with(resp, 200, "a correction").await;
     }
 
@@ -227,11 +223,13 @@ async fn concurrent_referral_corrections_keep_every_version_in_order() {
     // Act: twelve corrections at once, cycling through the decisions.
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..12 {
+        let mut body = decision_body(&app, decisions[i % 3]).await;
+        body["reason"] = json!(format!("correction {i}"));
         let request = app
             .client
             .put(app.url(&referral_path(&id)))
             .bearer_auth(app.token("clinician"))
-            .json(&json!({ "decision": decisions[i % 3], "reason": format!("correction {i}") }));
+            .json(&body);
         tasks.spawn(async move {
             let resp = request.send().await.unwrap();
             let status = resp.status().as_u16();

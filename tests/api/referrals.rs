@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use crate::helpers::spawn_app;
 use crate::scheduling_helpers::{
-    accepted_attendance, assert_kind, at, attendance_at, book, booked, cancel, completed, decide, events_about, fields,
-    health_worker, id_of, json_with, near, negative_answers, now, outcome, positive_answers, positive_attendance,
-    positive_attendance_at, refer, referral_path, request_id, rfc, screen, slot_at, PATIENT_KEY,
+    accepted_attendance, assert_kind, at, attendance_at, book, booked, cancel, completed, decide, decision_body,
+    events_about, fields, health_worker, id_of, json_with, near, negative_answers, now, outcome, positive_answers,
+    positive_attendance, positive_attendance_at, refer, referral_path, request_id, rfc, screen, slot_at, PATIENT_KEY,
 };
 
 async fn attendance_view(app: &crate::helpers::TestApp, id: &str) -> Value {
@@ -60,13 +60,9 @@ async fn a_decision_on_a_positive_screening_is_recorded_replayed_and_changed() {
         ("accepted", "integration", "seen_in_department → accepted"),
     ];
     for (i, (decision, role, why)) in changes.into_iter().enumerate() {
-        let resp = app
-            .put_json(
-                &referral_path(&id),
-                role,
-                &json!({ "decision": decision, "reason": why }),
-            )
-            .await;
+        let mut body = decision_body(&app, decision).await;
+        body["reason"] = json!(why);
+        let resp = app.put_json(&referral_path(&id), role, &body).await;
         let changed = json_with(resp, 200, why).await;
         assert_eq!(changed["decision"], decision, "{why}");
         assert_eq!(changed["recorded_by"], format!("test-{role}"), "{why}: who changed it");
@@ -471,4 +467,123 @@ async fn referral_writes_are_audited_create_read_correct() {
         before,
         "a refused change writes no referral event"
     );
+}
+
+#[tokio::test]
+async fn seen_in_department_records_who_saw_the_patient_the_brief_intervention_and_units() {
+    // Arrange
+    let app = spawn_app().await;
+    let id = positive_attendance(&app).await;
+    let hw = health_worker(&app).await;
+    let body = json!({
+        "decision": "seen_in_department", "health_worker_id": hw,
+        "brief_intervention_delivered": true, "units_per_week": 35.5,
+    });
+
+    // Act
+    let first = json_with(
+        app.put_json(&referral_path(&id), "ahw", &body).await,
+        201,
+        "seen in the department",
+    )
+    .await;
+    let replay = app.put_json(&referral_path(&id), "ahw", &body).await;
+
+    // Assert: the decision and the attendance show the details; the same again is a replay.
+    for shown in [&first, &attendance_view(&app, &id).await["referral"]] {
+        assert_eq!(shown["decision"], "seen_in_department");
+        assert_eq!(shown["health_worker_id"], hw.as_str());
+        assert_eq!(shown["brief_intervention_delivered"], true);
+        assert_eq!(shown["units_per_week"], 35.5);
+    }
+    json_with(replay, 200, "the same details again").await;
+
+    // Act + Assert: other details are a correction (200, with a reason); declining clears them.
+    let mut changed = body.clone();
+    changed["units_per_week"] = json!(30);
+    changed["reason"] = json!("units mis-keyed");
+    let changed = json_with(
+        app.put_json(&referral_path(&id), "ahw", &changed).await,
+        200,
+        "corrected units",
+    )
+    .await;
+    assert_eq!(changed["units_per_week"], 30.0);
+    let declined = json_with(
+        app.put_json(
+            &referral_path(&id),
+            "ahw",
+            &json!({ "decision": "declined", "reason": "declined after all" }),
+        )
+        .await,
+        200,
+        "declined after all",
+    )
+    .await;
+    // The corrected versions are kept with their details.
+    assert_eq!(declined["earlier_versions"][0]["units_per_week"], 30.0);
+    assert_eq!(declined["earlier_versions"][1]["units_per_week"], 35.5);
+    for field in ["health_worker_id", "brief_intervention_delivered", "units_per_week"] {
+        assert_eq!(declined[field], Value::Null, "{field}: only with seen_in_department");
+    }
+    // Accepted and declined decisions show the three as null.
+    assert_eq!(
+        attendance_view(&app, &id).await["referral"]["health_worker_id"],
+        Value::Null
+    );
+}
+
+#[tokio::test]
+async fn seen_in_department_details_are_required_then_and_refused_otherwise() {
+    // Arrange
+    let app = spawn_app().await;
+    let hw = health_worker(&app).await;
+    let id = positive_attendance(&app).await;
+    let unregistered = uuid::Uuid::now_v7().to_string();
+    // (body, fields named, why)
+    let cases = [
+        (
+            json!({ "decision": "seen_in_department" }),
+            vec!["health_worker_id", "brief_intervention_delivered", "units_per_week"],
+            "seen without any detail: all three named",
+        ),
+        (
+            json!({ "decision": "seen_in_department", "health_worker_id": hw, "brief_intervention_delivered": true }),
+            vec!["units_per_week"],
+            "seen without units",
+        ),
+        (
+            json!({ "decision": "seen_in_department", "health_worker_id": hw,
+                    "brief_intervention_delivered": true, "units_per_week": -1 }),
+            vec!["units_per_week"],
+            "negative units (the booking outcome's bound)",
+        ),
+        (
+            json!({ "decision": "accepted", "health_worker_id": hw, "units_per_week": 10 }),
+            vec!["health_worker_id", "units_per_week"],
+            "details with accepted",
+        ),
+        (
+            json!({ "decision": "declined", "brief_intervention_delivered": false }),
+            vec!["brief_intervention_delivered"],
+            "details with declined",
+        ),
+        (
+            json!({ "decision": "seen_in_department", "health_worker_id": unregistered,
+                    "brief_intervention_delivered": true, "units_per_week": 10 }),
+            vec!["health_worker_id"],
+            "a health worker not on the register",
+        ),
+    ];
+
+    for (body, named, why) in cases {
+        // Act
+        let resp = app.put_json(&referral_path(&id), "clinician", &body).await;
+
+        // Assert
+        let problem = crate::helpers::assert_problem(resp, 422).await;
+        assert_eq!(fields(&problem), named, "{why}: {problem}");
+    }
+    // Nothing was written: the attendance still has no decision.
+    assert_eq!(attendance_view(&app, &id).await["referral"], Value::Null);
 }

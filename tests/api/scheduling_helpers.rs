@@ -243,10 +243,30 @@ pub fn referral_path(id: &str) -> String {
     format!("/api/v1/attendances/{id}/referral")
 }
 
-/// PUTs a referral decision as a clinician.
+/// The details an AHW records with `seen_in_department`: who (a health worker registered for
+/// it), the brief intervention delivered, and `units_per_week`.
+pub async fn seen_details(app: &TestApp, units_per_week: f64) -> Value {
+    let hw = health_worker(app).await;
+    json!({
+        "decision": "seen_in_department",
+        "health_worker_id": hw,
+        "brief_intervention_delivered": true,
+        "units_per_week": units_per_week,
+    })
+}
+
+/// A decision's request body: `seen_in_department` with its details (20 units a week).
+pub async fn decision_body(app: &TestApp, decision: &str) -> Value {
+    match decision {
+        "seen_in_department" => seen_details(app, 20.0).await,
+        other => json!({ "decision": other }),
+    }
+}
+
+/// PUTs a referral decision as a clinician (`seen_in_department` with its details).
 pub async fn refer(app: &TestApp, id: &str, decision: &str) -> reqwest::Response {
-    app.put_json(&referral_path(id), "clinician", &json!({ "decision": decision }))
-        .await
+    let body = decision_body(app, decision).await;
+    app.put_json(&referral_path(id), "clinician", &body).await
 }
 
 /// Records a decision; asserts 201.
@@ -342,4 +362,51 @@ pub fn request_id(resp: &reqwest::Response) -> String {
 /// Whether two instants are within `seconds` of each other.
 pub fn near(a: DateTime<Utc>, b: DateTime<Utc>, seconds: i64) -> bool {
     (a - b).num_seconds().abs() <= seconds
+}
+
+/// A PAT-positive attendance of `patient` (at `site`) arriving an hour before `seen_at`, screened
+/// half an hour before it, and seen in the department at `seen_at` by a newly registered AHW who
+/// recorded the brief intervention and the units a week. Answers (attendance id, health worker
+/// id).
+pub async fn seen_in_department_at(
+    app: &TestApp,
+    patient: Value,
+    site: Option<&str>,
+    seen_at: DateTime<Utc>,
+    brief_intervention_delivered: bool,
+    units_per_week: f64,
+) -> (String, String) {
+    let mut body = attendance_body(&unique("seen"));
+    body["patient"] = patient;
+    body["arrived_at"] = json!(rfc(seen_at - Duration::hours(1)));
+    if let Some(site) = site {
+        body["site"] = json!(site);
+    }
+    let id = id_of(&app.create_attendance(&body).await);
+    screen(
+        app,
+        &id,
+        &completed(seen_at - Duration::minutes(30), positive_answers()),
+    )
+    .await;
+    let hw = health_worker(app).await;
+    let decision = json!({
+        "decision": "seen_in_department",
+        "decided_at": rfc(seen_at),
+        "health_worker_id": hw,
+        "brief_intervention_delivered": brief_intervention_delivered,
+        "units_per_week": units_per_week,
+    });
+    let resp = app.put_json(&referral_path(&id), "ahw", &decision).await;
+    json_with(resp, 201, "recording a patient seen in the department").await;
+    (id, hw)
+}
+
+/// Records the follow-up at `months` of the attendance `id` as an AHW; asserts 201.
+pub async fn follow_up_at(app: &TestApp, id: &str, months: u32, units_per_week: f64, contacted_at: DateTime<Utc>) {
+    let body = json!({ "months": months, "units_per_week": units_per_week, "contacted_at": rfc(contacted_at) });
+    let resp = app
+        .post_json(&format!("/api/v1/attendances/{id}/follow-ups"), "ahw", &body)
+        .await;
+    json_with(resp, 201, "recording a follow-up").await;
 }

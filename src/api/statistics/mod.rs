@@ -1,4 +1,4 @@
-//! `GET /api/v1/statistics/{funnel,referrals,reattendance}`: the figures audit teams pull
+//! `GET /api/v1/statistics/{funnel,referrals,reattendance,outcomes}`: the figures audit teams pull
 //! (DOMAIN.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
 //! small-number suppression (§8). No response carries a patient identifier.
 //!
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use self::reports::{Disclosure, FunnelGroup, GroupBy, ReferralYear, SevenDay, TwelveMonth, YearCount};
+use self::reports::{Disclosure, FunnelGroup, GroupBy, OutcomeYear, ReferralYear, SevenDay, TwelveMonth, YearCount};
 use super::AppState;
 use crate::auth::Authorized;
 use crate::domain::calendar::london_date;
@@ -28,7 +28,7 @@ use crate::domain::financial_year::{
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::statistics::{FunnelRow, GroupRow, ReferralRow, Scope, TWELVE_MONTH_DAYS};
+use crate::store::statistics::{FunnelRow, GroupRow, Scope, TWELVE_MONTH_DAYS};
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -242,6 +242,39 @@ fn answer<R: Serialize>(
     Ok(HttpResponse::Ok().json(report))
 }
 
+/// The default range of a report by financial year: from 1 April of the earliest attendance's
+/// financial year (when `from` is not given; never later than the current one) to 1 April ending
+/// the current financial year.
+async fn trend_range(state: &AppState, query: &StatisticsQuery) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let today = london_date(state.settings.clock.now());
+    let this_year = financial_year_start(today);
+    let earliest = if query.from.is_none() {
+        state
+            .store
+            .statistics()
+            .earliest_arrival()
+            .await?
+            .map(|t| financial_year_start(london_date(t)))
+    } else {
+        None
+    };
+    Ok((earliest.unwrap_or(this_year).min(this_year), financial_year_end(today)))
+}
+
+/// Each financial year of `periods` with its row of `rows` (zeros when it has none).
+fn year_counts<R: GroupRow>(periods: &[Period], rows: &[R], today: NaiveDate) -> Vec<YearCount<R>> {
+    periods
+        .iter()
+        .map(|p| YearCount {
+            financial_year: p.key.clone(),
+            from: p.from,
+            to: p.to,
+            partial: p.is_partial_financial_year(today),
+            counts: R::of_group(rows, &p.key),
+        })
+        .collect()
+}
+
 // ----- Funnel -----
 
 #[derive(Serialize, ToSchema, Debug)]
@@ -361,32 +394,12 @@ pub async fn referrals(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let today = london_date(state.settings.clock.now());
-    let this_year = financial_year_start(today);
-    let next_year = financial_year_end(today);
-    let earliest = if query.from.is_none() {
-        state
-            .store
-            .statistics()
-            .earliest_arrival()
-            .await?
-            .map(|t| financial_year_start(london_date(t)))
-    } else {
-        None
-    };
-    let q = query.parse((earliest.unwrap_or(this_year).min(this_year), next_year), false)?;
+    let range = trend_range(&state, &query).await?;
+    let q = query.parse(range, false)?;
     let periods = financial_years(q.from, q.to);
     let scope = Scope::new(&periods, q.site.clone(), false);
     let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
-    let counted: Vec<YearCount> = periods
-        .iter()
-        .map(|p| YearCount {
-            financial_year: p.key.clone(),
-            from: p.from,
-            to: p.to,
-            partial: p.is_partial_financial_year(today),
-            counts: ReferralRow::of_group(&rows, &p.key),
-        })
-        .collect();
+    let counted = year_counts(&periods, &rows, today);
     let report = ReferralsReport {
         from: q.from,
         to: q.to,
@@ -469,5 +482,97 @@ pub async fn reattendance(
     // One row: the whole report (the list of withheld paths is an array, so not a column).
     answer(&request, "reattendance", &report, |report| {
         Ok(vec![(to_value(report)?, report.suppressed.clone())])
+    })
+}
+
+// ----- Outcomes -----
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct OutcomesReport {
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    pub site: Option<String>,
+    pub disclosure: Disclosure,
+    /// Follow-ups are counted as due when their due date is on or before this Europe/London
+    /// date: the last day of the range (`to` − 1 day), or today if that is earlier.
+    #[schema(value_type = String, format = Date)]
+    pub as_of: NaiveDate,
+    /// Always `true`: the figures describe what happened to the patients an AHW saw, not a
+    /// comparison with patients who were not seen.
+    pub observational: bool,
+    /// What is counted, in words.
+    pub definition: String,
+    /// That the comparison is observational, not a trial.
+    pub note: String,
+    pub years: Vec<OutcomeYear>,
+}
+
+/// The outcomes of the AHW contacts per NHS financial year: brief interventions delivered,
+/// follow-ups due and made at 6 and at 12 months, and units a week at the contact against the
+/// follow-up for the pairs with both.
+///
+/// An AHW contact is an accepted referral's attended appointment (its slot start; the first if
+/// several were attended) or a `seen_in_department` decision (its `decided_at`); it belongs to the
+/// financial year of that time, Europe/London, and to `site` if its attendance is there. A
+/// follow-up at 6 or 12 months is due when the contact's Europe/London date plus the months (the
+/// month's last day when it has no such day) is on or before `as_of` (the range's last day, or
+/// today if earlier); made when due and recorded; paired when made and the units a week at the
+/// contact were recorded. Means are over the pairs, one decimal, withheld with a suppressed pair
+/// count. Observational, not a trial.
+#[utoipa::path(
+    tag = "statistics",
+    params(StatisticsQuery),
+    responses(
+        (status = 200, description = "The outcomes (JSON, or CSV with Accept: text/csv)", content(
+            (OutcomesReport = "application/json"),
+            (String = "text/csv")
+        )),
+        StatisticsProblems,
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/statistics/outcomes")]
+pub async fn outcomes(
+    auth: Authorized<ReadStatistics>,
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    query: web::Query<StatisticsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let today = london_date(state.settings.clock.now());
+    let range = trend_range(&state, &query).await?;
+    let q = query.parse(range, false)?;
+    let as_of = q.to.pred_opt().unwrap_or(q.to).min(today);
+    let periods = financial_years(q.from, q.to);
+    let scope = Scope::new(&periods, q.site.clone(), false);
+    let rows = state.store.statistics().outcomes(scope, as_of, &auth.actor()).await?;
+    let report = OutcomesReport {
+        from: q.from,
+        to: q.to,
+        site: q.site,
+        disclosure: q.disclosure,
+        as_of,
+        observational: true,
+        definition: "Patients seen by an Alcohol Health Worker, by the NHS financial year (1 April to 31 March, \
+                     Europe/London) of the contact: an attended appointment (its start) or a patient seen in the \
+                     department (the decision time). A follow-up at 6 or 12 months is due on the contact's date plus \
+                     the months, and counted as due when that is on or before as_of; made when due and recorded; \
+                     paired when made and the units a week at the contact were recorded too. Means of units a week \
+                     are over the pairs."
+            .into(),
+        note: "Observational, not a trial: the units a week before and after describe the patients an AHW saw and \
+               followed up, who chose to be seen and to answer; there is no comparison group. Crawford 2004 (a \
+               randomised trial) measured 59.7 vs 83.1 units a week at 6 months."
+            .into(),
+        years: reports::outcome_years(&year_counts(&periods, &rows, today), q.disclosure),
+    };
+    answer(&request, "outcomes", &report, |report| {
+        let head = json!({
+            "site": report.site, "disclosure": report.disclosure, "as_of": report.as_of,
+            "observational": report.observational,
+        });
+        group_rows(&head, &report.years, |year| &year.suppressed)
     })
 }

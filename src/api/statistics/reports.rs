@@ -1,4 +1,4 @@
-//! The three reports as published: counts from the database, NHS disclosure control applied when
+//! The reports as published: counts from the database, NHS disclosure control applied when
 //! asked (DOMAIN.md §8), then rates, means and changes computed from the published numbers.
 //!
 //! These are the statistics endpoints' response bodies (their OpenAPI schemas) and the mapping
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::disclosure::{protect, rate, Relation};
-use crate::store::statistics::{CohortRow, FunnelRow, ReferralRow, SevenDayRow};
+use crate::store::statistics::{CohortRow, FunnelRow, OutcomeRow, ReferralRow, SevenDayRow};
 
 /// How a report groups the funnel.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,18 +367,19 @@ pub struct ReferralYear {
     pub suppressed: Vec<String>,
 }
 
-/// One year as counted, before disclosure control.
-pub struct YearCount {
+/// One year as counted, before disclosure control: a year of the referral trend
+/// (`ReferralRow`) or of the outcomes (`OutcomeRow`).
+pub struct YearCount<R> {
     pub financial_year: String,
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub partial: bool,
-    pub counts: ReferralRow,
+    pub counts: R,
 }
 
 /// The referral trend as published: one table (every year's counts), changes from the
 /// published numbers.
-pub fn referral_years(years: &[YearCount], disclosure: Disclosure) -> Vec<ReferralYear> {
+pub fn referral_years(years: &[YearCount<ReferralRow>], disclosure: Disclosure) -> Vec<ReferralYear> {
     let values: Vec<i64> = years
         .iter()
         .flat_map(|y| [y.counts.accepted, y.counts.seen_in_department])
@@ -559,4 +560,162 @@ pub fn reattendance(
         rate: seven_rate,
     };
     (twelve, seven_day, suppressed)
+}
+
+// ----- Outcomes -----
+
+/// The follow-ups at 6 or at 12 months of a year's AHW contacts.
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct FollowUpOutcome {
+    /// Contacts whose follow-up falls due on or before `as_of` (contact date + the months).
+    pub due: Option<i64>,
+    /// Of those, the ones whose follow-up is recorded.
+    pub made: Option<i64>,
+    /// Of those, the ones whose units a week at the contact are recorded too: the pairs the
+    /// means are over.
+    pub paired: Option<i64>,
+    /// Mean units a week at the AHW contact, over the pairs (one decimal; `null` without pairs,
+    /// or withheld with a suppressed `paired`).
+    pub mean_units_per_week_at_contact: Option<f64>,
+    /// Mean units a week at the follow-up, over the same pairs (one decimal).
+    pub mean_units_per_week_at_follow_up: Option<f64>,
+    /// The published follow-up mean minus the published contact mean (one decimal).
+    pub change: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
+pub struct OutcomeYear {
+    /// The NHS financial year of the AHW contacts: `2024/25`.
+    pub financial_year: String,
+    /// First day counted (Europe/London date).
+    #[schema(value_type = String, format = Date)]
+    pub from: NaiveDate,
+    /// Day after the last day counted.
+    #[schema(value_type = String, format = Date)]
+    pub to: NaiveDate,
+    /// The year is cut short by `from`/`to`, or has not ended yet.
+    pub partial: bool,
+    /// Patients seen by an AHW in the year: `attended_appointment` + `seen_in_department`.
+    pub ahw_contacts: Option<i64>,
+    /// Accepted referrals whose appointment was attended (the first attended one).
+    pub attended_appointment: Option<i64>,
+    /// Seen by an AHW in the department at once.
+    pub seen_in_department: Option<i64>,
+    /// Contacts at which the brief intervention was delivered (attended appointments and seen in
+    /// the department).
+    pub brief_interventions_delivered: Option<i64>,
+    pub six_months: FollowUpOutcome,
+    pub twelve_months: FollowUpOutcome,
+    /// Paths of the withheld figures of this year.
+    pub suppressed: Vec<String>,
+}
+
+/// The relation a reader could use to recover a withheld cell of a year's outcomes (indices into
+/// the year's published counts): contacts = attended appointments + seen in the department.
+fn outcome_relations() -> Vec<Relation> {
+    vec![Relation {
+        total: 0,
+        parts: vec![1, 2],
+    }]
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// One follow-up's figures as published: counts `[due, made, paired]` already protected, the
+/// means withheld (and listed) when `paired` is, `null` when there is no pair.
+fn follow_up_outcome(
+    suppressed: &mut Vec<String>,
+    prefix: &str,
+    counts: &[Option<i64>],
+    means: (Option<f64>, Option<f64>),
+) -> FollowUpOutcome {
+    let (due, made, paired) = (counts[0], counts[1], counts[2]);
+    for (name, cell) in [("due", due), ("made", made), ("paired", paired)] {
+        note(suppressed, &format!("{prefix}.{name}"), cell);
+    }
+    let (at_contact, at_follow_up) = match paired {
+        Some(_) => (means.0.map(round1), means.1.map(round1)),
+        None => {
+            for name in [
+                "mean_units_per_week_at_contact",
+                "mean_units_per_week_at_follow_up",
+                "change",
+            ] {
+                suppressed.push(format!("{prefix}.{name}"));
+            }
+            (None, None)
+        }
+    };
+    FollowUpOutcome {
+        due,
+        made,
+        paired,
+        mean_units_per_week_at_contact: at_contact,
+        mean_units_per_week_at_follow_up: at_follow_up,
+        change: at_contact.zip(at_follow_up).map(|(c, f)| round1(f - c)),
+    }
+}
+
+/// The outcomes per financial year as published: each year's counts one table (contacts =
+/// attended + seen in the department), the means over the pairs rounded to one decimal and
+/// withheld with their pair count.
+pub fn outcome_years(years: &[YearCount<OutcomeRow>], disclosure: Disclosure) -> Vec<OutcomeYear> {
+    years
+        .iter()
+        .map(|year| {
+            let r = &year.counts;
+            let values = [
+                r.contacts,
+                r.attended_appointment,
+                r.seen_in_department,
+                r.brief_interventions_delivered,
+                r.due_6,
+                r.made_6,
+                r.paired_6,
+                r.due_12,
+                r.made_12,
+                r.paired_12,
+            ];
+            let c = publish(&values, &outcome_relations(), disclosure);
+            let mut suppressed = Vec::new();
+            for (path, cell) in [
+                "ahw_contacts",
+                "attended_appointment",
+                "seen_in_department",
+                "brief_interventions_delivered",
+            ]
+            .iter()
+            .zip(&c)
+            {
+                note(&mut suppressed, path, *cell);
+            }
+            let six_months = follow_up_outcome(
+                &mut suppressed,
+                "six_months",
+                &c[4..7],
+                (r.at_contact_6, r.at_follow_up_6),
+            );
+            let twelve_months = follow_up_outcome(
+                &mut suppressed,
+                "twelve_months",
+                &c[7..10],
+                (r.at_contact_12, r.at_follow_up_12),
+            );
+            OutcomeYear {
+                financial_year: year.financial_year.clone(),
+                from: year.from,
+                to: year.to,
+                partial: year.partial,
+                ahw_contacts: c[0],
+                attended_appointment: c[1],
+                seen_in_department: c[2],
+                brief_interventions_delivered: c[3],
+                six_months,
+                twelve_months,
+                suppressed,
+            }
+        })
+        .collect()
 }

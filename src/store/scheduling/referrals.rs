@@ -17,8 +17,8 @@ use crate::db::types::{DbTime, DbUuid};
 use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::scheduling::{
-    decision_change_allowed, decision_time, reason_required, referral_allowed, BookingStatus, CorrectionReason,
-    ReferralDecision,
+    decision_change_allowed, decision_time, reason_required, referral_allowed, unknown_health_worker, BookingStatus,
+    CorrectionReason, ReferralDecision, SeenInDepartment,
 };
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
@@ -37,9 +37,14 @@ pub struct Referral {
     pub version: i32,
     /// Why this version corrected the one before (none for the first).
     pub correction_reason: Option<String>,
+    /// Seen in the department only (all three, or none on a decision recorded before they were
+    /// asked for): the AHW, whether the brief intervention was delivered, units a week.
+    pub health_worker_id: Option<DbUuid>,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
 }
 
-columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by, version, correction_reason });
+columns!(pub(super) COLUMNS: Columns = referrals { attendance_id, decision, decided_at, recorded_at, recorded_by, version, correction_reason, health_worker_id, brief_intervention_delivered, units_per_week });
 
 /// An earlier version of a referral decision, as it was recorded. (The same columns as
 /// `Referral`: a column added to the decision is added here and copied in `From<&Referral>`.)
@@ -53,9 +58,12 @@ pub struct ReferralVersion {
     pub recorded_at: DbTime,
     pub recorded_by: String,
     pub correction_reason: Option<String>,
+    pub health_worker_id: Option<DbUuid>,
+    pub brief_intervention_delivered: Option<bool>,
+    pub units_per_week: Option<f64>,
 }
 
-columns!(VERSION_COLUMNS: VersionColumns = referral_versions { attendance_id, version, decision, decided_at, recorded_at, recorded_by, correction_reason });
+columns!(VERSION_COLUMNS: VersionColumns = referral_versions { attendance_id, version, decision, decided_at, recorded_at, recorded_by, correction_reason, health_worker_id, brief_intervention_delivered, units_per_week });
 
 impl From<&Referral> for ReferralVersion {
     fn from(row: &Referral) -> ReferralVersion {
@@ -67,6 +75,9 @@ impl From<&Referral> for ReferralVersion {
             recorded_at: row.recorded_at,
             recorded_by: row.recorded_by.clone(),
             correction_reason: row.correction_reason.clone(),
+            health_worker_id: row.health_worker_id,
+            brief_intervention_delivered: row.brief_intervention_delivered,
+            units_per_week: row.units_per_week,
         }
     }
 }
@@ -76,6 +87,16 @@ impl From<&Referral> for ReferralVersion {
 pub struct ReferralHistory {
     pub current: Referral,
     pub earlier: Vec<ReferralVersion>,
+}
+
+/// A decision as the request gives it: the decision with its seen-in-department details, when the
+/// patient decided (default: when recorded), and why, when it corrects the recorded one.
+#[derive(Clone, Debug)]
+pub struct NewDecision {
+    pub decision: ReferralDecision,
+    pub details: Option<SeenInDepartment>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reason: Option<CorrectionReason>,
 }
 
 /// What recording a decision did.
@@ -104,9 +125,10 @@ impl<'a> Referrals<'a> {
     /// `decided_at` (default `now`, the time of recording), with its audit event.
     ///
     /// In DESIGN.md §4's order: no such attendance (404); no completed positive PAT (409); the
-    /// same decision again is a replay (an audited read); a different decision while a booking
-    /// holds a slot (409); a correction without a `reason` (422); a time before the screening or
-    /// in the future (422).
+    /// same decision again (with the same details) is a replay (an audited read); a different
+    /// decision while a booking holds a slot (409); a correction (another decision, time or
+    /// details) without a `reason` (422); a time before the screening or in the future (422); a
+    /// `health_worker_id` not on the register (422, refused by the foreign key).
     ///
     /// One `BEGIN IMMEDIATE` transaction (SQLite) or transaction holding the attendance's and the
     /// referral's row locks (PostgreSQL). Two first decisions at once: the primary key lets one
@@ -115,9 +137,7 @@ impl<'a> Referrals<'a> {
     pub async fn record(
         &self,
         id: uuid::Uuid,
-        decision: ReferralDecision,
-        decided_at: Option<DateTime<Utc>>,
-        reason: Option<CorrectionReason>,
+        new: NewDecision,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<ReferralRecorded, StoreError> {
@@ -129,9 +149,7 @@ impl<'a> Referrals<'a> {
             .run(move |conn| {
                 let mut attempt = |n: usize| {
                     span.record("attempts", n);
-                    write_transaction(conn, |conn| {
-                        record_once(conn, id, decision, decided_at, reason.as_ref(), now, &actor)
-                    })
+                    write_transaction(conn, |conn| record_once(conn, id, &new, now, &actor))
                 };
                 match attempt(1) {
                     Err(StoreError::Refused(Refusal::Conflict { kind: RACED, .. })) => attempt(2),
@@ -153,12 +171,11 @@ fn raced() -> Refusal {
 fn record_once(
     conn: &mut DbConnection,
     id: DbUuid,
-    decision: ReferralDecision,
-    decided_at: Option<DateTime<Utc>>,
-    reason: Option<&CorrectionReason>,
+    new: &NewDecision,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<ReferralRecorded, StoreError> {
+    let (decision, details, decided_at, reason) = (new.decision, new.details, new.decided_at, new.reason.as_ref());
     // Take turns with a screening correction of the same attendance, so neither misses the other
     // (a decision stands on the result it was made for).
     lock_attendance(conn, id)?;
@@ -182,10 +199,17 @@ fn record_once(
         version: existing.as_ref().map_or(1, |stored| stored.version + 1),
         // A reason on a first decision corrects nothing: not kept.
         correction_reason: existing.as_ref().and(reason).map(|r| r.as_str().to_owned()),
+        health_worker_id: details.map(|d| DbUuid(d.health_worker_id)),
+        brief_intervention_delivered: details.map(|d| d.brief_intervention_delivered),
+        units_per_week: details.map(|d| d.units_per_week),
     };
     let key = Some(attendance.patient_key.as_str());
     if let Some(stored) = &existing {
-        let same = stored.decision == row.decision && decided_at.is_none_or(|_| stored.decided_at == row.decided_at);
+        let same = stored.decision == row.decision
+            && decided_at.is_none_or(|_| stored.decided_at == row.decided_at)
+            && stored.health_worker_id == row.health_worker_id
+            && stored.brief_intervention_delivered == row.brief_intervention_delivered
+            && stored.units_per_week == row.units_per_week;
         if same {
             audit::record(conn, &AuditEvent::new(actor, Action::Read, "referral", id.0, key))?;
             let earlier = versions(conn, id)?;
@@ -211,7 +235,7 @@ fn record_once(
             .values(ReferralVersion::from(&stored))
             .execute(conn)
             .map_err(refused_if_unique(raced))?;
-        if !update(conn, &row, stored.version)? {
+        if !update(conn, &row, stored.version).map_err(refused_if_unknown_health_worker)? {
             return Err(raced().into());
         }
         let event = AuditEvent::new(actor, Action::Correct, "referral", id.0, key)
@@ -223,7 +247,10 @@ fn record_once(
         diesel::insert_into(referrals::table)
             .values(&row)
             .execute(conn)
-            .map_err(refused_if_unique(raced))?;
+            .map_err(|error| match is_foreign_key_violation(&error) {
+                true => refused_if_unknown_health_worker(error),
+                false => refused_if_unique(raced)(error),
+            })?;
         audit::record(conn, &AuditEvent::new(actor, Action::Create, "referral", id.0, key))?;
         Ok(ReferralRecorded::Created(ReferralHistory {
             current: row,
@@ -315,7 +342,29 @@ fn update(conn: &mut DbConnection, row: &Referral, replaced: i32) -> QueryResult
         referrals::recorded_by.eq(&row.recorded_by),
         referrals::version.eq(row.version),
         referrals::correction_reason.eq(&row.correction_reason),
+        referrals::health_worker_id.eq(row.health_worker_id),
+        referrals::brief_intervention_delivered.eq(row.brief_intervention_delivered),
+        referrals::units_per_week.eq(row.units_per_week),
     ))
     .execute(conn)
     .map(|changed| changed > 0)
+}
+
+/// Whether a failed write broke a foreign key: the only one a decision can break is its
+/// `health_worker_id` (the attendance is locked and exists).
+fn is_foreign_key_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::ForeignKeyViolation, _)
+    )
+}
+
+/// A write refused for a `health_worker_id` not on the register is that refusal (422); any other
+/// failure is the database's.
+fn refused_if_unknown_health_worker(error: diesel::result::Error) -> StoreError {
+    if is_foreign_key_violation(&error) {
+        unknown_health_worker().into()
+    } else {
+        error.into()
+    }
 }

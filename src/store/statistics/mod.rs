@@ -8,7 +8,8 @@ mod queries;
 use chrono::{DateTime, Utc};
 
 pub use queries::{
-    CohortRow, FunnelRow, GroupRow, PeriodBounds, ReferralRow, Scope, SevenDayRow, SEVEN_DAYS, TWELVE_MONTH_DAYS,
+    CohortRow, FunnelRow, GroupRow, OutcomeRow, PeriodBounds, ReferralRow, Scope, SevenDayRow, SEVEN_DAYS,
+    TWELVE_MONTH_DAYS,
 };
 
 use super::audit::{self, Action, AuditEvent};
@@ -49,6 +50,20 @@ impl<'a> Statistics<'a> {
                 queries::twelve_month(conn, &scope, now)?,
                 queries::seven_day(conn, &scope)?,
             ))
+        })
+        .await
+    }
+
+    /// The outcomes of the AHW contacts per period of the scope, follow-ups counted as due up to
+    /// the Europe/London date `as_of`.
+    pub async fn outcomes(
+        &self,
+        scope: Scope,
+        as_of: chrono::NaiveDate,
+        actor: &Actor,
+    ) -> Result<Vec<OutcomeRow>, StoreError> {
+        self.audited("outcomes", actor, move |conn| {
+            Ok(queries::outcomes(conn, &scope, as_of)?)
         })
         .await
     }

@@ -11,11 +11,13 @@
 //! once loaded, the number of rows.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Double, Nullable, Text};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 
 use crate::db::DbConnection;
 use crate::domain::financial_year::Period;
+use crate::domain::scheduling::{follow_ups_due_by, FOLLOW_UP_MONTHS};
+use crate::store::scheduling::follow_ups::AHW_CONTACTS;
 
 /// One period of a report: its key and its half-open `[start, end)` in UTC.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -465,6 +467,118 @@ pub(super) fn referrals(conn: &mut DbConnection, scope: &Scope) -> QueryResult<V
         seen = count_if("r.decision = 'seen_in_department'", "seen_in_department"),
         start = dialect.instant(start),
         end = dialect.instant(end),
+    );
+    run(conn, &sql, scope.site.as_deref())
+}
+
+/// The outcomes of the AHW contacts of one period (a financial year): what the contacts were,
+/// the follow-ups due and made, and the units a week of the pairs (contact and follow-up both
+/// recorded), per follow-up in the order of `FOLLOW_UP_MONTHS` (6, then 12).
+#[derive(QueryableByName, Clone, Debug, Default, PartialEq)]
+pub struct OutcomeRow {
+    #[diesel(sql_type = Text)]
+    pub gkey: String,
+    #[diesel(sql_type = BigInt)]
+    pub contacts: i64,
+    #[diesel(sql_type = BigInt)]
+    pub attended_appointment: i64,
+    #[diesel(sql_type = BigInt)]
+    pub seen_in_department: i64,
+    #[diesel(sql_type = BigInt)]
+    pub brief_interventions_delivered: i64,
+    #[diesel(sql_type = BigInt)]
+    pub due_6: i64,
+    #[diesel(sql_type = BigInt)]
+    pub made_6: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paired_6: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub at_contact_6: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub at_follow_up_6: Option<f64>,
+    #[diesel(sql_type = BigInt)]
+    pub due_12: i64,
+    #[diesel(sql_type = BigInt)]
+    pub made_12: i64,
+    #[diesel(sql_type = BigInt)]
+    pub paired_12: i64,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub at_contact_12: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub at_follow_up_12: Option<f64>,
+}
+
+impl GroupRow for OutcomeRow {
+    fn gkey(&self) -> &str {
+        &self.gkey
+    }
+
+    /// A period without AHW contacts: nothing counted, no mean.
+    fn empty(gkey: &str) -> OutcomeRow {
+        OutcomeRow {
+            gkey: gkey.to_owned(),
+            ..OutcomeRow::default()
+        }
+    }
+}
+
+/// The outcomes report: the AHW contacts ([`AHW_CONTACTS`]) in each period of the scope, by the
+/// contact's time (at `site`, the attendance's, if given; never of an attendance entered in
+/// error), with their follow-ups. A follow-up at
+/// `m` months is due when its due date (`domain::scheduling::follow_up_due_date`) is on or before
+/// the Europe/London date `as_of`; made when it is due and recorded; paired when made and the
+/// contact's units a week are recorded too. The means are over the pairs, computed here (`AVG`
+/// of the stored doubles, the same on both backends).
+#[tracing::instrument(skip_all, fields(
+    report = "outcomes",
+    periods = scope.periods.len(),
+    site_filter = scope.site.is_some(),
+    rows = tracing::field::Empty,
+))]
+pub(super) fn outcomes(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    as_of: chrono::NaiveDate,
+) -> QueryResult<Vec<OutcomeRow>> {
+    let Some((start, end)) = scope.span() else {
+        return Ok(Vec::new());
+    };
+    let dialect = Dialect::of(conn);
+    let mut sums = vec![
+        "count(*) AS contacts".to_owned(),
+        count_if("c.contact = 'attended_appointment'", "attended_appointment"),
+        count_if("c.contact = 'seen_in_department'", "seen_in_department"),
+        count_if("c.brief_intervention_delivered", "brief_interventions_delivered"),
+    ];
+    let mut joins = String::new();
+    for months in FOLLOW_UP_MONTHS {
+        let due = format!("c.contact_at < {}", dialect.instant(follow_ups_due_by(as_of, months)));
+        let made = format!("{due} AND f{months}.id IS NOT NULL");
+        let paired = format!("{made} AND c.units_per_week IS NOT NULL");
+        sums.extend([
+            count_if(&due, &format!("due_{months}")),
+            count_if(&made, &format!("made_{months}")),
+            count_if(&paired, &format!("paired_{months}")),
+            format!("AVG(CASE WHEN {paired} THEN c.units_per_week END) AS at_contact_{months}"),
+            format!("AVG(CASE WHEN {paired} THEN f{months}.units_per_week END) AS at_follow_up_{months}"),
+        ]);
+        joins.push_str(&format!(
+            " LEFT JOIN follow_ups f{months} ON f{months}.attendance_id = c.attendance_id AND f{months}.months = {months}"
+        ));
+    }
+    let sql = format!(
+        "WITH {periods}, {AHW_CONTACTS}
+         SELECT p.pkey AS gkey, {sums}
+         FROM ahw_contacts c
+         JOIN attendances a ON a.id = c.attendance_id
+         JOIN periods p ON c.contact_at >= p.pstart AND c.contact_at < p.pend{joins}
+         WHERE c.contact_at >= {start} AND c.contact_at < {end} AND a.entered_in_error_at IS NULL{site}
+         GROUP BY p.pkey",
+        periods = periods_cte(dialect, &scope.periods),
+        sums = sums.join(",\n "),
+        start = dialect.instant(start),
+        end = dialect.instant(end),
+        site = site_filter(dialect, scope),
     );
     run(conn, &sql, scope.site.as_deref())
 }

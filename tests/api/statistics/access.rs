@@ -15,7 +15,7 @@ async fn invalid_queries_are_422_naming_the_field() {
     let app = spawn_app().await;
     let range = "from=2025-04-01&to=2025-05-01";
     let mut cases: Vec<(String, &str, &str)> = vec![];
-    for endpoint in [FUNNEL, REATTENDANCE, REFERRALS] {
+    for endpoint in [FUNNEL, REATTENDANCE, REFERRALS, OUTCOMES] {
         for (query, field, why) in [
             ("from=2025-13-01&to=2025-05-01", "from", "month 13"),
             ("from=01/04/2025&to=2025-05-01", "from", "not YYYY-MM-DD"),
@@ -32,6 +32,11 @@ async fn invalid_queries_are_422_naming_the_field() {
             "unknown disclosure",
         ));
     }
+    cases.push((
+        format!("{OUTCOMES}?{range}&group_by=month"),
+        "group_by",
+        "only the funnel is grouped",
+    ));
     cases.push((
         format!("{FUNNEL}?{range}&group_by=week"),
         "group_by",
@@ -61,7 +66,7 @@ async fn only_auditors_and_admins_read_statistics() {
     // Arrange
     let app = spawn_app().await;
     let range = "from=2025-04-01&to=2025-05-01";
-    for endpoint in [FUNNEL, REATTENDANCE, REFERRALS] {
+    for endpoint in [FUNNEL, REATTENDANCE, REFERRALS, OUTCOMES] {
         let path = format!("{endpoint}?{range}");
 
         // Act + Assert: (role, status)

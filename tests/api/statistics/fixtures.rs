@@ -14,6 +14,7 @@ pub use crate::scheduling_helpers::{negative_answers, positive_answers};
 pub const FUNNEL: &str = "/api/v1/statistics/funnel";
 pub const REATTENDANCE: &str = "/api/v1/statistics/reattendance";
 pub const REFERRALS: &str = "/api/v1/statistics/referrals";
+pub const OUTCOMES: &str = "/api/v1/statistics/outcomes";
 
 /// The eleven condition codes of DOMAIN.md §2, in form order.
 pub const CONDITIONS: [&str; 11] = [
