@@ -172,7 +172,7 @@ impl From<FollowUp> for FollowUpView {
         (status = 201, description = "Recorded", body = FollowUpView),
         (status = 200, description = "Already recorded with the same content", body = FollowUpView),
         NoAttendance,
-        (status = 409, description = "Not referred, or recorded with different content", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not referred, entered in error, or recorded with different content", body = Problem, content_type = "application/problem+json"),
         InvalidValues,
         Problems,
         IdAndBodyProblems,

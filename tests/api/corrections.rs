@@ -222,8 +222,13 @@ async fn concurrent_referral_corrections_keep_every_version_in_order() {
 
     // Act: twelve corrections at once, cycling through the decisions.
     let mut tasks = tokio::task::JoinSet::new();
+    // One body per decision (the same AHW and details each time a decision comes round).
+    let mut bodies = vec![];
+    for decision in decisions {
+        bodies.push(decision_body(&app, decision).await);
+    }
     for i in 0..12 {
-        let mut body = decision_body(&app, decisions[i % 3]).await;
+        let mut body = bodies[i % 3].clone();
         body["reason"] = json!(format!("correction {i}"));
         let request = app
             .client

@@ -142,6 +142,18 @@ async fn marking_cancels_the_booking_and_frees_its_slot() {
         "a referral decision for an attendance entered in error",
     )
     .await;
+    assert_kind(
+        app.post_json(
+            &format!("/api/v1/attendances/{first}/follow-ups"),
+            "ahw",
+            &json!({ "months": 6, "units_per_week": 10 }),
+        )
+        .await,
+        409,
+        "entered-in-error",
+        "a follow-up for an attendance entered in error",
+    )
+    .await;
     let correction = json!({ "status": "completed", "rule": "pat-2009", "answers": negative_answers() });
     assert_kind(
         app.record_screening(&first, &correction).await,

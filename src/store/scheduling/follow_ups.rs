@@ -9,14 +9,14 @@ use super::referrals;
 use crate::db::schema::{attendances, follow_ups};
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::attendance::no_attendance;
+use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::calendar::london_date;
 use crate::domain::scheduling::{
     follow_up_allowed, follow_up_due_date, follow_up_recorded_meanwhile, follow_ups_due_by, AhwContact,
     FollowUpContact, FOLLOW_UP_MONTHS,
 };
 use crate::store::audit::{self, Action, AuditEvent};
-use crate::store::rows::{find_attendance, Attendance, ATTENDANCE_COLUMNS};
+use crate::store::rows::{find_attendance, lock_attendance, Attendance, ATTENDANCE_COLUMNS};
 use crate::store::{refused_if_unique, Actor, Recorded, Store, StoreError};
 
 #[derive(Queryable, Insertable, Clone, Debug, PartialEq)]
@@ -52,7 +52,8 @@ impl<'a> FollowUps<'a> {
     }
 
     /// Records the follow-up `contact` of the attendance `id` at `now`, with its audit event.
-    /// No such attendance is a 404, a patient not referred a 409 (`not-referred`). The same
+    /// No such attendance is a 404, a patient not referred a 409 (`not-referred`), an attendance
+    /// entered in error a 409 (`entered-in-error`, except a replay). The same
     /// contact again is a `Replay` (an audited read); different content for the same months a
     /// `Clash`; the same months recorded by another request at the same moment a 409
     /// (`follow-up-exists`).
@@ -80,6 +81,8 @@ impl<'a> FollowUps<'a> {
             .store
             .run(move |conn| {
                 write_transaction(conn, |conn| {
+                    // Locked as a mark entered-in-error locks it: one of the two sees the other.
+                    lock_attendance(conn, id)?;
                     let attendance = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
                     follow_up_allowed(referrals::find(conn, id)?.map(|r| r.decision))?;
                     let key = Some(attendance.patient_key.as_str());
@@ -92,6 +95,9 @@ impl<'a> FollowUps<'a> {
                             &AuditEvent::new(&actor, Action::Read, "follow_up", stored.id.0, key),
                         )?;
                         return Ok(Recorded::Replay(stored));
+                    }
+                    if attendance.entered_in_error_at.is_some() {
+                        return Err(attendance_entered_in_error().into());
                     }
                     diesel::insert_into(follow_ups::table)
                         .values(&row)
