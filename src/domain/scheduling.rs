@@ -425,8 +425,11 @@ pub fn no_booking() -> Refusal {
     Refusal::not_found("no booking with that id")
 }
 
+/// The kind of [`slot_taken`].
+pub const SLOT_TAKEN: &str = "slot-taken";
+
 pub fn slot_taken() -> Refusal {
-    Refusal::conflict("slot-taken", "another booking holds this slot")
+    Refusal::conflict(SLOT_TAKEN, "another booking holds this slot")
 }
 
 pub fn referral_not_accepted() -> Refusal {

@@ -6,7 +6,8 @@
 //! A booking's reads (its referral's context and the slot asked for) go through the PostgreSQL
 //! write batch when it runs, so most attempts in a race for slots are refused there without a
 //! trip to the blocking pool. A booking request refused (409, 422) is unmet demand: it leaves an
-//! audit event (`unmet`, with the refusal's kind) although nothing was booked.
+//! audit event (`unmet`, with the refusal's kind) although nothing was booked — except a slot
+//! lost to another booking (`slot-taken`), a race whose loser books another slot.
 //!
 //! An outcome, once recorded, changes only by a correction: a new version in the row (which the
 //! statistics read), the version it replaces copied to `booking_outcome_versions` in the same
@@ -30,7 +31,7 @@ use crate::domain::attendance::{attendance_entered_in_error, ENTERED_IN_ERROR_CA
 use crate::domain::scheduling::{
     already_booked, booking_admissible, booking_time, no_booking, no_slot, outcome_change, referral_not_accepted,
     revives_booking, slot_taken, slot_withdrawn, window_end, BookingStatus, CorrectionReason, LeadTime, Outcome,
-    OutcomeChange, OutsideWindowReason, ReferralDecision, ReferralFound, SlotFound,
+    OutcomeChange, OutsideWindowReason, ReferralDecision, ReferralFound, SlotFound, SLOT_TAKEN,
 };
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent, BindAuditEvent};
@@ -221,8 +222,9 @@ impl<'a> Bookings<'a> {
     /// slot to a booking made at the same moment tries the next free one.
     ///
     /// Unmet demand is audited: the unmet attempt of an automatic booking with its event, in the
-    /// same statement or transaction; any other refusal but a 404 (the slot taken, outside the
-    /// window, …) with an event written after the refused work was undone.
+    /// same statement or transaction; any other refusal but a 404 or a slot lost to another
+    /// booking (outside the window, the referral not accepted, …) with an event written after the
+    /// refused work was undone.
     #[tracing::instrument(
         name = "store.bookings.book",
         skip_all,
@@ -232,8 +234,15 @@ impl<'a> Bookings<'a> {
         let attendance_id = DbUuid(new.attendance_id);
         match self.try_book(new, actor).await {
             Err(StoreError::Refused(refusal)) => {
-                if let Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. } = &refusal {
-                    self.record_unmet(attendance_id, kind, actor).await?;
+                match &refusal {
+                    // Losing one slot to another booking is a race, not unmet demand: the
+                    // requester books another slot at once. Not audited, so a busy moment's
+                    // losers (most attempts in a race) cost no write.
+                    Refusal::Conflict { kind, .. } if *kind == SLOT_TAKEN => {}
+                    Refusal::Conflict { kind, .. } | Refusal::Rule { kind, .. } => {
+                        self.record_unmet(attendance_id, kind, actor).await?;
+                    }
+                    Refusal::NotFound(_) => {}
                 }
                 Err(StoreError::Refused(refusal))
             }
