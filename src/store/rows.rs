@@ -44,10 +44,13 @@ pub struct Attendance {
     pub entered_in_error_at: Option<DbTime>,
     pub entered_in_error_by: Option<String>,
     pub entered_in_error_reason: Option<String>,
+    /// The registry row of the identifiers the attendance arrived with (never changes; a link
+    /// changes `patient_key`, the person it belongs to now).
+    pub patient_id: DbUuid,
 }
 
 // Columns in `Attendance` order.
-columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id });
 
 pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table
