@@ -56,7 +56,7 @@ pub struct Link {
     pub unlink_reason: Option<String>,
 }
 
-columns!(LINK_COLUMNS: LinkColumns = patient_links { id, patient_id, person_id, kind, trace_status, reason, linked_at, linked_by, unlinked_at, unlinked_by, unlink_reason });
+columns!(pub LINK_COLUMNS: LinkColumns = patient_links { id, patient_id, person_id, kind, trace_status, reason, linked_at, linked_by, unlinked_at, unlinked_by, unlink_reason });
 
 impl Link {
     pub fn kind(&self) -> LinkKind {
@@ -135,7 +135,11 @@ impl<'a> Patients<'a> {
         let actor = actor.clone();
         let changed = self
             .store
-            .run(move |conn| write_transaction(conn, |conn| link(conn, DbUuid(id), &target, &reason, now, &actor)))
+            .run(move |conn| {
+                again_after_deadlock(|| {
+                    write_transaction(conn, |conn| link(conn, DbUuid(id), &target, &reason, now, &actor))
+                })
+            })
             .await?;
         tracing::Span::current().record("already", matches!(changed, Changed::Already(_)));
         Ok(changed)
@@ -164,6 +168,22 @@ impl<'a> Patients<'a> {
             .await?;
         tracing::Span::current().record("already", matches!(changed, Changed::Already(_)));
         Ok(changed)
+    }
+}
+
+/// Runs a link or unlink transaction again (up to three times in all) when PostgreSQL broke a
+/// deadlock by failing it: a new attendance of a patient already linked takes two persons' locks
+/// in its own order (migration 2026-12-05-000010), and so may a second link of the same patients
+/// at the same instant. Nothing of the failed attempt was written.
+fn again_after_deadlock<T>(mut work: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut attempts = 1;
+    loop {
+        match work() {
+            Err(StoreError::Internal(cause)) if cause.contains("deadlock detected") && attempts < 3 => {
+                attempts += 1;
+            }
+            other => return other,
+        }
     }
 }
 

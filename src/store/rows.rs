@@ -24,6 +24,9 @@ pub struct Attendance {
     pub id: DbUuid,
     pub source_system: String,
     pub source_id: String,
+    /// The person the attendance belongs to now: the key of its identifiers (`nhs:…`, else
+    /// `local:…`), or of the patient a link made them one person with. Everything derived (the
+    /// 7-day facts, the repeat-attender count, the 12-month report) goes by it.
     pub patient_key: String,
     pub nhs_number: Option<NhsNumber>,
     pub local_id: Option<String>,
