@@ -2,15 +2,14 @@
 //! that say two of them are one person (a PDS trace, an EPR merge), made and undone.
 //!
 //! A link or an unlink is one transaction, under the per-patient advisory locks of every key
-//! involved (PostgreSQL, taken in sorted order; SQLite: `BEGIN IMMEDIATE`). It writes the link,
+//! involved (PostgreSQL: the patient's key, then its person's, the order a new attendance takes
+//! them in; SQLite: `BEGIN IMMEDIATE`). It writes the link,
 //! moves the attendances' `patient_key` to the person they belong to now, and recomputes the
 //! 7-day reattendance facts of every person involved by the rule of the 7-day trigger, so every
 //! derived fact is what it would have been had the identity been known from the start. The
 //! repeat-attender indication stored on each attendance stays as it was: it is what the nurse was
 //! told at the time. Migration 2026-12-05-000010 says how a link and a new attendance racing
 //! each other end.
-
-use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -172,9 +171,8 @@ impl<'a> Patients<'a> {
 }
 
 /// Runs a link or unlink transaction again (up to three times in all) when PostgreSQL broke a
-/// deadlock by failing it: a new attendance of a patient already linked takes two persons' locks
-/// in its own order (migration 2026-12-05-000010), and so may a second link of the same patients
-/// at the same instant. Nothing of the failed attempt was written.
+/// deadlock by failing it: two links or unlinks of the same patients at the same instant may
+/// each hold a lock the other wants. Nothing of the failed attempt was written.
 fn again_after_deadlock<T>(mut work: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
     let mut attempts = 1;
     loop {
@@ -228,23 +226,25 @@ fn load(conn: &mut DbConnection, patient: Patient) -> QueryResult<PatientRecord>
     Ok(PatientRecord { patient, person, links })
 }
 
-/// Takes the per-patient advisory lock of every key in `keys` not held yet, in sorted order
-/// (the lock the attendance triggers take). PostgreSQL only: SQLite's `BEGIN IMMEDIATE` holds
-/// the whole database already.
-fn lock_keys(conn: &mut DbConnection, held: &mut BTreeSet<String>, keys: &[&str]) -> QueryResult<bool> {
-    let wanted: BTreeSet<&str> = keys.iter().copied().filter(|k| !held.contains(*k)).collect();
-    if wanted.is_empty() {
-        return Ok(false);
-    }
-    for key in wanted {
+/// Takes the per-patient advisory lock of every key in `keys` not held yet, in the order given:
+/// the key being linked or unlinked first, then its person (the order a new attendance takes
+/// them in, migration 2026-12-05-000010). Answers whether it took any. PostgreSQL only: SQLite's
+/// `BEGIN IMMEDIATE` holds the whole database already.
+fn lock_keys(conn: &mut DbConnection, held: &mut Vec<String>, keys: &[&str]) -> QueryResult<bool> {
+    let mut took = false;
+    for key in keys {
+        if held.iter().any(|k| k == key) {
+            continue;
+        }
         if let DbConnection::Pg(pg) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('pat-service patient ' || $1, 0))")
-                .bind::<Text, _>(key)
+                .bind::<Text, _>(*key)
                 .execute(pg)?;
         }
-        held.insert(key.to_owned());
+        held.push((*key).to_owned());
+        took = true;
     }
-    Ok(true)
+    Ok(took)
 }
 
 /// The registry row of `key`, made now if no attendance brought it yet (the insert of a
@@ -287,7 +287,7 @@ fn link(
     };
     // Read both patients, lock the keys of their persons, and read again until what was read is
     // what is locked: a statement after a lock sees every change committed under it.
-    let mut held = BTreeSet::new();
+    let mut held = Vec::new();
     let (patient, other) = loop {
         let patient = find(conn, id)?.ok_or_else(no_patient)?;
         let other = match target {
@@ -365,7 +365,7 @@ fn unlink(
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Changed, StoreError> {
-    let mut held = BTreeSet::new();
+    let mut held = Vec::new();
     let patient = loop {
         let patient = find(conn, id)?.ok_or_else(no_patient)?;
         if !lock_keys(conn, &mut held, &[&patient.key, &patient.person_key])? {

@@ -448,19 +448,23 @@ struct Fact {
     stored: bool,
     #[diesel(sql_type = diesel::sql_types::Bool)]
     recomputed: bool,
+    /// The stored patient_key is not the registry's person of the attendance's own identifiers.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    misplaced: bool,
 }
 
 /// Every attendance's stored 7-day fact beside one recomputed here from the source columns alone:
 /// the person is the registry's person of the identifiers the attendance arrived with (not the
 /// stored `patient_key`), and the fact is whether an unplanned attendance of that person, not
-/// entered in error, arrives in (arrival, arrival + 7 days].
+/// entered in error, arrives in (arrival, arrival + 7 days]. Asserts that every attendance's
+/// stored `patient_key` is that person.
 async fn seven_day_facts(app: &TestApp) -> std::collections::HashMap<String, (bool, bool)> {
     let pg = "
         WITH a AS (
             SELECT x.id, x.source_id, x.arrived_at, x.attendance_category, x.entered_in_error_at,
-                   x.unplanned_within_7d, p.person_key
+                   x.unplanned_within_7d, p.person_key, x.patient_key <> p.person_key AS misplaced
             FROM attendances x JOIN patients p ON p.id = x.patient_id)
-        SELECT a.id::text AS id, a.source_id, a.unplanned_within_7d AS stored,
+        SELECT a.id::text AS id, a.source_id, a.unplanned_within_7d AS stored, a.misplaced,
                EXISTS (SELECT 1 FROM a b WHERE b.person_key = a.person_key
                          AND b.arrived_at > a.arrived_at AND b.arrived_at <= a.arrived_at + interval '7 days'
                          AND b.attendance_category = 'unplanned' AND b.entered_in_error_at IS NULL) AS recomputed
@@ -468,9 +472,10 @@ async fn seven_day_facts(app: &TestApp) -> std::collections::HashMap<String, (bo
     let sqlite = "
         WITH a AS (
             SELECT x.id, x.source_id, julianday(x.arrived_at) AS arrived, x.attendance_category,
-                   x.entered_in_error_at, x.unplanned_within_7d, p.person_key
+                   x.entered_in_error_at, x.unplanned_within_7d, p.person_key,
+                   x.patient_key <> p.person_key AS misplaced
             FROM attendances x JOIN patients p ON p.id = x.patient_id)
-        SELECT a.id AS id, a.source_id, a.unplanned_within_7d AS stored,
+        SELECT a.id AS id, a.source_id, a.unplanned_within_7d AS stored, a.misplaced,
                EXISTS (SELECT 1 FROM a b WHERE b.person_key = a.person_key
                          AND b.arrived > a.arrived AND b.arrived <= a.arrived + 7
                          AND b.attendance_category = 'unplanned' AND b.entered_in_error_at IS NULL) AS recomputed
@@ -482,6 +487,11 @@ async fn seven_day_facts(app: &TestApp) -> std::collections::HashMap<String, (bo
         pat_service::db::DbConnection::Sqlite(mut lite) => diesel::sql_query(sqlite).load(&mut lite),
     }
     .unwrap();
+    let misplaced: Vec<&String> = rows.iter().filter(|f| f.misplaced).map(|f| &f.source_id).collect();
+    assert!(
+        misplaced.is_empty(),
+        "attendances not under their person: {misplaced:?}"
+    );
     rows.into_iter()
         .flat_map(|f| {
             [

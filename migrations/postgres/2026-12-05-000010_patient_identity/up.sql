@@ -58,31 +58,35 @@ UPDATE attendances a SET patient_id = p.id FROM patients p WHERE p.key = a.patie
 ALTER TABLE attendances ALTER COLUMN patient_id SET NOT NULL;
 
 -- Before an attendance is written: patient_key as inserted is the key of the identifiers it
--- arrived with. The trigger registers that key (first attendance of a new patient), sets
--- patient_id, and replaces patient_key by the person the key belongs to now, under that person's
--- advisory lock (the same lock the 7-day trigger takes next, and a link or unlink takes for every
--- key involved).
+-- arrived with (its own key). The trigger takes that key's advisory lock (the lock the 7-day
+-- trigger takes next, so for a patient linked to no one this is the only lock, as before), reads
+-- the key's registry row (registering a new patient's key), and records the row under the person
+-- the key belongs to now, taking that person's lock too when it is another key.
 --
--- A link (or unlink) racing the insert, both orders:
--- * The insert takes the lock of the person P it read first. If the link holds P's lock, the
---   insert waits until the link commits, then reads the person again (each statement of this
---   volatile function takes a new snapshot, so it sees the committed link), finds P' <> P and
---   takes P' too, until the person it read is the one it holds. The row is written under P'
---   and the 7-day trigger recomputes P' with the moved rows visible.
--- * If the insert holds P's lock first, the link waits for it; the insert commits with patient_key
---   P, and the link's statements (each after it took its locks, so with a snapshot that shows
+-- The rule that makes this safe: a link or unlink changes a patient's person_key only while it
+-- holds the advisory locks of the key it is linking or unlinking and of the person (the old
+-- person and the new are those two), taken in that order (the patient's key, then the person's).
+-- So once the insert holds the lock of the person it read, and reads the same person again after
+-- taking it, nothing can change that person until the insert commits. Both orders of a race:
+-- * The link holds a lock the insert needs: the insert waits until the link commits, then reads
+--   the person again (each statement of this volatile function takes a new snapshot, so it sees
+--   the committed link) and takes the new person's lock. The row is written under the new person
+--   and the 7-day trigger recomputes that person with the moved rows visible.
+-- * The insert holds the lock first: the link waits for it; the insert commits under the old
+--   person, and the link's statements (each taken after its locks, so with a snapshot that shows
 --   the new row) move the row to the new person and recompute the facts with it.
 -- Either way one of the two sees the other. The repeat-attender count the insert statement made
 -- from its own snapshot stays as it was: what the nurse was told at the time.
--- A link and an insert that each hold one person's lock and want the other's (possible only when
--- a second link or unlink moves the same patients at the same instant) are a deadlock PostgreSQL
--- breaks by failing one of them; the client retries (every write is idempotent).
+-- Locks are taken child key first, then its person, by inserts and links alike, so an insert and
+-- a link do not deadlock; two links of the same patients at the same instant may, and PostgreSQL
+-- then fails one, which the service runs again.
 CREATE FUNCTION attendance_patient() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     own text := NEW.patient_key;
     person text;
-    locked text;
+    locked text := NEW.patient_key;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('pat-service patient ' || own, 0));
     SELECT id, person_key INTO NEW.patient_id, person FROM patients WHERE key = own;
     IF NOT FOUND THEN
         INSERT INTO patients (id, key, person_key, created_at)
@@ -90,11 +94,10 @@ BEGIN
         ON CONFLICT (key) DO NOTHING;
         SELECT id, person_key INTO NEW.patient_id, person FROM patients WHERE key = own;
     END IF;
-    LOOP
+    WHILE person <> locked LOOP
         PERFORM pg_advisory_xact_lock(hashtextextended('pat-service patient ' || person, 0));
         locked := person;
         SELECT person_key INTO person FROM patients WHERE key = own;
-        EXIT WHEN person = locked;
     END LOOP;
     NEW.patient_key := person;
     RETURN NEW;
