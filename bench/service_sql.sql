@@ -2,14 +2,20 @@
 -- pair (src/db/attendances.rs `record`, src/db/attendances.rs `find_with_current_screening`,
 -- src/db/screenings.rs `insert_with_audit`): the attendance with the repeat-attender count and its
 -- audit event in one statement, the read of the attendance with its current screening, then the
--- screening with its audit event in one statement. Two commits per pair, as in the service.
+-- screening with its audit event in one statement. Two commits per pair, as in the service. The
+-- person the patient's key belongs to is read as the service reads it (migration
+-- 2026-12-05-000010; the table's trigger registers the key and locks the person, for this insert
+-- as for the service's).
 -- Comparing the service with this isolates what HTTP, JSON and Rust add on top of the database work.
 --
 --   pgbench -n -M simple -f bench/service_sql.sql -c 32 -j 2 -T 15 bench
 \set patient random(0, 9999)
-WITH prior AS (
+WITH person AS (
+    SELECT COALESCE((SELECT person_key FROM patients WHERE key = 'local' || ':' || 'BENCH-' || :patient),
+                    'local' || ':' || 'BENCH-' || :patient) AS key),
+prior AS (
     SELECT count(*) AS n FROM attendances
-    WHERE patient_key = 'local' || ':' || 'BENCH-' || :patient
+    WHERE patient_key = (SELECT key FROM person)
       AND arrived_at >= now() - interval '365 days' AND arrived_at < now()),
 inserted AS (
     INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id, sex,

@@ -19,6 +19,7 @@ figures. Every `/api/v1` call needs `Authorization: Bearer <JWT>` with a `roles`
     modifiers(&BearerAuth),
     tags(
         (name = "attendances", description = "ED attendances: is the PAT indicated?"),
+        (name = "patients", description = "The patient registry: identifiers, PDS traces and EPR merges"),
         (name = "screening", description = "The PAT and its result"),
         (name = "audit", description = "Who read or changed whose records"),
         (name = "statistics", description = "Figures for audit teams (DOMAIN.md §7), no patient identifiers; \

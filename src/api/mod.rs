@@ -9,6 +9,7 @@ pub mod bookings;
 pub mod follow_ups;
 pub mod health;
 pub mod health_workers;
+pub mod patients;
 pub mod problems;
 pub mod referrals;
 pub mod screenings;
@@ -64,6 +65,9 @@ fn v1() -> utoipa_actix_web::scope::Scope<
         .service(attendances::create)
         .service(attendances::get)
         .service(attendances::mark_entered_in_error)
+        .service(patients::get)
+        .service(patients::link)
+        .service(patients::unlink)
         .service(screenings::record)
         .service(audit_events::list)
         .service(health_workers::create)

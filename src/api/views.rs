@@ -16,8 +16,12 @@ use crate::store::scheduling::referrals::{ReferralHistory, ReferralVersion};
 use crate::store::scheduling::BookingListing;
 use crate::store::screenings::Screening;
 
+/// The patient as the attendance arrived with them. `id` is the patient's registry id (of the
+/// identifiers the attendance arrived with, `GET /api/v1/patients/{id}`): it never changes, a
+/// link changes only who the patient is one person with.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct PatientView {
+    pub id: uuid::Uuid,
     pub nhs_number: Option<String>,
     pub local_id: Option<String>,
     pub sex: Sex,
@@ -27,6 +31,7 @@ pub struct PatientView {
 impl From<&Attendance> for PatientView {
     fn from(row: &Attendance) -> PatientView {
         PatientView {
+            id: row.patient_id.0,
             nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             local_id: row.local_id.clone(),
             sex: row.sex,

@@ -25,6 +25,7 @@ diesel::table! {
         entered_in_error_at -> Nullable<PortableTime>,
         entered_in_error_by -> Nullable<Text>,
         entered_in_error_reason -> Nullable<Text>,
+        patient_id -> PortableUuid,
     }
 }
 
@@ -205,6 +206,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    patients (id) {
+        id -> PortableUuid,
+        key -> Text,
+        person_key -> Text,
+        created_at -> PortableTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::{PortableTime, PortableUuid};
+
+    patient_links (id) {
+        id -> PortableUuid,
+        patient_id -> PortableUuid,
+        person_id -> PortableUuid,
+        kind -> Text,
+        trace_status -> Nullable<Text>,
+        reason -> Text,
+        linked_at -> PortableTime,
+        linked_by -> Text,
+        unlinked_at -> Nullable<PortableTime>,
+        unlinked_by -> Nullable<Text>,
+        unlink_reason -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(referrals -> attendances (attendance_id));
 diesel::joinable!(slots -> health_workers (health_worker_id));
 diesel::joinable!(bookings -> slots (slot_id));
@@ -224,5 +256,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     booking_attempts,
     follow_ups,
     referral_versions,
-    booking_outcome_versions
+    booking_outcome_versions,
+    patients,
+    patient_links
 );

@@ -10,8 +10,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Date, Nullable, Text};
 
 use super::audit::{self, Action, AuditColumns, AuditEvent, BindAuditEvent};
+use super::patients;
 use super::rows::{
-    current_of, find_attendance, lock_attendance, screening_history, with_screenings, Screening, ATTENDANCE_COLUMNS,
+    current_of, find_attendance, lock_attendance, lock_patient, screening_history, with_screenings, Screening,
+    ATTENDANCE_COLUMNS,
 };
 pub use super::rows::{Attendance, WithCurrentScreening};
 use super::scheduling::bookings::OutcomeVersion;
@@ -51,11 +53,11 @@ pub struct NewAttendance {
 
 impl NewAttendance {
     /// The same clinical content as a stored attendance: what a replay must match. The
-    /// server-made fields (id, indications, who and when recorded) are not compared.
+    /// server-made fields (id, indications, who and when recorded, the person a link made the
+    /// patient) are not compared; the identifiers the attendance arrived with are.
     fn same_content_as(&self, stored: &Attendance) -> bool {
         self.source_system == stored.source_system
             && self.source_id == stored.source_id
-            && self.patient_key == stored.patient_key
             && self.nhs_number == stored.nhs_number
             && self.local_id == stored.local_id
             && self.sex == stored.sex
@@ -67,13 +69,19 @@ impl NewAttendance {
             && self.attendance_category == stored.attendance_category
     }
 
-    /// The stored attendance, with the indications the database chose by `rule`.
-    fn stored(self, rule: &RepeatAttenderRule, indications: Vec<PresentingCondition>) -> Attendance {
+    /// The stored attendance, with the indications the database chose by `rule`, its patient's
+    /// registry id and the person it belongs to.
+    fn stored(
+        self,
+        rule: &RepeatAttenderRule,
+        indications: Vec<PresentingCondition>,
+        patient: Registered,
+    ) -> Attendance {
         Attendance {
             id: self.id,
             source_system: self.source_system,
             source_id: self.source_id,
-            patient_key: self.patient_key,
+            patient_key: patient.person_key,
             nhs_number: self.nhs_number,
             local_id: self.local_id,
             sex: self.sex,
@@ -90,8 +98,19 @@ impl NewAttendance {
             entered_in_error_at: None,
             entered_in_error_by: None,
             entered_in_error_reason: None,
+            patient_id: patient.patient_id,
         }
     }
+}
+
+/// Who a new attendance turned out to belong to: the registry row of the identifiers it arrived
+/// with, and the person (the key its patient's links lead to) it was recorded under.
+#[derive(QueryableByName, Clone, Debug)]
+pub(super) struct Registered {
+    #[diesel(sql_type = PortableUuid)]
+    patient_id: DbUuid,
+    #[diesel(sql_type = Text)]
+    person_key: String,
 }
 
 /// An attendance with everything recorded about it: its screenings (current first), its referral
@@ -181,11 +200,13 @@ impl<'a> Attendances<'a> {
                 event: event.clone(),
             };
             match batches.attendances.submit(job).await {
-                Ok(Some(indications)) => {
+                Ok(Some((indications, patient))) => {
                     tracing::Span::current().record("created", true);
-                    return Ok(Recorded::Created(AttendanceRecord::new(
-                        new.stored(&rule, indications.0),
-                    )));
+                    return Ok(Recorded::Created(AttendanceRecord::new(new.stored(
+                        &rule,
+                        indications.0,
+                        patient,
+                    ))));
                 }
                 Err(BatchError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
                 // Stored already (a retry, or a clash), or the batch failed: below tells which.
@@ -254,8 +275,8 @@ impl Attendances<'_> {
     /// it out. Marking again is an audited read answering the first mark. No such attendance is a
     /// 404; an attended appointment a 409 (`outcome-recorded`).
     ///
-    /// One transaction with the attendance row locked (as a screening or a referral decision
-    /// locks it): the cancellation comes before the check for an attended appointment, so an
+    /// One transaction holding the patient's advisory lock and then the attendance row (as a
+    /// screening or a referral decision locks it): the cancellation comes before the check for an attended appointment, so an
     /// outcome recorded at the same moment is either seen by the check or finds its booking
     /// cancelled.
     #[tracing::instrument(name = "store.attendances.mark_entered_in_error", skip_all, fields(already))]
@@ -272,8 +293,23 @@ impl Attendances<'_> {
             .run(move |conn| {
                 write_transaction(conn, |conn| {
                     let id = DbUuid(id);
-                    lock_attendance(conn, id)?;
-                    let row = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
+                    // The patient's lock before the row's, as a new attendance or a link of the
+                    // patient takes them (the 7-day recheck the mark sets off takes the patient's
+                    // lock): read the patient, lock it, lock the row, and go again in the rare
+                    // case that a link moved the attendance to another person in between.
+                    let mut held: Vec<String> = vec![];
+                    let row = loop {
+                        let seen = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
+                        if !held.contains(&seen.patient_key) {
+                            lock_patient(conn, &seen.patient_key)?;
+                            held.push(seen.patient_key);
+                        }
+                        lock_attendance(conn, id)?;
+                        let row = find_attendance(conn, id)?.ok_or_else(no_attendance)?;
+                        if held.contains(&row.patient_key) {
+                            break row;
+                        }
+                    };
                     if row.entered_in_error_at.is_some() {
                         let read = AuditEvent::new(&actor, Action::Read, "attendance", id.0, Some(&row.patient_key));
                         audit::record(conn, &read)?;
@@ -308,13 +344,21 @@ impl Attendances<'_> {
 struct Chosen {
     #[diesel(sql_type = Text)]
     indications: Codes<PresentingCondition>,
+    #[diesel(embed)]
+    patient: Registered,
 }
 
 /// Inserts the attendance with its audit event, counting the patient's earlier attendances in
 /// the same atomic step. A unique violation means (`source_system`, `source_id`) exists already.
+/// `new.patient_key` is the key of the identifiers the attendance arrived with; the row is
+/// recorded under the person that key is linked to (itself, unless a link says otherwise), and
+/// the earlier attendances counted are that person's.
 ///
 /// PostgreSQL: one statement (data-modifying CTEs), its own transaction: one round trip and one
-/// commit. SQLite: a `BEGIN IMMEDIATE` transaction (no round trips to save in-process).
+/// commit; the person is read in the statement for the count, and the trigger
+/// `attendances_patient` registers the key and sets the person again under the person's lock
+/// (migration 2026-12-05-000010 says why). SQLite: a `BEGIN IMMEDIATE` transaction (no round
+/// trips to save in-process), which registers the key and reads its person itself.
 fn insert(
     conn: &mut DbConnection,
     new: &NewAttendance,
@@ -329,10 +373,13 @@ fn insert(
             let chosen: Chosen = Prepared::new(concat!(
                 // The row comparison keeps every plan on the (patient_key, arrived_at) index
                 // (see `count_prior_attendances`).
-                "WITH prior AS (
+                "WITH person AS (
+                     SELECT COALESCE((SELECT person_key FROM patients WHERE key = $4), $4) AS key),
+                 prior AS (
                      SELECT count(*) AS n FROM attendances
-                     WHERE patient_key = $4
-                       AND (patient_key, arrived_at) >= ($4, $16) AND (patient_key, arrived_at) < ($4, $10)
+                     WHERE patient_key = (SELECT key FROM person)
+                       AND (patient_key, arrived_at) >= ((SELECT key FROM person), $16)
+                       AND (patient_key, arrived_at) < ((SELECT key FROM person), $10)
                        AND entered_in_error_at IS NULL),
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
@@ -343,11 +390,11 @@ fn insert(
                          CASE WHEN prior.n >= $17 THEN $19 ELSE $21 END,
                          $14, $15
                      FROM prior
-                     RETURNING indications),
+                     RETURNING indications, patient_id, patient_key AS person_key),
                  audited AS (",
                 insert_audit_event_from!("inserted", "$22, $23, $24, $25, $26, $27, $28, $29, $30"),
                 ")
-                 SELECT indications FROM inserted",
+                 SELECT indications, patient_id, person_key FROM inserted",
             ))
             .bind::<PortableUuid, _>(new.id)
             .bind::<Text, _>(&new.source_system)
@@ -372,18 +419,24 @@ fn insert(
             .bind::<Bool, _>(rule.pat_indicated(&rule.otherwise))
             .bind_audit_event(event)
             .get_result(pg)?;
-            chosen.indications.0
+            (chosen.indications.0, chosen.patient)
         }
         DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
-            let prior = count_in_window(conn, &new.patient_key, since, new.arrived_at)?;
+            let patient = patients::register(conn, &new.patient_key, new.created_at)?;
+            let patient = Registered {
+                patient_id: patient.id,
+                person_key: patient.person_key,
+            };
+            let prior = count_in_window(conn, &patient.person_key, since, new.arrived_at)?;
             let indications = rule.indications(prior).to_vec();
-            let row = new.clone().stored(rule, indications.clone());
+            let row = new.clone().stored(rule, indications.clone(), patient.clone());
             diesel::insert_into(attendances::table).values(&row).execute(conn)?;
             audit::record(conn, event)?;
-            Ok::<_, diesel::result::Error>(indications)
+            Ok::<_, diesel::result::Error>((indications, patient))
         })?,
     };
-    Ok(new.clone().stored(rule, indications))
+    let (indications, patient) = indications;
+    Ok(new.clone().stored(rule, indications, patient))
 }
 
 fn find_by_source(conn: &mut DbConnection, source_system: &str, source_id: &str) -> QueryResult<Option<Attendance>> {
@@ -426,9 +479,9 @@ pub(super) struct AttendanceJob {
 macro_rules! count_prior_attendances {
     () => {
         "SELECT count(*) AS n FROM attendances a
-         WHERE a.patient_key = input.patient_key
-           AND (a.patient_key, a.arrived_at) >= (input.patient_key, input.since)
-           AND (a.patient_key, a.arrived_at) < (input.patient_key, input.arrived_at)
+         WHERE a.patient_key = input.person_key
+           AND (a.patient_key, a.arrived_at) >= (input.person_key, input.since)
+           AND (a.patient_key, a.arrived_at) < (input.person_key, input.arrived_at)
            AND a.entered_in_error_at IS NULL"
     };
 }
@@ -439,14 +492,17 @@ struct InsertedAttendance {
     id: DbUuid,
     #[diesel(sql_type = Text)]
     indications: Codes<PresentingCondition>,
+    #[diesel(embed)]
+    patient: Registered,
 }
 
+/// What the batch wrote for one attendance: the indications chosen and who it belongs to.
+pub(super) type BatchInserted = (Codes<PresentingCondition>, Registered);
+
 /// `insert` for many: each row's earlier attendances are counted in the statement's snapshot,
-/// exactly as the one-row statement counts them. `None` for a row stored already.
-pub(super) fn insert_batch(
-    pg: &mut PgConnection,
-    jobs: &[AttendanceJob],
-) -> QueryResult<Vec<Option<Codes<PresentingCondition>>>> {
+/// exactly as the one-row statement counts them (the person of each row read as it reads it).
+/// `None` for a row stored already.
+pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> QueryResult<Vec<Option<BatchInserted>>> {
     let mut id = Vec::with_capacity(jobs.len());
     let mut source_system = Vec::with_capacity(jobs.len());
     let mut source_id = Vec::with_capacity(jobs.len());
@@ -516,8 +572,10 @@ pub(super) fn insert_batch(
         .bind::<Array<Text>, _>(otherwise)
         .bind::<Array<Bool>, _>(otherwise_indicated);
     let inserted: Vec<InsertedAttendance> = audit.bind(statement).load(pg)?;
-    let mut by_id: HashMap<DbUuid, Codes<PresentingCondition>> =
-        inserted.into_iter().map(|row| (row.id, row.indications)).collect();
+    let mut by_id: HashMap<DbUuid, BatchInserted> = inserted
+        .into_iter()
+        .map(|row| (row.id, (row.indications, row.patient)))
+        .collect();
     Ok(jobs.iter().map(|job| by_id.remove(&job.new.id)).collect())
 }
 
@@ -530,9 +588,12 @@ const INSERT_ATTENDANCES: &str = concat!(
              created_by, since, min_prior, if_repeat, if_repeat_indicated, otherwise, otherwise_indicated, ",
     audit_input_columns!(),
     ")),
+     keyed AS (
+         SELECT input.*, COALESCE(p.person_key, input.patient_key) AS person_key
+         FROM input LEFT JOIN patients p ON p.key = input.patient_key),
      chosen AS (
          SELECT input.*, prior.n >= input.min_prior AS is_repeat
-         FROM input CROSS JOIN LATERAL (",
+         FROM keyed AS input CROSS JOIN LATERAL (",
     count_prior_attendances!(),
     ") AS prior),
      inserted AS (
@@ -547,11 +608,11 @@ const INSERT_ATTENDANCES: &str = concat!(
          FROM chosen
          ORDER BY patient_key, id
          ON CONFLICT (source_system, source_id) DO NOTHING
-         RETURNING id, indications, pat_indicated),
+         RETURNING id, indications, pat_indicated, patient_id, patient_key AS person_key),
      audited AS (",
     insert_audit_events!(),
     ")
-     SELECT id, indications FROM inserted"
+     SELECT id, indications, patient_id, person_key FROM inserted"
 );
 
 /// `find_with_current_screening` for many, in one query. Every version of each attendance's

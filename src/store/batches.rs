@@ -12,16 +12,15 @@ use super::attendances::{self, AttendanceJob, WithCurrentScreening};
 use super::scheduling::bookings::{self, BookingReads};
 use super::screenings::{self, ScreeningJob};
 use crate::db::batch::{render_metrics, Queue, THREADS_PER_QUEUE};
-use crate::db::types::{Codes, DbUuid};
+use crate::db::types::DbUuid;
 use crate::db::Pool;
-use crate::domain::eligibility::PresentingCondition;
 
 /// Connections the queues' threads use: one each (`db::batch_pool`).
 pub const CONNECTIONS: u32 = 4 * THREADS_PER_QUEUE as u32;
 
 /// The four queues. Dropping them ends their threads once they finish the batch in hand.
 pub struct Batches {
-    pub(super) attendances: Queue<AttendanceJob, Option<Codes<PresentingCondition>>>,
+    pub(super) attendances: Queue<AttendanceJob, Option<attendances::BatchInserted>>,
     pub(super) reads: Queue<DbUuid, Option<WithCurrentScreening>>,
     pub(super) screenings: Queue<ScreeningJob, bool>,
     pub(super) booking_reads: Queue<(DbUuid, Option<DbUuid>), BookingReads>,

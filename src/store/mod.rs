@@ -1,4 +1,4 @@
-//! Stores: one per aggregate (attendances, screenings, health workers, slots, referrals, bookings,
+//! Stores: one per aggregate (attendances, patients, screenings, health workers, slots, referrals, bookings,
 //! follow-ups, audit, statistics). A handler makes one store call and gets a domain result back;
 //! it never sees a connection, a transaction, a write batch or a stored string.
 //!
@@ -69,6 +69,7 @@ macro_rules! audit_input_columns {
 pub mod attendances;
 pub mod audit;
 pub mod batches;
+pub mod patients;
 pub mod rows;
 pub mod scheduling;
 pub mod screenings;
@@ -236,6 +237,7 @@ macro_rules! store_accessors {
 
 store_accessors! {
     attendances: attendances::Attendances,
+    patients: patients::Patients,
     screenings: screenings::Screenings,
     statistics: statistics::Statistics,
     audit: audit::AuditTrail,

@@ -24,6 +24,9 @@ pub struct Attendance {
     pub id: DbUuid,
     pub source_system: String,
     pub source_id: String,
+    /// The person the attendance belongs to now: the key of its identifiers (`nhs:…`, else
+    /// `local:…`), or of the patient a link made them one person with. Everything derived (the
+    /// 7-day facts, the repeat-attender count, the 12-month report) goes by it.
     pub patient_key: String,
     pub nhs_number: Option<NhsNumber>,
     pub local_id: Option<String>,
@@ -44,10 +47,13 @@ pub struct Attendance {
     pub entered_in_error_at: Option<DbTime>,
     pub entered_in_error_by: Option<String>,
     pub entered_in_error_reason: Option<String>,
+    /// The registry row of the identifiers the attendance arrived with (never changes; a link
+    /// changes `patient_key`, the person it belongs to now).
+    pub patient_id: DbUuid,
 }
 
 // Columns in `Attendance` order.
-columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id });
 
 pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table
@@ -98,6 +104,23 @@ pub fn current_of(rows: Vec<WithCurrentScreening>) -> HashMap<DbUuid, WithCurren
         current.entry(attendance.id).or_insert((attendance, screening));
     }
     current
+}
+
+/// Takes the per-patient advisory lock of `patient_key` until the transaction ends (PostgreSQL;
+/// SQLite's `BEGIN IMMEDIATE` holds the whole database): the lock the 7-day trigger takes for a
+/// new attendance and a link takes for the patients it joins. A change that then locks one of the
+/// patient's attendance rows takes it first, in the same order as they, so the two cannot wait
+/// for each other.
+pub fn lock_patient(conn: &mut DbConnection, patient_key: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended('pat-service patient ' || $1, 0))")
+                .bind::<diesel::sql_types::Text, _>(patient_key)
+                .execute(pg)
+                .map(|_| ())
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    }
 }
 
 /// Locks the attendance row until the transaction ends, so changes that must see each other

@@ -266,7 +266,36 @@ async fn scheduling_endpoints(app: &TestApp) -> Vec<Endpoint> {
     };
     let followed_up = accepted_attendance(app).await;
     let entered_in_error = positive_attendance(app).await;
+    let mut local = crate::helpers::attendance_body("role-matrix-local");
+    local["patient"] = json!({ "local_id": "ROLE-1" });
+    let patient = app.create_attendance(&local).await["patient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     vec![
+        Endpoint {
+            method: Method::GET,
+            path: format!("/api/v1/patients/{patient}"),
+            body: None,
+            allowed: &["clinician", "integration", "ahw", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/api/v1/patients/{patient}/link"),
+            // Linking again to the same NHS number answers 200: every allowed role succeeds.
+            body: Some(json!({ "nhs_number": "9434765919", "reason": "role matrix" })),
+            allowed: &["integration", "admin"],
+            per_role: vec![],
+        },
+        Endpoint {
+            method: Method::POST,
+            path: format!("/api/v1/patients/{patient}/unlink"),
+            // Unlinking again answers 200 too.
+            body: Some(json!({ "reason": "role matrix" })),
+            allowed: &["integration", "admin"],
+            per_role: vec![],
+        },
         Endpoint {
             method: Method::POST,
             path: format!("/api/v1/attendances/{entered_in_error}/entered-in-error"),

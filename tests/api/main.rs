@@ -16,6 +16,7 @@ mod migrations;
 mod openapi;
 mod operations;
 mod outcomes;
+mod patients;
 mod referrals;
 mod resilience;
 mod scheduling_helpers;

@@ -3,9 +3,9 @@
 
 use diesel::prelude::*;
 use pat_service::db::{self, schema, Manager};
-use pat_service::store::audit;
 use pat_service::store::rows::{Attendance, Screening, ATTENDANCE_COLUMNS, SCREENING_COLUMNS};
 use pat_service::store::scheduling::{bookings, follow_ups, health_workers, referrals, slots};
+use pat_service::store::{audit, patients};
 
 use crate::helpers::TestDb;
 
@@ -46,6 +46,19 @@ fn read_every_table(conn: &mut db::DbConnection) {
         .unwrap();
     let _: Vec<Screening> = schema::screenings::table.select(SCREENING_COLUMNS).load(conn).unwrap();
     let _: Vec<audit::AuditEvent> = schema::audit_events::table.select(audit::COLUMNS).load(conn).unwrap();
+    let _: Vec<(db::types::DbUuid, String, String, db::types::DbTime)> = schema::patients::table
+        .select((
+            schema::patients::id,
+            schema::patients::key,
+            schema::patients::person_key,
+            schema::patients::created_at,
+        ))
+        .load(conn)
+        .unwrap();
+    let _: Vec<patients::Link> = schema::patient_links::table
+        .select(patients::LINK_COLUMNS)
+        .load(conn)
+        .unwrap();
     // The scheduling tables, through the same listing queries the service runs.
     let _ = health_workers::list(conn).unwrap();
     let _ = slots::list(conn, &slots::SlotQuery::default()).unwrap();
@@ -201,4 +214,88 @@ async fn the_entered_in_error_migration_goes_down_and_up_with_data() {
     db::migrate(&mut conn).unwrap();
     read_every_table(&mut conn);
     assert!(seven_day_fact(&mut conn, "a1"));
+}
+
+#[derive(QueryableByName)]
+struct Keys {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    patient_key: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    registered_key: String,
+}
+
+/// The attendance `source_id`'s patient_key, and the key of the registry row it arrived with.
+fn keys_of(conn: &mut db::DbConnection, source_id: &str) -> (String, String) {
+    let sql = format!(
+        "SELECT a.patient_key, p.key AS registered_key FROM attendances a JOIN patients p ON p.id = a.patient_id
+         WHERE a.source_id = '{source_id}'"
+    );
+    let keys = diesel::sql_query(sql).get_result::<Keys>(conn).unwrap();
+    (keys.patient_key, keys.registered_key)
+}
+
+#[tokio::test]
+async fn the_patient_identity_migration_goes_down_and_up_with_data() {
+    use crate::helpers::spawn_app;
+    use serde_json::json;
+
+    // L1 under a local number, N1 under an NHS number two days later; the local number is then
+    // traced to the NHS number: one person, and N1 is L1's 7-day return.
+    let app = spawn_app().await;
+    let attendance = |source_id: &str, patient: serde_json::Value, at: &str| {
+        json!({
+            "source_system": "migration-test", "source_id": source_id,
+            "patient": patient, "arrived_at": at, "presenting_condition": "fall",
+        })
+    };
+    let l1 = app
+        .create_attendance(&attendance(
+            "l1",
+            json!({ "local_id": "MIG-L" }),
+            "2025-02-01T10:00:00Z",
+        ))
+        .await;
+    app.create_attendance(&attendance(
+        "n1",
+        json!({ "nhs_number": "9434765919" }),
+        "2025-02-03T10:00:00Z",
+    ))
+    .await;
+    let mut conn = Manager::new(&app.database_url).unwrap().establish().unwrap();
+    assert!(!seven_day_fact(&mut conn, "l1"), "two patients: no return");
+    let resp = app
+        .post_json(
+            &format!("/api/v1/patients/{}/link", l1["patient"]["id"].as_str().unwrap()),
+            "integration",
+            &json!({ "nhs_number": "9434765919", "reason": "PDS trace" }),
+        )
+        .await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(seven_day_fact(&mut conn, "l1"), "one person: N1 is L1's return");
+    assert_eq!(
+        keys_of(&mut conn, "l1"),
+        ("nhs:9434765919".to_owned(), "local:MIG-L".to_owned())
+    );
+
+    // Down: every attendance belongs to the key of its own identifiers again, facts recomputed.
+    revert_through(&mut conn, "2026-12-05-000010");
+    assert!(!seven_day_fact(&mut conn, "l1"), "after down, two patients again");
+    let key: Vec<String> = schema::attendances::table
+        .filter(schema::attendances::source_id.eq("l1"))
+        .select(schema::attendances::patient_key)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(key, ["local:MIG-L"]);
+    // Up again: the registry is backfilled from the attendances (each key its own person).
+    db::migrate(&mut conn).unwrap();
+    read_every_table(&mut conn);
+    assert_eq!(
+        keys_of(&mut conn, "l1"),
+        ("local:MIG-L".to_owned(), "local:MIG-L".to_owned())
+    );
+    assert_eq!(
+        keys_of(&mut conn, "n1"),
+        ("nhs:9434765919".to_owned(), "nhs:9434765919".to_owned())
+    );
+    assert!(!seven_day_fact(&mut conn, "l1"));
 }

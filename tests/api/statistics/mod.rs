@@ -26,6 +26,7 @@ mod csv;
 mod disclosure;
 mod entered_in_error;
 mod funnel;
+mod identity;
 mod outcomes;
 mod reattendance;
 mod referrals;
