@@ -14,7 +14,7 @@ use crate::domain::attendance::{AttendanceCategory, ErrorReason};
 use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
-use crate::domain::patient::patient_key;
+use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
 use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
@@ -48,6 +48,11 @@ pub struct PatientInput {
     /// The hospital's local patient number, for patients without an NHS number.
     #[serde(default)]
     pub local_id: Option<String>,
+    /// The hospital system that assigned `local_id` (e.g. the trust's PAS), 1–64 characters
+    /// without `:`. The same local number from two systems is two patients; without it, every
+    /// system's number is one namespace (as before it was asked for).
+    #[serde(default)]
+    pub local_id_system: Option<String>,
     /// Sex for the PAT threshold: `male` uses the male threshold; `female`, `other` and
     /// `unknown` use the lower (female) one — the conservative choice (DOMAIN.md §4).
     #[serde(default)]
@@ -108,6 +113,21 @@ impl CreateAttendance {
             },
         };
         let local_id = text_field(&mut errors, "patient.local_id", self.patient.local_id.as_deref(), 64);
+        let local_id_system = text_field(
+            &mut errors,
+            "patient.local_id_system",
+            self.patient.local_id_system.as_deref(),
+            64,
+        );
+        if local_id_system
+            .as_deref()
+            .is_some_and(|s| s.contains(LOCAL_ID_SYSTEM_FORBIDDEN))
+        {
+            errors.push(FieldError::new("patient.local_id_system", "must not contain ':'"));
+        }
+        if local_id_system.is_some() && self.patient.local_id.is_none() {
+            errors.push(FieldError::new("patient.local_id_system", "only with local_id"));
+        }
         if self.patient.nhs_number.is_none() && self.patient.local_id.is_none() {
             errors.push(FieldError::new("patient", "give nhs_number or local_id (or both)"));
         }
@@ -136,7 +156,11 @@ impl CreateAttendance {
             self.presenting_condition_detail.as_deref(),
             500,
         );
-        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref());
+        let key = patient_key(
+            nhs_number.as_ref().map(NhsNumber::as_str),
+            local_id.as_deref(),
+            local_id_system.as_deref(),
+        );
         match (source_system, source_id, key) {
             (Some(source_system), Some(source_id), Some(patient_key)) if errors.is_empty() => {
                 Ok(NewAttendance {
@@ -146,6 +170,7 @@ impl CreateAttendance {
                     patient_key,
                     nhs_number,
                     local_id,
+                    local_id_system,
                     // DESIGN.md §4: sex defaults to `unknown`, the category to `unplanned`.
                     sex: self.patient.sex.unwrap_or(Sex::Unknown),
                     date_of_birth: self.patient.date_of_birth,

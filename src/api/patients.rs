@@ -27,21 +27,26 @@ role_set!(
     LinkPatients: Integration, Admin
 );
 
-/// One identifier: `nhs` (an NHS number) or `local` (a local hospital number), and its value.
+/// One identifier: `nhs` (an NHS number) or `local` (a local hospital number), its value, and a
+/// local number's assigning system when the EPR gave one.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct IdentifierView {
     #[schema(example = "nhs")]
     pub system: String,
     #[schema(example = "9434765919")]
     pub value: String,
+    /// The hospital system that assigned a local number (`patient.local_id_system`); null for an
+    /// NHS number or a local number sent without it.
+    pub assigner: Option<String>,
 }
 
 impl IdentifierView {
     fn of(patient: &Patient) -> IdentifierView {
-        let (system, value) = identifier_of(&patient.key);
+        let (system, value, assigner) = identifier_of(&patient.key);
         IdentifierView {
             system: system.to_owned(),
             value: value.to_owned(),
+            assigner: assigner.map(str::to_owned),
         }
     }
 }

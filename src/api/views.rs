@@ -24,6 +24,8 @@ pub struct PatientView {
     pub id: uuid::Uuid,
     pub nhs_number: Option<String>,
     pub local_id: Option<String>,
+    /// The hospital system that assigned `local_id`, when the EPR said.
+    pub local_id_system: Option<String>,
     pub sex: Sex,
     pub date_of_birth: Option<NaiveDate>,
 }
@@ -34,6 +36,7 @@ impl From<&Attendance> for PatientView {
             id: row.patient_id.0,
             nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
             local_id: row.local_id.clone(),
+            local_id_system: row.local_id_system.clone(),
             sex: row.sex,
             date_of_birth: row.date_of_birth,
         }

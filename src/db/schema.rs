@@ -25,6 +25,7 @@ diesel::table! {
         entered_in_error_at -> Nullable<PortableTime>,
         entered_in_error_by -> Nullable<Text>,
         entered_in_error_reason -> Nullable<Text>,
+        local_id_system -> Nullable<Text>,
         patient_id -> PortableUuid,
     }
 }

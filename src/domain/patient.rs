@@ -7,18 +7,31 @@ use super::{FieldError, Refusal};
 /// when known, else the local hospital number. `None` when the EPR sent neither. It is the key of
 /// the identifiers an attendance arrives with; a link makes the attendance belong to another
 /// person's key.
-pub fn patient_key(nhs_number: Option<&str>, local_id: Option<&str>) -> Option<String> {
-    match (nhs_number, local_id) {
-        (Some(nhs), _) => Some(format!("nhs:{nhs}")),
-        (None, Some(local)) => Some(format!("local:{local}")),
-        (None, None) => None,
+///
+/// A local number is one hospital system's: with its assigning system (`local_id_system`, e.g.
+/// the trust's PAS) the key is `local@<system>:<number>`, so the same number from two systems is
+/// two patients; without one it is `local:<number>` (as every attendance was keyed before the
+/// system was asked for).
+pub fn patient_key(nhs_number: Option<&str>, local_id: Option<&str>, local_id_system: Option<&str>) -> Option<String> {
+    match (nhs_number, local_id, local_id_system) {
+        (Some(nhs), _, _) => Some(format!("nhs:{nhs}")),
+        (None, Some(local), Some(system)) => Some(format!("local@{system}:{local}")),
+        (None, Some(local), None) => Some(format!("local:{local}")),
+        (None, None, _) => None,
     }
 }
 
-/// An identifier as the API shows it: its system (`nhs` or `local`) and value, read back from a
-/// patient key.
-pub fn identifier_of(key: &str) -> (&str, &str) {
-    key.split_once(':').unwrap_or(("unknown", key))
+/// The characters an assigning system's name may not hold: `:` ends the system in a key.
+pub const LOCAL_ID_SYSTEM_FORBIDDEN: char = ':';
+
+/// An identifier as the API shows it: its system (`nhs` or `local`), value and the local
+/// number's assigning system if it has one, read back from a patient key.
+pub fn identifier_of(key: &str) -> (&str, &str, Option<&str>) {
+    let (system, value) = key.split_once(':').unwrap_or(("unknown", key));
+    match system.split_once('@') {
+        Some((system, assigner)) => (system, value, Some(assigner)),
+        None => (system, value, None),
+    }
 }
 
 /// Why two records are one person.
@@ -155,17 +168,27 @@ mod tests {
     #[test]
     fn the_nhs_number_wins_over_the_local_number() {
         assert_eq!(
-            patient_key(Some("9434765919"), Some("RX1-1")).as_deref(),
+            patient_key(Some("9434765919"), Some("RX1-1"), Some("PAS")).as_deref(),
             Some("nhs:9434765919")
         );
-        assert_eq!(patient_key(None, Some("RX1-1")).as_deref(), Some("local:RX1-1"));
-        assert_eq!(patient_key(None, None), None);
+        assert_eq!(patient_key(None, Some("RX1-1"), None).as_deref(), Some("local:RX1-1"));
+        assert_eq!(patient_key(None, None, Some("PAS")), None);
+    }
+
+    #[test]
+    fn a_local_number_is_its_systems() {
+        let pas = patient_key(None, Some("7"), Some("PAS"));
+        let ed = patient_key(None, Some("7"), Some("EDIS"));
+        assert_eq!(pas.as_deref(), Some("local@PAS:7"));
+        assert_ne!(pas, ed, "the same number from two systems is two patients");
+        assert_ne!(pas, patient_key(None, Some("7"), None));
     }
 
     #[test]
     fn an_identifier_is_read_back_from_its_key() {
-        assert_eq!(identifier_of("nhs:9434765919"), ("nhs", "9434765919"));
-        assert_eq!(identifier_of("local:RX1:7"), ("local", "RX1:7"));
+        assert_eq!(identifier_of("nhs:9434765919"), ("nhs", "9434765919", None));
+        assert_eq!(identifier_of("local:RX1:7"), ("local", "RX1:7", None));
+        assert_eq!(identifier_of("local@PAS:RX1:7"), ("local", "RX1:7", Some("PAS")));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub struct NewAttendance {
     pub patient_key: String,
     pub nhs_number: Option<NhsNumber>,
     pub local_id: Option<String>,
+    pub local_id_system: Option<String>,
     pub sex: Sex,
     pub date_of_birth: Option<NaiveDate>,
     pub site: Option<String>,
@@ -60,6 +61,7 @@ impl NewAttendance {
             && self.source_id == stored.source_id
             && self.nhs_number == stored.nhs_number
             && self.local_id == stored.local_id
+            && self.local_id_system == stored.local_id_system
             && self.sex == stored.sex
             && self.date_of_birth == stored.date_of_birth
             && self.site == stored.site
@@ -99,6 +101,7 @@ impl NewAttendance {
             entered_in_error_by: None,
             entered_in_error_reason: None,
             patient_id: patient.patient_id,
+            local_id_system: self.local_id_system,
         }
     }
 }
@@ -384,11 +387,11 @@ fn insert(
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
                          sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
-                         attendance_category, indications, pat_indicated, created_at, created_by)
+                         attendance_category, indications, pat_indicated, created_at, created_by, local_id_system)
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                          CASE WHEN prior.n >= $17 THEN $18 ELSE $20 END,
                          CASE WHEN prior.n >= $17 THEN $19 ELSE $21 END,
-                         $14, $15
+                         $14, $15, $31
                      FROM prior
                      RETURNING indications, patient_id, patient_key AS person_key),
                  audited AS (",
@@ -418,6 +421,7 @@ fn insert(
             .bind::<Text, _>(&otherwise)
             .bind::<Bool, _>(rule.pat_indicated(&rule.otherwise))
             .bind_audit_event(event)
+            .bind::<Nullable<Text>, _>(&new.local_id_system)
             .get_result(pg)?;
             (chosen.indications.0, chosen.patient)
         }
@@ -509,6 +513,7 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
     let mut patient_key = Vec::with_capacity(jobs.len());
     let mut nhs_number = Vec::with_capacity(jobs.len());
     let mut local_id = Vec::with_capacity(jobs.len());
+    let mut local_id_system = Vec::with_capacity(jobs.len());
     let mut sex = Vec::with_capacity(jobs.len());
     let mut date_of_birth = Vec::with_capacity(jobs.len());
     let mut site = Vec::with_capacity(jobs.len());
@@ -532,6 +537,7 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
         patient_key.push(new.patient_key.clone());
         nhs_number.push(new.nhs_number.clone());
         local_id.push(new.local_id.clone());
+        local_id_system.push(new.local_id_system.clone());
         sex.push(new.sex);
         date_of_birth.push(new.date_of_birth);
         site.push(new.site.clone());
@@ -571,7 +577,10 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
         .bind::<Array<Bool>, _>(if_repeat_indicated)
         .bind::<Array<Text>, _>(otherwise)
         .bind::<Array<Bool>, _>(otherwise_indicated);
-    let inserted: Vec<InsertedAttendance> = audit.bind(statement).load(pg)?;
+    let inserted: Vec<InsertedAttendance> = audit
+        .bind(statement)
+        .bind::<Array<Nullable<Text>>, _>(local_id_system)
+        .load(pg)?;
     let mut by_id: HashMap<DbUuid, BatchInserted> = inserted
         .into_iter()
         .map(|row| (row.id, (row.indications, row.patient)))
@@ -582,12 +591,12 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
 const INSERT_ATTENDANCES: &str = concat!(
     "WITH input AS (
          SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
          AS t(id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
              arrived_at, presenting_condition, presenting_condition_detail, attendance_category, created_at,
              created_by, since, min_prior, if_repeat, if_repeat_indicated, otherwise, otherwise_indicated, ",
     audit_input_columns!(),
-    ")),
+    ", local_id_system)),
      keyed AS (
          SELECT input.*, COALESCE(p.person_key, input.patient_key) AS person_key
          FROM input LEFT JOIN patients p ON p.key = input.patient_key),
@@ -599,12 +608,12 @@ const INSERT_ATTENDANCES: &str = concat!(
      inserted AS (
          INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id, sex,
              date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
-             attendance_category, indications, pat_indicated, created_at, created_by)
+             attendance_category, indications, pat_indicated, created_at, created_by, local_id_system)
          SELECT id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
              arrived_at, presenting_condition, presenting_condition_detail, attendance_category,
              CASE WHEN is_repeat THEN if_repeat ELSE otherwise END,
              CASE WHEN is_repeat THEN if_repeat_indicated ELSE otherwise_indicated END,
-             created_at, created_by
+             created_at, created_by, local_id_system
          FROM chosen
          ORDER BY patient_key, id
          ON CONFLICT (source_system, source_id) DO NOTHING

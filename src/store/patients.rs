@@ -293,7 +293,7 @@ fn link(
         let other = match target {
             LinkTarget::Trace { nhs_number, .. } => register(
                 conn,
-                &patient_key(Some(nhs_number.as_str()), None).unwrap_or_default(),
+                &patient_key(Some(nhs_number.as_str()), None, None).unwrap_or_default(),
                 now,
             )?,
             LinkTarget::Merge { patient_id } => find(conn, DbUuid(*patient_id))?.ok_or_else(no_link_target)?,

@@ -50,10 +50,12 @@ pub struct Attendance {
     /// The registry row of the identifiers the attendance arrived with (never changes; a link
     /// changes `patient_key`, the person it belongs to now).
     pub patient_id: DbUuid,
+    /// The hospital system that assigned `local_id`, when the EPR said.
+    pub local_id_system: Option<String>,
 }
 
 // Columns in `Attendance` order.
-columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id, local_id_system });
 
 pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table

@@ -910,7 +910,7 @@ async fn the_day_list_shows_patient_screening_and_alerts_and_audits_each_booking
     patient.as_object_mut().unwrap().remove("id");
     assert_eq!(
         patient,
-        json!({ "nhs_number": "4857773457", "local_id": "RH-20931", "sex": "female", "date_of_birth": "1970-05-04" })
+        json!({ "nhs_number": "4857773457", "local_id": "RH-20931", "local_id_system": null, "sex": "female", "date_of_birth": "1970-05-04" })
     );
     assert_eq!(her["presenting_condition"], "assault");
     assert_eq!(her["indications"], json!(["assault"]));

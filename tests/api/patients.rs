@@ -86,14 +86,20 @@ async fn a_trace_links_a_local_number_to_an_nhs_number_and_an_unlink_undoes_it()
 
     // Before: each is its own person.
     let before = read_patient(&app, &local_id).await;
-    assert_eq!(before["identifier"], json!({ "system": "local", "value": "TR-1" }));
+    assert_eq!(
+        before["identifier"],
+        json!({ "system": "local", "value": "TR-1", "assigner": null })
+    );
     assert_eq!(before["person"]["id"], local_id.as_str());
     assert_eq!(before["links"], json!([]));
 
     // Link: the local number's person is now the NHS number's.
     let linked = json_with(trace(&app, &local_id, NHS).await, 200, "the trace").await;
     assert_eq!(linked["person"]["id"], nhs_id.as_str());
-    assert_eq!(linked["person"]["identifier"], json!({ "system": "nhs", "value": NHS }));
+    assert_eq!(
+        linked["person"]["identifier"],
+        json!({ "system": "nhs", "value": NHS, "assigner": null })
+    );
     let link = &linked["links"][0];
     assert_eq!(link["kind"], "trace");
     assert_eq!(link["trace_status"], "01", "01 when not given");
@@ -578,4 +584,78 @@ async fn a_link_racing_new_attendances_of_both_patients_leaves_the_facts_recompu
         .count();
     // 42 attendances; all but the last (race-n20) are followed.
     assert_eq!(followed, 41);
+}
+
+#[tokio::test]
+async fn a_local_number_belongs_to_its_assigning_system() {
+    // Arrange: local number 7001 from the PAS, then the same number from the ED system, then
+    // the PAS's again; all "other" (so only repeat attendance can indicate the PAT). Repeat
+    // attender: at least 1 earlier attendance of the same patient in 365 days (the tests' rule).
+    let app = spawn_app().await;
+    let start = now() - Duration::days(3);
+    let pas = json!({ "local_id": "7001", "local_id_system": "PAS" });
+    let ed = json!({ "local_id": "7001", "local_id_system": "EDIS" });
+    let first = arrive(&app, "sys-1", pas.clone(), "other", start).await;
+
+    // Act
+    let other_system = arrive(&app, "sys-2", ed, "other", start + Duration::hours(1)).await;
+    let same_system = arrive(&app, "sys-3", pas.clone(), "other", start + Duration::hours(2)).await;
+
+    // Assert: the ED system's 7001 is another patient (no earlier attendance); the PAS's second
+    // is a repeat attender, and both PAS attendances are one patient.
+    assert_eq!(other_system["indications"], json!([]));
+    assert_ne!(patient_of(&other_system), patient_of(&first));
+    assert_eq!(same_system["indications"], json!(["repeat_attender"]));
+    assert_eq!(patient_of(&same_system), patient_of(&first));
+    assert_eq!(first["patient"]["local_id_system"], "PAS");
+    let patient = read_patient(&app, &patient_of(&first)).await;
+    assert_eq!(
+        (
+            &patient["identifier"]["system"],
+            &patient["identifier"]["value"],
+            &patient["identifier"]["assigner"]
+        ),
+        (&json!("local"), &json!("7001"), &json!("PAS")),
+        "{patient}"
+    );
+    // The system is part of what was sent: the same source id with another system is a clash.
+    let clash = app
+        .post_json(
+            "/api/v1/attendances",
+            "integration",
+            &json!({
+                "source_system": "identity-test", "source_id": "sys-1",
+                "patient": { "local_id": "7001", "local_id_system": "EDIS" },
+                "arrived_at": rfc(start), "presenting_condition": "other",
+            }),
+        )
+        .await;
+    assert_eq!(clash.status().as_u16(), 409);
+}
+
+#[tokio::test]
+async fn a_local_id_system_needs_a_local_id_and_no_colon() {
+    let app = spawn_app().await;
+    for (patient, why) in [
+        (json!({ "local_id": "1", "local_id_system": "PAS:2" }), "a colon"),
+        (
+            json!({ "nhs_number": "9434765919", "local_id_system": "PAS" }),
+            "no local_id",
+        ),
+        (json!({ "local_id": "1", "local_id_system": "" }), "empty"),
+    ] {
+        let resp = app
+            .post_json(
+                "/api/v1/attendances",
+                "integration",
+                &json!({
+                    "source_system": "identity-test", "source_id": format!("bad-{why}"),
+                    "patient": patient, "arrived_at": rfc(now() - Duration::hours(1)),
+                    "presenting_condition": "fall",
+                }),
+            )
+            .await;
+        let problem = assert_problem(resp, 422).await;
+        assert_eq!(fields(&problem), vec!["patient.local_id_system"], "{why}: {problem}");
+    }
 }

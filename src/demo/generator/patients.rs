@@ -128,7 +128,7 @@ impl Generator {
         let nhs_number = has_nhs.then(|| self.nhs.next_number());
         let local_id = local.then(|| format!("D{}-{index:07}", self.seed));
         // Never `None`: a patient without an NHS number always has a local number.
-        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref()).ok_or(
+        let key = patient_key(nhs_number.as_ref().map(NhsNumber::as_str), local_id.as_deref(), None).ok_or(
             DemoError::Generator("a patient with neither an NHS number nor a local number"),
         )?;
         let rng = &mut self.rng;

@@ -1,0 +1,1 @@
+ALTER TABLE attendances DROP COLUMN local_id_system;
