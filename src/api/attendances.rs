@@ -10,12 +10,12 @@ use super::views::AttendanceView;
 use super::{text_field, AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::db::types::{DbTime, DbUuid};
-use crate::domain::attendance::{AttendanceCategory, ErrorReason};
+use crate::domain::attendance::AttendanceCategory;
 use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
 use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
-use crate::domain::FieldError;
+use crate::domain::{FieldError, Reason};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::attendances::{Marked, NewAttendance};
@@ -303,7 +303,12 @@ pub async fn mark_entered_in_error(
     state: web::Data<AppState>,
     PathIdAndBody(id, request): PathIdAndBody<EnteredInErrorRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = ErrorReason::parse(&request.reason).map_err(ApiError::Validation)?;
+    let reason = Reason::parse(
+        "reason",
+        &request.reason,
+        "say why the attendance was entered in error (a duplicate, the wrong patient, …)",
+    )
+    .map_err(|e| ApiError::Validation(vec![e]))?;
     let now = state.settings.clock.now();
     match state
         .store

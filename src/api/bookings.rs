@@ -14,8 +14,9 @@ use super::views::{BookingItem, BookingView};
 use super::{AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::domain::calendar::{london_date, london_day};
-use crate::domain::scheduling::{no_slot_in_window, BookingStatus, CorrectionReason, Outcome, OutsideWindowReason};
+use crate::domain::scheduling::{no_slot_in_window, BookingStatus, Outcome, OutsideWindowReason};
 use crate::domain::FieldError;
+use crate::domain::Reason;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::bookings::{Booked, BookingFilter, BookingRecord, NewBooking, OutcomeRecording};
@@ -204,7 +205,7 @@ impl RecordOutcome {
             self.reason,
         );
         let given = self.correction_reason.is_some();
-        let correction_reason = CorrectionReason::parse("correction_reason", self.correction_reason);
+        let correction_reason = Reason::optional("correction_reason", self.correction_reason.as_deref());
         let mut errors: Vec<FieldError> = Vec::new();
         if let Err(outcome_errors) = &checked {
             errors.extend(outcome_errors.iter().cloned());

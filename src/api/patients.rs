@@ -11,11 +11,15 @@ use super::problems::{IdAndBodyProblems, IdProblems, InvalidValues, Problems};
 use super::{AppState, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::domain::nhs_number::NhsNumber;
-use crate::domain::patient::{identifier_of, trace_status, LinkKind, LinkReason};
+use crate::domain::patient::{identifier_of, trace_status, LinkKind};
 use crate::domain::FieldError;
+use crate::domain::Reason;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::patients::{Changed, Link as StoredLink, LinkTarget, Patient, PatientRecord};
+
+/// What a blank link or unlink reason is told.
+const LINK_REASON_HINT: &str = "say why (the PDS trace, the EPR merge, what was wrong with the link)";
 
 role_set!(
     /// Who reads a patient with its identifiers and links.
@@ -191,9 +195,11 @@ pub struct LinkRequest {
 }
 
 impl LinkRequest {
-    fn parse(self, accept_test_nhs_numbers: bool) -> Result<(LinkTarget, LinkReason), ApiError> {
+    fn parse(self, accept_test_nhs_numbers: bool) -> Result<(LinkTarget, Reason), ApiError> {
         let mut errors = Vec::new();
-        let reason = LinkReason::parse(&self.reason).map_err(|e| errors.push(e)).ok();
+        let reason = Reason::parse("reason", &self.reason, LINK_REASON_HINT)
+            .map_err(|e| errors.push(e))
+            .ok();
         let target = match (self.nhs_number.as_deref(), self.patient_id) {
             (Some(raw), None) => {
                 let number = NhsNumber::parse_for_patient(raw, accept_test_nhs_numbers)
@@ -309,7 +315,8 @@ pub async fn unlink(
     state: web::Data<AppState>,
     PathIdAndBody(id, request): PathIdAndBody<UnlinkRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = LinkReason::parse(&request.reason).map_err(|e| ApiError::Validation(vec![e]))?;
+    let reason =
+        Reason::parse("reason", &request.reason, LINK_REASON_HINT).map_err(|e| ApiError::Validation(vec![e]))?;
     let now = state.settings.clock.now();
     match state
         .store

@@ -10,9 +10,8 @@ use super::problems::{IdAndBodyProblems, InvalidValues, NoAttendance, Problems};
 use super::views::ReferralView;
 use super::{AppState, PathIdAndBody};
 use crate::auth::Authorized;
-use crate::domain::scheduling::{
-    follow_up_recorded_differently, referral_details, CorrectionReason, FollowUpContact, ReferralDecision,
-};
+use crate::domain::scheduling::{follow_up_recorded_differently, referral_details, FollowUpContact, ReferralDecision};
+use crate::domain::Reason;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::scheduling::follow_ups::FollowUp;
@@ -85,7 +84,7 @@ pub async fn record(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.settings.clock.now();
     let decided_at = request.decided_at.map(|t| t.with_timezone(&Utc));
-    let reason = CorrectionReason::parse("reason", request.reason);
+    let reason = Reason::optional("reason", request.reason.as_deref());
     let details = referral_details(
         request.decision,
         request.health_worker_id,

@@ -29,36 +29,6 @@ pub fn no_attendance() -> Refusal {
     Refusal::not_found("no attendance with that id")
 }
 
-/// Why an attendance is marked entered-in-error: required, 1–500 characters (trimmed), so the
-/// audit trail says what was wrong with the record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ErrorReason(String);
-
-impl ErrorReason {
-    pub const MAX_CHARS: usize = 500;
-
-    pub fn parse(reason: &str) -> Result<ErrorReason, Vec<super::FieldError>> {
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(vec![super::FieldError::new(
-                "reason",
-                "say why the attendance was entered in error (a duplicate, the wrong patient, …)",
-            )]);
-        }
-        if reason.chars().count() > Self::MAX_CHARS {
-            return Err(vec![super::FieldError::new(
-                "reason",
-                format!("at most {} characters", Self::MAX_CHARS),
-            )]);
-        }
-        Ok(ErrorReason(reason.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// An attendance whose appointment was attended cannot be marked entered-in-error: the AHW saw a
 /// patient. The outcome is corrected first (or the attendance is not in error).
 pub fn attended_booking_blocks_error_mark() -> Refusal {
@@ -79,24 +49,3 @@ pub fn attendance_entered_in_error() -> Refusal {
 
 /// The reason a booking of an attendance marked entered-in-error is cancelled with.
 pub const ENTERED_IN_ERROR_CANCEL_REASON: &str = "attendance entered in error";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reason_is_required_and_bounded() {
-        assert!(ErrorReason::parse("   ").is_err());
-        assert!(ErrorReason::parse("").is_err());
-        assert_eq!(
-            ErrorReason::parse(" duplicate ").map(|r| r.as_str().to_owned()),
-            Ok("duplicate".to_owned())
-        );
-        let long = "x".repeat(ErrorReason::MAX_CHARS + 1);
-        assert_eq!(
-            ErrorReason::parse(&long).map_err(|e| e[0].field.clone()),
-            Err("reason".to_owned())
-        );
-        assert!(ErrorReason::parse(&"é".repeat(ErrorReason::MAX_CHARS)).is_ok());
-    }
-}

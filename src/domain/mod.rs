@@ -78,6 +78,41 @@ impl Refusal {
     }
 }
 
+/// Why a record is changed: a correction of a decision or an outcome, an attendance marked
+/// entered-in-error, a link or unlink of patients. 1–500 characters, trimmed, so the record and
+/// the audit trail say what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl Reason {
+    pub const MAX_CHARS: usize = 500;
+
+    /// The request's `field`, checked; `when_blank` tells the caller what to write.
+    pub fn parse(field: &str, text: &str, when_blank: &str) -> Result<Reason, FieldError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(FieldError::new(field, when_blank));
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Reason(text.to_owned()))
+    }
+
+    /// An optional `field`: none when not given.
+    pub fn optional(field: &str, text: Option<&str>) -> Result<Option<Reason>, FieldError> {
+        text.map(|text| Reason::parse(field, text, "must not be empty"))
+            .transpose()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// How far in the future a time a client records may be (clock skew between systems).
 pub const FUTURE_TOLERANCE_MINUTES: i64 = 15;
 
@@ -150,5 +185,31 @@ pub(crate) mod test_support {
             assert_eq!(back, *value, "{code}");
             assert_eq!(from_code(code), Some(*value), "{code}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_1_to_500_characters_trimmed() {
+        let hint = "say why";
+        assert_eq!(
+            Reason::parse("reason", " duplicate ", hint).map(|r| r.as_str().to_owned()),
+            Ok("duplicate".to_owned())
+        );
+        let ok = Reason::parse("reason", &"é".repeat(Reason::MAX_CHARS), hint);
+        assert_eq!(ok.map(|r| r.as_str().chars().count()), Ok(500), "characters, not bytes");
+        for bad in ["", "   ", &"x".repeat(Reason::MAX_CHARS + 1)] {
+            let field = Reason::parse("why", bad, hint).map_err(|e| e.field);
+            assert_eq!(field, Err("why".to_owned()), "{bad:?}");
+        }
+        assert_eq!(
+            Reason::parse("why", " ", hint).map_err(|e| e.message),
+            Err(hint.to_owned())
+        );
+        assert_eq!(Reason::optional("why", None), Ok(None));
+        assert!(Reason::optional("why", Some("")).is_err());
     }
 }

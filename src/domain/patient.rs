@@ -87,35 +87,6 @@ pub fn trace_status(given: Option<&str>) -> Result<&'static str, FieldError> {
     }
 }
 
-/// Why a link is made or undone: required, 1–500 characters (trimmed), for the audit trail.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkReason(String);
-
-impl LinkReason {
-    pub const MAX_CHARS: usize = 500;
-
-    pub fn parse(reason: &str) -> Result<LinkReason, FieldError> {
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(FieldError::new(
-                "reason",
-                "say why (the PDS trace, the EPR merge, what was wrong with the link)",
-            ));
-        }
-        if reason.chars().count() > Self::MAX_CHARS {
-            return Err(FieldError::new(
-                "reason",
-                format!("at most {} characters", Self::MAX_CHARS),
-            ));
-        }
-        Ok(LinkReason(reason.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// The answer when the patient a request names does not exist.
 pub fn no_patient() -> Refusal {
     Refusal::not_found("no patient with that id")
@@ -202,15 +173,5 @@ mod tests {
                 "{code}"
             );
         }
-    }
-
-    #[test]
-    fn a_reason_is_required_and_bounded() {
-        assert!(LinkReason::parse("  ").is_err());
-        assert_eq!(
-            LinkReason::parse(" PDS trace ").map(|r| r.as_str().to_owned()),
-            Ok("PDS trace".to_owned())
-        );
-        assert!(LinkReason::parse(&"x".repeat(LinkReason::MAX_CHARS + 1)).is_err());
     }
 }

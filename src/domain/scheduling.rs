@@ -186,32 +186,6 @@ pub fn decision_time(decided_at: DateTime<Utc>, screened_at: DateTime<Utc>, now:
 
 // --- Corrections: a new version with who, when and why; the earlier one is kept ---
 
-/// The most characters a correction's reason may have.
-pub const MAX_REASON_CHARS: usize = 500;
-
-/// Why a recorded decision or outcome is corrected: 1 to 500 characters, not only spaces.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CorrectionReason(String);
-
-impl CorrectionReason {
-    /// The request's `field`, checked; none when not given.
-    pub fn parse(field: &str, value: Option<String>) -> Result<Option<CorrectionReason>, FieldError> {
-        match value {
-            None => Ok(None),
-            Some(reason) if reason.trim().is_empty() => Err(FieldError::new(field, "must not be empty")),
-            Some(reason) if reason.chars().count() > MAX_REASON_CHARS => Err(FieldError::new(
-                field,
-                format!("must be at most {MAX_REASON_CHARS} characters"),
-            )),
-            Some(reason) => Ok(Some(CorrectionReason(reason))),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A correction says why: without `field` a change of the recorded `what` is refused (422).
 pub fn reason_required(field: &'static str, what: &str) -> Refusal {
     Refusal::rule(
@@ -1136,19 +1110,6 @@ mod tests {
         assert!(revives_booking(Cancelled, Attended));
         assert!(!revives_booking(Attended, DidNotAttend));
         assert!(!revives_booking(Attended, Cancelled));
-    }
-
-    #[test]
-    fn a_correction_reason_is_1_to_500_characters() {
-        assert_eq!(CorrectionReason::parse("reason", None), Ok(None));
-        let ok = CorrectionReason::parse("reason", Some("é".repeat(500)))
-            .unwrap()
-            .unwrap();
-        assert_eq!(ok.as_str().chars().count(), 500, "characters, not bytes");
-        for bad in ["", "   ", &"x".repeat(501)] {
-            let error = CorrectionReason::parse("reason", Some(bad.to_owned())).unwrap_err();
-            assert_eq!(error.field, "reason", "{bad:?}");
-        }
     }
 
     #[test]

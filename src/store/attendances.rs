@@ -25,11 +25,12 @@ use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, screenings};
 use crate::db::types::{Codes, DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
-use crate::domain::attendance::{attended_booking_blocks_error_mark, no_attendance, AttendanceCategory, ErrorReason};
+use crate::domain::attendance::{attended_booking_blocks_error_mark, no_attendance, AttendanceCategory};
 use crate::domain::eligibility::{PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
 use crate::domain::scheduling::BookingStatus;
+use crate::domain::Reason;
 
 /// A new attendance as the caller sent it, before the database decides its indications.
 #[derive(Clone, Debug)]
@@ -286,7 +287,7 @@ impl Attendances<'_> {
     pub async fn mark_entered_in_error(
         &self,
         id: uuid::Uuid,
-        reason: ErrorReason,
+        reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Marked, StoreError> {

@@ -23,8 +23,8 @@ use crate::db::{write_transaction, DbConnection};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::patient::{
     already_linked, link_to_itself, no_link_target, no_patient, not_linked, patient_key, same_person, LinkKind,
-    LinkReason,
 };
+use crate::domain::Reason;
 
 /// A registry row: the key of an identifier, and the key of the person it belongs to now.
 #[derive(Queryable, Clone, Debug, PartialEq)]
@@ -127,7 +127,7 @@ impl<'a> Patients<'a> {
         &self,
         id: uuid::Uuid,
         target: LinkTarget,
-        reason: LinkReason,
+        reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Changed, StoreError> {
@@ -152,7 +152,7 @@ impl<'a> Patients<'a> {
         &self,
         id: uuid::Uuid,
         link_id: Option<uuid::Uuid>,
-        reason: LinkReason,
+        reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
     ) -> Result<Changed, StoreError> {
@@ -276,7 +276,7 @@ fn link(
     conn: &mut DbConnection,
     id: DbUuid,
     target: &LinkTarget,
-    reason: &LinkReason,
+    reason: &Reason,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Changed, StoreError> {
@@ -361,7 +361,7 @@ fn unlink(
     conn: &mut DbConnection,
     id: DbUuid,
     link_id: Option<DbUuid>,
-    reason: &LinkReason,
+    reason: &Reason,
     now: DateTime<Utc>,
     actor: &Actor,
 ) -> Result<Changed, StoreError> {

@@ -30,9 +30,10 @@ use crate::db::{single_write, write_transaction, DbConnection};
 use crate::domain::attendance::{attendance_entered_in_error, ENTERED_IN_ERROR_CANCEL_REASON};
 use crate::domain::scheduling::{
     already_booked, booking_admissible, booking_time, no_booking, no_slot, outcome_change, referral_not_accepted,
-    revives_booking, slot_taken, slot_withdrawn, window_end, BookingStatus, CorrectionReason, LeadTime, Outcome,
-    OutcomeChange, OutsideWindowReason, ReferralDecision, ReferralFound, SlotFound, SLOT_TAKEN,
+    revives_booking, slot_taken, slot_withdrawn, window_end, BookingStatus, LeadTime, Outcome, OutcomeChange,
+    OutsideWindowReason, ReferralDecision, ReferralFound, SlotFound, SLOT_TAKEN,
 };
+use crate::domain::Reason;
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent, BindAuditEvent};
 use crate::store::rows::{
@@ -160,7 +161,7 @@ pub struct Appointment {
 pub struct OutcomeRecording {
     pub outcome: Outcome,
     pub corrects: bool,
-    pub correction_reason: Option<CorrectionReason>,
+    pub correction_reason: Option<Reason>,
 }
 
 /// What a booking request did.

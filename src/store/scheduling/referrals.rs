@@ -18,8 +18,9 @@ use crate::db::{write_transaction, DbConnection};
 use crate::domain::attendance::{attendance_entered_in_error, no_attendance};
 use crate::domain::scheduling::{
     decision_change_allowed, decision_time, reason_required, referral_allowed, unknown_health_worker, BookingStatus,
-    CorrectionReason, ReferralDecision, SeenInDepartment,
+    ReferralDecision, SeenInDepartment,
 };
+use crate::domain::Reason;
 use crate::domain::Refusal;
 use crate::store::audit::{self, Action, AuditEvent};
 use crate::store::rows::{find_with_current_screening, lock_attendance};
@@ -96,7 +97,7 @@ pub struct NewDecision {
     pub decision: ReferralDecision,
     pub details: Option<SeenInDepartment>,
     pub decided_at: Option<DateTime<Utc>>,
-    pub reason: Option<CorrectionReason>,
+    pub reason: Option<Reason>,
 }
 
 /// What recording a decision did.
