@@ -18,8 +18,8 @@ use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
 use crate::domain::{FieldError, Reason};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::attendances::{Marked, NewAttendance};
-use crate::store::Recorded;
+use crate::store::attendances::NewAttendance;
+use crate::store::{Changed, Recorded};
 
 role_set!(
     /// Who records attendances: ED staff and the EPR's integration engine.
@@ -316,6 +316,6 @@ pub async fn mark_entered_in_error(
         .mark_entered_in_error(id, reason, now, &auth.actor())
         .await?
     {
-        Marked::Now(record) | Marked::Already(record) => Ok(HttpResponse::Ok().json(AttendanceView::from(&record))),
+        Changed::Now(record) | Changed::Already(record) => Ok(HttpResponse::Ok().json(AttendanceView::from(&record))),
     }
 }

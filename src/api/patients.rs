@@ -16,7 +16,8 @@ use crate::domain::FieldError;
 use crate::domain::Reason;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
-use crate::store::patients::{Changed, Link as StoredLink, LinkTarget, Patient, PatientRecord};
+use crate::store::patients::{Link as StoredLink, LinkTarget, Patient, PatientRecord};
+use crate::store::Changed;
 
 /// What a blank link or unlink reason is told.
 const LINK_REASON_HINT: &str = "say why (the PDS trace, the EPR merge, what was wrong with the link)";

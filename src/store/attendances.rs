@@ -19,7 +19,7 @@ pub use super::rows::{Attendance, WithCurrentScreening};
 use super::scheduling::bookings::OutcomeVersion;
 use super::scheduling::referrals::ReferralHistory;
 use super::scheduling::{bookings, referrals, BookingListing};
-use super::{is_unique_violation, Actor, Recorded, Store, StoreError};
+use super::{is_unique_violation, Actor, Changed, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, screenings};
@@ -263,14 +263,6 @@ impl<'a> Attendances<'a> {
     }
 }
 
-/// What marking an attendance entered-in-error found: it is marked now, or was already (the
-/// first mark, with its reason, stands).
-#[derive(Debug)]
-pub enum Marked {
-    Now(AttendanceRecord),
-    Already(AttendanceRecord),
-}
-
 impl Attendances<'_> {
     /// Marks the attendance `id` entered-in-error (at `now`, by `actor`, for `reason`), with its
     /// audit events: its open bookings are cancelled (their slots freed), and the database drops
@@ -290,7 +282,7 @@ impl Attendances<'_> {
         reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
-    ) -> Result<Marked, StoreError> {
+    ) -> Result<Changed<AttendanceRecord>, StoreError> {
         let actor = actor.clone();
         let marked = self
             .store
@@ -317,7 +309,7 @@ impl Attendances<'_> {
                     if row.entered_in_error_at.is_some() {
                         let read = AuditEvent::new(&actor, Action::Read, "attendance", id.0, Some(&row.patient_key));
                         audit::record(conn, &read)?;
-                        return Ok(Marked::Already(AttendanceRecord::load(conn, row)?));
+                        return Ok(Changed::Already(AttendanceRecord::load(conn, row)?));
                     }
                     referrals::mark_in_error(conn, id)?;
                     bookings::cancel_open_bookings(conn, &row, now, &actor)?;
@@ -335,11 +327,11 @@ impl Attendances<'_> {
                     audit::record(conn, &event)?;
                     let row = find_attendance(conn, id)?
                         .ok_or_else(|| StoreError::internal("a marked attendance vanished"))?;
-                    Ok::<_, StoreError>(Marked::Now(AttendanceRecord::load(conn, row)?))
+                    Ok::<_, StoreError>(Changed::Now(AttendanceRecord::load(conn, row)?))
                 })
             })
             .await?;
-        tracing::Span::current().record("already", matches!(marked, Marked::Already(_)));
+        tracing::Span::current().record("already", matches!(marked, Changed::Already(_)));
         Ok(marked)
     }
 }

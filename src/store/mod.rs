@@ -102,6 +102,14 @@ pub enum Recorded<T> {
     Clash,
 }
 
+/// What a change that is made once found (a link, an unlink, an entered-in-error mark): done
+/// now, or done already by an earlier request (a retry: the record as it stands).
+#[derive(Debug)]
+pub enum Changed<T> {
+    Now(T),
+    Already(T),
+}
+
 /// Why a store call gave no domain answer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

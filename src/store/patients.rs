@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::audit::{self, Action, AuditEvent};
-use super::{is_unique_violation, Actor, Store, StoreError};
+use super::{is_unique_violation, Actor, Changed, Store, StoreError};
 use crate::db::schema::{attendances, patient_links, patients};
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
@@ -85,13 +85,6 @@ pub enum LinkTarget {
     },
 }
 
-/// What a link or unlink found: done now, or done already (a retry: the record as it stands).
-#[derive(Debug)]
-pub enum Changed {
-    Now(PatientRecord),
-    Already(PatientRecord),
-}
-
 /// The patients store.
 pub struct Patients<'a> {
     store: &'a Store,
@@ -130,7 +123,7 @@ impl<'a> Patients<'a> {
         reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
-    ) -> Result<Changed, StoreError> {
+    ) -> Result<Changed<PatientRecord>, StoreError> {
         let actor = actor.clone();
         let changed = self
             .store
@@ -155,7 +148,7 @@ impl<'a> Patients<'a> {
         reason: Reason,
         now: DateTime<Utc>,
         actor: &Actor,
-    ) -> Result<Changed, StoreError> {
+    ) -> Result<Changed<PatientRecord>, StoreError> {
         let actor = actor.clone();
         let changed = self
             .store
@@ -279,7 +272,7 @@ fn link(
     reason: &Reason,
     now: DateTime<Utc>,
     actor: &Actor,
-) -> Result<Changed, StoreError> {
+) -> Result<Changed<PatientRecord>, StoreError> {
     let now = DbTime::new(now);
     let target_field = match target {
         LinkTarget::Trace { .. } => "nhs_number",
@@ -364,7 +357,7 @@ fn unlink(
     reason: &Reason,
     now: DateTime<Utc>,
     actor: &Actor,
-) -> Result<Changed, StoreError> {
+) -> Result<Changed<PatientRecord>, StoreError> {
     let mut held = Vec::new();
     let patient = loop {
         let patient = find(conn, id)?.ok_or_else(no_patient)?;
