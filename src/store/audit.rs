@@ -1,5 +1,7 @@
 //! The audit trail: who read or changed whose records. Append-only (database triggers refuse
-//! UPDATE and DELETE); each event is written in the same transaction as the read or change.
+//! UPDATE and DELETE, and TRUNCATE on PostgreSQL and INSERT OR REPLACE on SQLite: migrations
+//! `core` and `audit_append_only`); each event is written in the same transaction as the read or
+//! change.
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Nullable, Text};

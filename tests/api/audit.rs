@@ -539,3 +539,122 @@ async fn reading_a_screened_attendance_writes_one_event() {
     assert_eq!(events[0]["action"], "read");
     assert_eq!(events[0]["resource_id"], id);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Append-only in the database (docs/design.md §6): whoever connects, not only the service.
+
+/// The SQL that picks the one `create` event of the attendance `source_id` in the tests below
+/// (backend-neutral: no UUID literal, whose stored form differs between the backends).
+const CREATE_EVENT: &str = "(SELECT id FROM audit_events WHERE action = 'create' AND resource_type = 'attendance')";
+
+/// Creates an attendance through the API (one `create` event), connects to the test database
+/// directly and answers the connection and every audit event as stored.
+async fn one_event_written_through_the_api(
+    app: &TestApp,
+    source_id: &str,
+) -> (
+    pat_service::db::DbConnection,
+    Vec<pat_service::store::audit::AuditEvent>,
+) {
+    use diesel::prelude::*;
+    let created = app.create_attendance(&attendance_body(source_id)).await;
+    let mut conn = pat_service::db::Manager::new(&app.database_url)
+        .unwrap()
+        .establish()
+        .unwrap();
+    let stored = stored_events(&mut conn);
+    let creates: Vec<_> = stored
+        .iter()
+        .filter(|e| e.action == "create" && e.resource_type == "attendance")
+        .collect();
+    assert_eq!(creates.len(), 1, "one create event: {stored:?}");
+    assert_eq!(json!(creates[0].resource_id), created["id"]);
+    assert_eq!(creates[0].actor, "test-clinician");
+    // The event's row is found by the SQL the tests use.
+    let found: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+        "(SELECT COUNT(*) FROM audit_events WHERE id = {CREATE_EVENT})"
+    )))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(found, 1);
+    (conn, stored)
+}
+
+fn stored_events(conn: &mut pat_service::db::DbConnection) -> Vec<pat_service::store::audit::AuditEvent> {
+    use diesel::prelude::*;
+    use pat_service::db::schema::audit_events;
+    audit_events::table
+        .select(pat_service::store::audit::COLUMNS)
+        .order(audit_events::id)
+        .load(conn)
+        .unwrap()
+}
+
+/// Runs `sql` and asserts the database refuses it with the append-only error.
+fn assert_refused(conn: &mut pat_service::db::DbConnection, sql: &str, backend: &str) {
+    use diesel::RunQueryDsl;
+    match diesel::sql_query(sql).execute(conn) {
+        Ok(rows) => panic!("{backend}: `{sql}` was accepted ({rows} rows)"),
+        Err(e) => assert!(
+            e.to_string().contains("audit_events is append-only"),
+            "{backend}: `{sql}` refused by the trigger, not for another reason: {e}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn audit_events_refuse_update() {
+    // Arrange: one event written by the service, and a direct connection to its database.
+    let app = spawn_app().await;
+    let (mut conn, before) = one_event_written_through_the_api(&app, "audit-append-update").await;
+
+    // Act + Assert: one column of the one event, every row, and an upsert that would update.
+    for sql in [
+        format!("UPDATE audit_events SET actor = 'someone else' WHERE id = {CREATE_EVENT}"),
+        "UPDATE audit_events SET patient_key = NULL".to_owned(),
+        "INSERT INTO audit_events (id, occurred_at, actor, roles, action, resource_type, resource_id) \
+         SELECT id, occurred_at, actor, roles, action, resource_type, resource_id FROM audit_events \
+         WHERE true ON CONFLICT (id) DO UPDATE SET actor = 'someone else'"
+            .to_owned(),
+    ] {
+        assert_refused(&mut conn, &sql, app.backend);
+    }
+
+    // Assert: every row as it was, and the service still shows the event as written.
+    assert_eq!(stored_events(&mut conn), before, "{}: nothing changed", app.backend);
+    let events = patient_events(&app).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor"], "test-clinician");
+    assert_eq!(events[0]["patient_key"], PATIENT);
+}
+
+#[tokio::test]
+async fn audit_events_refuse_delete() {
+    // Arrange
+    let app = spawn_app().await;
+    let (mut conn, before) = one_event_written_through_the_api(&app, "audit-append-delete").await;
+
+    // Act + Assert: the one event, every event, and (the ways around a row trigger) TRUNCATE on
+    // PostgreSQL, INSERT OR REPLACE (a delete that fires no delete trigger) on SQLite.
+    let mut attempts = vec![
+        format!("DELETE FROM audit_events WHERE id = {CREATE_EVENT}"),
+        "DELETE FROM audit_events".to_owned(),
+    ];
+    attempts.push(match app.backend {
+        "postgres" => "TRUNCATE audit_events".to_owned(),
+        _ => "INSERT OR REPLACE INTO audit_events \
+              (id, occurred_at, actor, roles, action, resource_type, resource_id) \
+              SELECT id, occurred_at, 'someone else', roles, action, resource_type, resource_id \
+              FROM audit_events"
+            .to_owned(),
+    });
+    for sql in &attempts {
+        assert_refused(&mut conn, sql, app.backend);
+    }
+
+    // Assert
+    assert_eq!(stored_events(&mut conn), before, "{}: nothing removed", app.backend);
+    let events = patient_events(&app).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor"], "test-clinician");
+}

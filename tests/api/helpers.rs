@@ -316,7 +316,8 @@ pub struct TestApp {
     pub database_url: String,
     secret: String,
     clock: pat_service::clock::Clock,
-    _db: TestDb,
+    /// The database, dropped with the app; `None` for `another_instance`, which shares it.
+    _db: Option<TestDb>,
 }
 
 pub fn test_settings(database_url: String, secret: &str) -> Settings {
@@ -367,11 +368,32 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         database_url: url,
         secret,
         clock,
-        _db: db,
+        _db: Some(db),
     }
 }
 
 impl TestApp {
+    /// A second instance of the service on this app's database, as a load balancer would have
+    /// beside it: its own port, connection pool and (PostgreSQL) write-batch queues; the same
+    /// token secret and clock. It takes the test settings (not any changes the first app was
+    /// spawned with), and must not outlive this app, which owns the database.
+    pub async fn another_instance(&self) -> TestApp {
+        let mut settings = test_settings(self.database_url.clone(), &self.secret);
+        settings.clock = self.clock.clone();
+        let application = Application::build(settings).await.expect("the second instance starts");
+        let port = application.port();
+        tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: self.client.clone(),
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            secret: self.secret.clone(),
+            clock: self.clock.clone(),
+            _db: None,
+        }
+    }
+
     /// A valid HS256 token for one role, `sub` = `test-<role>`.
     pub fn token(&self, role: &str) -> String {
         let role = Role::from_code(role).unwrap_or_else(|| panic!("unknown role {role}"));
