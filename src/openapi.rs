@@ -331,11 +331,20 @@ fn non_null(mut schema: Value) -> Value {
     schema
 }
 
+/// (from operationId, link name, to operationId, parameters, request body field).
+type Link = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Option<(&'static str, &'static str)>,
+);
+
 /// Response links (OpenAPI 3.1 §4.8.20): from an operation's answer to the operations that take
 /// the id it made, so a client (or Schemathesis' stateful phase) can chain attendance → screening
 /// → referral → booking → outcome. (from operationId, link name, to operationId, parameters,
 /// request body.)
-const LINKS: &[(&str, &str, &str, &[(&str, &str)], Option<(&str, &str)>)] = &[
+const LINKS: &[Link] = &[
     (
         "createAttendance",
         "GetAttendance",
