@@ -118,7 +118,7 @@ fn serve(
     });
     let metrics = web::Data::new(Metrics::default());
     let server = HttpServer::new(move || {
-        let (app, document) = api::routes(
+        let (app, _) = api::routes(
             App::new()
                 .app_data(authenticator.clone())
                 .app_data(state.clone())
@@ -129,39 +129,41 @@ fn serve(
                 .openapi(ApiDoc::openapi()),
         )
         .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", document))
-            .route("/docs", web::get().to(redirect_to_docs))
-            .default_service(web::to(no_route))
-            .wrap(ErrorHandlers::new().default_handler(problem_json_for_plain_errors))
-            .wrap_fn(|request, service| {
-                use actix_web::dev::Service;
-                let started = Instant::now();
-                let method = request.method().to_string();
-                let metrics = request.app_data::<web::Data<Metrics>>().cloned();
-                let response = service.call(request);
-                async move {
-                    let mut response = response.await?;
-                    let route = response
-                        .request()
-                        .match_pattern()
-                        .unwrap_or_else(|| "unmatched".to_owned());
-                    if let Some(metrics) = metrics {
-                        metrics.observe(&method, &route, response.status().as_u16(), started.elapsed());
-                    }
-                    let request_id: Option<String> = response
-                        .request()
-                        .extensions()
-                        .get::<RequestId>()
-                        .map(|id| id.to_string());
-                    if let Some(value) = request_id.and_then(|id: String| HeaderValue::from_str(&id).ok()) {
-                        response
-                            .headers_mut()
-                            .insert(header::HeaderName::from_static("x-request-id"), value);
-                    }
-                    Ok(response)
+        app.service(
+            SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api-docs/openapi.json", crate::openapi::document()),
+        )
+        .route("/docs", web::get().to(redirect_to_docs))
+        .default_service(web::to(no_route))
+        .wrap(ErrorHandlers::new().default_handler(problem_json_for_plain_errors))
+        .wrap_fn(|request, service| {
+            use actix_web::dev::Service;
+            let started = Instant::now();
+            let method = request.method().to_string();
+            let metrics = request.app_data::<web::Data<Metrics>>().cloned();
+            let response = service.call(request);
+            async move {
+                let mut response = response.await?;
+                let route = response
+                    .request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                if let Some(metrics) = metrics {
+                    metrics.observe(&method, &route, response.status().as_u16(), started.elapsed());
                 }
-            })
-            .wrap(TracingLogger::<RedactedRootSpan>::new())
+                let request_id: Option<String> = response
+                    .request()
+                    .extensions()
+                    .get::<RequestId>()
+                    .map(|id| id.to_string());
+                if let Some(value) = request_id.and_then(|id: String| HeaderValue::from_str(&id).ok()) {
+                    response
+                        .headers_mut()
+                        .insert(header::HeaderName::from_static("x-request-id"), value);
+                }
+                Ok(response)
+            }
+        })
+        .wrap(TracingLogger::<RedactedRootSpan>::new())
     })
     .shutdown_timeout(30)
     .listen(listener)
@@ -213,10 +215,17 @@ async fn redirect_to_docs() -> HttpResponse {
         .finish()
 }
 
-/// No route matched: 405 when the path exists under another method, else 404.
+/// No route matched: 405 when the path exists under another method, with the `Allow` header RFC
+/// 9110 requires (the methods the OpenAPI document lists for the path; the undocumented Swagger
+/// UI routes are GET only), else 404.
 async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     if request.resource_map().has_resource(request.path()) {
-        Err(ApiError::MethodNotAllowed)
+        let allow = crate::openapi::allowed_methods(request.path()).unwrap_or("GET");
+        let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        Ok(response)
     } else {
         Err(ApiError::NotFound("there is no such resource".into()))
     }

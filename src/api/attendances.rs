@@ -193,6 +193,7 @@ impl CreateAttendance {
 /// Send every ED attendance, not only the ten PAT conditions: repeat attenders and the
 /// reattendance figures depend on them all. Idempotent on (`source_system`, `source_id`).
 #[utoipa::path(
+    operation_id = "createAttendance",
     tag = "attendances",
     request_body = CreateAttendance,
     responses(
@@ -239,6 +240,7 @@ pub async fn create(
 
 /// An attendance with its screening (current and earlier versions).
 #[utoipa::path(
+    operation_id = "getAttendance",
     tag = "attendances",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     responses(
@@ -284,6 +286,7 @@ pub struct EnteredInErrorRequest {
 /// repeat: marking again answers the first mark. Refused while an appointment of it is recorded
 /// as attended (correct the outcome first).
 #[utoipa::path(
+    operation_id = "markAttendanceEnteredInError",
     tag = "attendances",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     request_body = EnteredInErrorRequest,

@@ -34,6 +34,7 @@ pub struct AuditQuery {
     /// Events before this time (RFC 3339).
     pub to: Option<DateTime<FixedOffset>>,
     /// At most this many events, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -65,6 +66,7 @@ pub struct AuditEventsView {
 
 /// The audit trail, newest first.
 #[utoipa::path(
+    operation_id = "listAuditEvents",
     tag = "audit",
     params(AuditQuery),
     responses(

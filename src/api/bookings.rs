@@ -42,6 +42,7 @@ pub struct CreateBooking {
 /// within `PAT_BOOKING_WINDOW_HOURS` (24) of the screening. A request refused with 409 or 422 is
 /// unmet demand: it writes an audit event (`unmet`, with the refusal's kind as `detail`).
 #[utoipa::path(
+    operation_id = "createBooking",
     tag = "scheduling",
     request_body = CreateBooking,
     responses(
@@ -112,6 +113,7 @@ fn item(record: &BookingRecord) -> BookingItem {
 /// A day's appointments with patient identifiers, presenting condition and PAT answers. Every
 /// AHW sees the whole team's bookings. Each booking read is an audit event.
 #[utoipa::path(
+    operation_id = "listBookings",
     tag = "scheduling",
     params(BookingQuery),
     responses(
@@ -145,6 +147,7 @@ pub async fn list(
 
 /// One booking with patient identifiers (audited).
 #[utoipa::path(
+    operation_id = "getBooking",
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Booking id")),
     responses(
@@ -234,6 +237,7 @@ impl RecordOutcome {
 /// outcome can be corrected to another, but undoing a cancellation needs the slot still free and
 /// live and the referral still accepted.
 #[utoipa::path(
+    operation_id = "recordOutcome",
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Booking id")),
     request_body = RecordOutcome,

@@ -33,6 +33,7 @@ pub struct FollowUpQuery {
     /// Europe/London date: follow-ups due on this day or before it (inclusive); default today.
     pub due_before: Option<NaiveDate>,
     /// At most this many follow-ups, oldest due first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -99,6 +100,7 @@ pub struct FollowUpWorklist {
 /// contact's Europe/London date; it stops being listed once recorded. The whole team's patients
 /// are listed; each attendance listed is an audit event.
 #[utoipa::path(
+    operation_id = "listFollowUps",
     tag = "scheduling",
     params(FollowUpQuery),
     responses(

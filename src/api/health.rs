@@ -15,7 +15,11 @@ pub struct HealthView {
 }
 
 /// The process is up (no database check).
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = HealthView)))]
+#[utoipa::path(
+    operation_id = "getLiveness",
+    tag = "operations",
+    responses((status = 200, description = "Alive", body = HealthView))
+)]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthView { status: "ok" })
@@ -23,6 +27,7 @@ pub async fn live() -> HttpResponse {
 
 /// The process can serve requests: the database answers.
 #[utoipa::path(
+    operation_id = "getReadiness",
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthView),
@@ -36,7 +41,11 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// Prometheus metrics, text exposition format.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
+#[utoipa::path(
+    operation_id = "getMetrics",
+    tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain"))
+)]
 #[get("/metrics")]
 pub async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
     let mut text = metrics.render();

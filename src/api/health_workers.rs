@@ -79,6 +79,7 @@ impl From<HealthWorker> for HealthWorkerView {
 
 /// Add an alcohol health worker to the register.
 #[utoipa::path(
+    operation_id = "createHealthWorker",
     tag = "scheduling",
     request_body = CreateHealthWorker,
     responses(
@@ -104,6 +105,7 @@ pub async fn create(
 
 /// The register, by name.
 #[utoipa::path(
+    operation_id = "listHealthWorkers",
     tag = "scheduling",
     responses(
         (status = 200, description = "The register", body = HealthWorkersView),

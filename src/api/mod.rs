@@ -178,13 +178,15 @@ fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     })
 }
 
-/// Trims a free-text field, refusing an empty one and one longer than `max` characters.
+/// Trims a free-text field, refusing one that is blank and one longer than `max` characters as
+/// sent (the length the OpenAPI document's `maxLength` counts).
 pub fn text_field(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, max: usize) -> Option<String> {
-    let value = value?.trim();
+    let sent = value?;
+    let value = sent.trim();
     if value.is_empty() {
         errors.push(FieldError::new(field, "must not be empty"));
         None
-    } else if value.chars().count() > max {
+    } else if sent.chars().count() > max {
         errors.push(FieldError::new(field, format!("must be at most {max} characters")));
         None
     } else {

@@ -153,6 +153,7 @@ impl From<&PatientRecord> for PatientRecordView {
 
 /// A patient with its identifier, its person and its links.
 #[utoipa::path(
+    operation_id = "getPatient",
     tag = "patients",
     params(("id" = uuid::Uuid, Path, description = "Patient id (`patient.id` of an attendance)")),
     responses(
@@ -243,6 +244,7 @@ impl LinkRequest {
 /// change: it is what the nurse was told at the time. Safe to repeat: the same link again answers
 /// 200 with the record as it stands.
 #[utoipa::path(
+    operation_id = "linkPatient",
     tag = "patients",
     params(("id" = uuid::Uuid, Path, description = "Patient id")),
     request_body = LinkRequest,
@@ -297,6 +299,7 @@ pub struct UnlinkRequest {
 /// is kept, marked unlinked with who, when and why. Safe to repeat: undoing an undone link answers
 /// 200 with the record as it stands.
 #[utoipa::path(
+    operation_id = "unlinkPatient",
     tag = "patients",
     params(("id" = uuid::Uuid, Path, description = "Patient id")),
     request_body = UnlinkRequest,

@@ -36,22 +36,31 @@ impl IntoResponses for Problems {
 }
 
 /// What the [`Body`](super::Body) extractor refuses: malformed JSON (400), a body over the
-/// 1 MiB limit (413).
+/// 1 MiB limit (413), a body that is not `application/json` (415).
 pub struct BodyProblems;
 
 impl IntoResponses for BodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(&[("400", "Malformed JSON"), ("413", "Body over 1 MiB")])
+        set(&[
+            ("400", "Malformed JSON"),
+            ("413", "Body over 1 MiB"),
+            ("415", "Body not application/json"),
+        ])
     }
 }
 
 /// What the [`PathIdAndBody`](super::PathIdAndBody) extractor refuses: malformed JSON or a
-/// malformed id (400), a body over the 1 MiB limit (413).
+/// malformed id (400), a body over the 1 MiB limit (413), a body that is not `application/json`
+/// (415).
 pub struct IdAndBodyProblems;
 
 impl IntoResponses for IdAndBodyProblems {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        set(&[("400", "Malformed JSON or id"), ("413", "Body over 1 MiB")])
+        set(&[
+            ("400", "Malformed JSON or id"),
+            ("413", "Body over 1 MiB"),
+            ("415", "Body not application/json"),
+        ])
     }
 }
 

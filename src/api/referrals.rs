@@ -62,6 +62,7 @@ pub struct RecordReferralRequest {
 /// once) comes with `health_worker_id`, `brief_intervention_delivered` and `units_per_week`, which
 /// the other decisions refuse.
 #[utoipa::path(
+    operation_id = "recordReferral",
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     request_body = RecordReferralRequest,
@@ -164,6 +165,7 @@ impl From<FollowUp> for FollowUpView {
 
 /// Record a 6- or 12-month follow-up contact of a referred patient.
 #[utoipa::path(
+    operation_id = "recordFollowUp",
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     request_body = FollowUpRequest,

@@ -69,6 +69,7 @@ impl RecordScreeningRequest {
 /// `possible_dependence` alert under every rule: `pat-2004` and `sips-pat` take an optional
 /// `drinking_frequency` for it, which does not change their result.
 #[utoipa::path(
+    operation_id = "recordScreening",
     tag = "screening",
     params(("id" = uuid::Uuid, Path, description = "Attendance id")),
     request_body = RecordScreeningRequest,
@@ -76,6 +77,7 @@ impl RecordScreeningRequest {
         (status = 201, description = "First screening recorded", body = ScreeningView),
         (status = 200, description = "A correction (new version) or an unchanged replay", body = ScreeningView),
         NoAttendance,
+        (status = 409, description = "entered-in-error: the attendance was marked entered-in-error", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing answers, or a time before the arrival", body = Problem, content_type = "application/problem+json"),
         Problems,
         IdAndBodyProblems,

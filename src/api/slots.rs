@@ -161,6 +161,7 @@ fn requested_slots(input: &PublishSlots) -> Result<Vec<Span>, ApiError> {
 
 /// Publish availability: one slot, or a rota of back-to-back slots. All or nothing.
 #[utoipa::path(
+    operation_id = "publishSlots",
     tag = "scheduling",
     request_body = PublishSlots,
     responses(
@@ -206,6 +207,7 @@ pub struct SlotQuery {
 
 /// Availability, by start time.
 #[utoipa::path(
+    operation_id = "listSlots",
     tag = "scheduling",
     params(SlotQuery),
     responses(
@@ -244,6 +246,7 @@ pub async fn list(
 
 /// Withdraw a slot nobody has booked.
 #[utoipa::path(
+    operation_id = "withdrawSlot",
     tag = "scheduling",
     params(("id" = uuid::Uuid, Path, description = "Slot id")),
     responses(

@@ -88,12 +88,14 @@ impl Reason {
     pub const MAX_CHARS: usize = 500;
 
     /// The request's `field`, checked; `when_blank` tells the caller what to write.
+    /// The length is counted as sent (the OpenAPI document's `maxLength`), then the text trimmed.
     pub fn parse(field: &str, text: &str, when_blank: &str) -> Result<Reason, FieldError> {
+        let sent = text;
         let text = text.trim();
         if text.is_empty() {
             return Err(FieldError::new(field, when_blank));
         }
-        if text.chars().count() > Self::MAX_CHARS {
+        if sent.chars().count() > Self::MAX_CHARS {
             return Err(FieldError::new(
                 field,
                 format!("must be at most {} characters", Self::MAX_CHARS),

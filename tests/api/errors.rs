@@ -282,26 +282,54 @@ async fn a_wrong_method_is_405_problem_json() {
     // Arrange
     let app = spawn_app().await;
     let id = attendance_id(&app).await;
+    // The Allow header (RFC 9110 §15.5.6) names the methods the path does support.
     let cases = [
-        (Method::GET, ATTENDANCES.to_owned(), "there is no list of attendances"),
+        (
+            Method::GET,
+            ATTENDANCES.to_owned(),
+            "POST",
+            "there is no list of attendances",
+        ),
         (
             Method::DELETE,
             format!("{ATTENDANCES}/{id}"),
+            "GET",
             "attendances are never deleted",
         ),
         (
             Method::PATCH,
             format!("{ATTENDANCES}/{id}/screening"),
+            "PUT",
             "a screening is PUT",
         ),
         (
             Method::POST,
             "/api/v1/audit-events".to_owned(),
+            "GET",
             "the audit trail is append-only from inside",
         ),
+        (
+            Method::PUT,
+            "/api/v1/slots".to_owned(),
+            "GET, POST",
+            "slots are listed and published",
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/slots/{id}"),
+            "DELETE",
+            "a slot is only withdrawn by id",
+        ),
+        (
+            Method::OPTIONS,
+            "/api/v1/bookings".to_owned(),
+            "GET, POST",
+            "bookings are listed and made",
+        ),
+        (Method::POST, "/health/live".to_owned(), "GET", "liveness is read"),
     ];
 
-    for (method, path, why) in cases {
+    for (method, path, allow, why) in cases {
         // Act
         let resp = app
             .client
@@ -312,6 +340,11 @@ async fn a_wrong_method_is_405_problem_json() {
             .unwrap();
 
         // Assert
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "Allow: {why}"
+        );
         problem(resp, 405, why).await;
     }
 }
@@ -544,5 +577,89 @@ async fn problems_never_echo_patient_identifiers() {
         // Assert
         let problem = problem(resp, status, why).await;
         assert!(!problem.to_string().contains(identifier), "{why} is echoed: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_415_on_every_operation_that_takes_one() {
+    // Arrange: the 11 operations that take a body (the document says 415 for each).
+    let app = spawn_app().await;
+    let id = uuid::Uuid::now_v7();
+    // Each with a role it allows: the role is checked before the body.
+    let cases = [
+        (Method::POST, ATTENDANCES.to_owned(), "integration"),
+        (
+            Method::POST,
+            format!("{ATTENDANCES}/{id}/entered-in-error"),
+            "clinician",
+        ),
+        (Method::PUT, format!("{ATTENDANCES}/{id}/screening"), "clinician"),
+        (Method::PUT, format!("{ATTENDANCES}/{id}/referral"), "clinician"),
+        (Method::POST, format!("{ATTENDANCES}/{id}/follow-ups"), "ahw"),
+        (Method::POST, format!("/api/v1/patients/{id}/link"), "integration"),
+        (Method::POST, format!("/api/v1/patients/{id}/unlink"), "integration"),
+        (Method::POST, "/api/v1/health-workers".to_owned(), "admin"),
+        (Method::POST, "/api/v1/slots".to_owned(), "admin"),
+        (Method::POST, "/api/v1/bookings".to_owned(), "clinician"),
+        (Method::POST, format!("/api/v1/bookings/{id}/outcome"), "ahw"),
+    ];
+
+    for (method, path, role) in cases {
+        // Act
+        let resp = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(app.token(role))
+            .header("Content-Type", "text/plain")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        problem(resp, 415, &format!("{method} {path}")).await;
+    }
+}
+
+#[tokio::test]
+async fn group_by_is_an_unknown_parameter_on_the_reports_that_are_not_grouped() {
+    // Arrange
+    let app = spawn_app().await;
+
+    for report in ["referrals", "reattendance", "outcomes"] {
+        // Act
+        let resp = app
+            .get(&format!("/api/v1/statistics/{report}?group_by=month"), "auditor")
+            .await;
+
+        // Assert: the document does not list group_by for these, and the service does not take it.
+        let body = problem(resp, 400, report).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("group_by"),
+            "{report}: {body}"
+        );
+    }
+    // The funnel takes it.
+    let resp = app.get("/api/v1/statistics/funnel?group_by=month", "auditor").await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn text_is_measured_as_sent_and_blank_text_is_refused() {
+    // Arrange: the document says maxLength 200 and a non-blank pattern for source_id.
+    let app = spawn_app().await;
+    let padded = format!(" {} ", "a".repeat(199)); // 201 characters sent, 199 after trimming
+    let blank = "\u{3000}\u{2003} ".to_owned(); // ideographic and em spaces: white space to trim
+
+    for (source_id, why) in [(padded, "201 characters as sent"), (blank, "only white space")] {
+        let mut body = attendance_body("x");
+        body["source_id"] = json!(source_id);
+
+        // Act
+        let resp = app.post_json(ATTENDANCES, "integration", &body).await;
+
+        // Assert
+        let problem = problem(resp, 422, why).await;
+        assert_eq!(problem["errors"][0]["field"], "source_id", "{why}: {problem}");
     }
 }

@@ -68,20 +68,64 @@ pub struct StatisticsQuery {
     /// First Europe/London calendar date counted, `YYYY-MM-DD` (attendances arriving from its
     /// local midnight). Default: 1 April starting the current financial year (referrals: the
     /// financial year of the earliest attendance).
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     pub from: Option<String>,
     /// Europe/London date after the last one counted (exclusive). Default: tomorrow (referrals:
     /// 1 April ending the current financial year).
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-")]
     pub to: Option<String>,
-    /// Only attendances at this site (reattendances still count at any site).
+    /// Only attendances at this site; 1–100 characters.
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     pub site: Option<String>,
-    /// Funnel only: `none` (default), `month`, `financial_year` or `presenting_condition`.
+    /// `none` (default), `month`, `financial_year` or `presenting_condition`.
     #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
     /// `none` (default) or `nhs` (published figures: NHS small-number suppression).
     #[param(value_type = Option<Disclosure>)]
     pub disclosure: Option<String>,
+}
+
+/// Query of the reports that are not grouped (referrals, reattendance, outcomes): the funnel's
+/// without `group_by`, which they do not take (an unknown parameter is a 400).
+#[derive(Deserialize, IntoParams, Debug)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportQuery {
+    /// First Europe/London calendar date counted, `YYYY-MM-DD` (attendances arriving from its
+    /// local midnight). Default: 1 April starting the current financial year (referrals and
+    /// outcomes: the financial year of the earliest attendance).
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-")]
+    pub from: Option<String>,
+    /// Europe/London date after the last one counted (exclusive). Default: tomorrow (referrals and
+    /// outcomes: 1 April ending the current financial year).
+    #[param(value_type = Option<String>, format = Date, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-")]
+    pub to: Option<String>,
+    /// Only attendances at this site (reattendances still count at any site); 1–100 characters.
+    #[param(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
+    pub site: Option<String>,
+    /// `none` (default) or `nhs` (published figures: NHS small-number suppression).
+    #[param(value_type = Option<Disclosure>)]
+    pub disclosure: Option<String>,
+}
+
+impl From<ReportQuery> for StatisticsQuery {
+    fn from(query: ReportQuery) -> StatisticsQuery {
+        StatisticsQuery {
+            from: query.from,
+            to: query.to,
+            site: query.site,
+            group_by: None,
+            disclosure: query.disclosure,
+        }
+    }
 }
 
 struct Parsed {
@@ -124,7 +168,7 @@ fn parse_code<T: serde::de::DeserializeOwned>(
 
 impl StatisticsQuery {
     /// Checks every parameter, with `default_range` used for a missing `from`/`to`.
-    fn parse(self, default_range: (NaiveDate, NaiveDate), allow_group_by: bool) -> Result<Parsed, ApiError> {
+    fn parse(self, default_range: (NaiveDate, NaiveDate)) -> Result<Parsed, ApiError> {
         let mut errors = Vec::new();
         let from = parse_date(&mut errors, "from", self.from.as_deref());
         let to = parse_date(&mut errors, "to", self.to.as_deref());
@@ -134,21 +178,8 @@ impl StatisticsQuery {
             self.group_by.as_deref(),
             "none, month, financial_year, presenting_condition",
         );
-        if group_by.is_some() && !allow_group_by {
-            errors.push(FieldError::new("group_by", "only the funnel is grouped"));
-        }
         let disclosure = parse_code(&mut errors, "disclosure", self.disclosure.as_deref(), "none, nhs");
-        let site = match self.site.as_deref().map(str::trim) {
-            Some("") => {
-                errors.push(FieldError::new("site", "must not be empty"));
-                None
-            }
-            Some(site) if site.chars().count() > 100 => {
-                errors.push(FieldError::new("site", "must be at most 100 characters"));
-                None
-            }
-            other => other.map(str::to_owned),
-        };
+        let site = super::text_field(&mut errors, "site", self.site.as_deref(), 100);
         let from = from.unwrap_or(default_range.0);
         let to = to.unwrap_or(default_range.1);
         if errors.is_empty() {
@@ -298,6 +329,7 @@ pub struct FunnelReport {
 /// counts, four decimals, `null` on a zero denominator. `Accept: text/csv` gives one row per
 /// group; a withheld figure is `*`.
 #[utoipa::path(
+    operation_id = "getFunnel",
     tag = "statistics",
     params(StatisticsQuery),
     responses(
@@ -316,7 +348,7 @@ pub async fn funnel(
     request: HttpRequest,
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner().parse(year_to_date(&state), true)?;
+    let q = query.into_inner().parse(year_to_date(&state))?;
     let whole = Period::whole(q.from, q.to);
     let periods = match q.group_by {
         GroupBy::None | GroupBy::PresentingCondition => vec![whole],
@@ -374,8 +406,9 @@ pub struct ReferralsReport {
 /// decision is `accepted` (an AHW appointment) — the funnel's `accepted` for the same year;
 /// `seen_in_department` is reported beside it, not in it. `change_percent` has one decimal.
 #[utoipa::path(
+    operation_id = "getReferralStatistics",
     tag = "statistics",
-    params(StatisticsQuery),
+    params(ReportQuery),
     responses(
         (status = 200, description = "The trend (JSON, or CSV with Accept: text/csv)", content(
             (ReferralsReport = "application/json"),
@@ -390,12 +423,12 @@ pub async fn referrals(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<StatisticsQuery>,
+    query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = StatisticsQuery::from(query.into_inner());
     let today = london_date(state.settings.clock.now());
     let range = trend_range(&state, &query).await?;
-    let q = query.parse(range, false)?;
+    let q = query.parse(range)?;
     let periods = financial_years(q.from, q.to);
     let scope = Scope::new(&periods, q.site.clone(), false);
     let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
@@ -446,8 +479,9 @@ pub struct ReattendanceReport {
 /// instead. 7-day: attendances in the period followed by an unplanned attendance of the same
 /// patient within 7 days (which may fall after the period). Observational, not a trial.
 #[utoipa::path(
+    operation_id = "getReattendance",
     tag = "statistics",
-    params(StatisticsQuery),
+    params(ReportQuery),
     responses(
         (status = 200, description = "Both measures (JSON, or CSV with Accept: text/csv)", content(
             (ReattendanceReport = "application/json"),
@@ -462,9 +496,10 @@ pub async fn reattendance(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<StatisticsQuery>,
+    query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner().parse(year_to_date(&state), false)?;
+    let query = StatisticsQuery::from(query.into_inner());
+    let q = query.parse(year_to_date(&state))?;
     let scope = Scope::new(&[Period::whole(q.from, q.to)], q.site.clone(), false);
     let now = state.settings.clock.now();
     let (cohorts, seven) = state.store.statistics().reattendance(scope, now, &auth.actor()).await?;
@@ -522,8 +557,9 @@ pub struct OutcomesReport {
 /// contact were recorded. Means are over the pairs, one decimal, withheld with a suppressed pair
 /// count. Observational, not a trial.
 #[utoipa::path(
+    operation_id = "getOutcomeStatistics",
     tag = "statistics",
-    params(StatisticsQuery),
+    params(ReportQuery),
     responses(
         (status = 200, description = "The outcomes (JSON, or CSV with Accept: text/csv)", content(
             (OutcomesReport = "application/json"),
@@ -538,12 +574,12 @@ pub async fn outcomes(
     auth: Authorized<ReadStatistics>,
     state: web::Data<AppState>,
     request: HttpRequest,
-    query: web::Query<StatisticsQuery>,
+    query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
+    let query = StatisticsQuery::from(query.into_inner());
     let today = london_date(state.settings.clock.now());
     let range = trend_range(&state, &query).await?;
-    let q = query.parse(range, false)?;
+    let q = query.parse(range)?;
     let as_of = q.to.pred_opt().unwrap_or(q.to).min(today);
     let periods = financial_years(q.from, q.to);
     let scope = Scope::new(&periods, q.site.clone(), false);

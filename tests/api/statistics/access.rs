@@ -32,11 +32,8 @@ async fn invalid_queries_are_422_naming_the_field() {
             "unknown disclosure",
         ));
     }
-    cases.push((
-        format!("{OUTCOMES}?{range}&group_by=month"),
-        "group_by",
-        "only the funnel is grouped",
-    ));
+    // group_by on a report that is not grouped is an unknown parameter (400): see
+    // errors::group_by_is_an_unknown_parameter_on_the_reports_that_are_not_grouped.
     cases.push((
         format!("{FUNNEL}?{range}&group_by=week"),
         "group_by",
