@@ -54,7 +54,7 @@ start_service "$RESULTS/service.log"
 TOKEN="$(service_env "$SERVICE_BIN" token --role integration --sub bench-link)"
 [ -n "$TOKEN" ] || die "pat-service token printed nothing"
 
-# nhs_number SEED: a valid NHS number 48SSSSSSJC (modulus 11, DOMAIN.md §9) no generator uses.
+# nhs_number SEED: a valid NHS number 48SSSSSSJC (modulus 11, docs/domain.md §9) no generator uses.
 nhs_number() {
     awk -v seed="$1" 'BEGIN {
         for (j = 0; j < 10; j++) {

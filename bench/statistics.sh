@@ -75,7 +75,7 @@ DATA_START="$(date -u -d "$TODAY - $YEARS years" +%Y-%m-%d)"
 FUNNEL_PATH="/api/v1/statistics/funnel?from=$FROM&to=$TO&group_by=financial_year"
 REATTENDANCE_PATH="/api/v1/statistics/reattendance?from=$FROM&to=$TO"
 
-# ----- The hand-written baseline queries (DOMAIN.md §7), one per report -----
+# ----- The hand-written baseline queries (docs/domain.md §7), one per report -----
 #
 # They are written from the definitions, not from the service's SQL (src/db/statistics.rs):
 # the current screening and the index attendance by DISTINCT ON / row_number(), a referral's
@@ -85,7 +85,7 @@ REATTENDANCE_PATH="/api/v1/statistics/reattendance?from=$FROM&to=$TO"
 # Periods: [from, to) between Europe/London midnights; "365 days" and "7 days" are of 24 hours.
 
 cat >"$RESULTS/baseline-funnel.pg.sql" <<'SQL'
--- Funnel (DOMAIN.md §7) of the attendances arriving in [from, to), Europe/London midnights.
+-- Funnel (docs/domain.md §7) of the attendances arriving in [from, to), Europe/London midnights.
 WITH span AS (
     SELECT (timestamp :'from_date' AT TIME ZONE 'Europe/London') AS lo,
            (timestamp :'to_date' AT TIME ZONE 'Europe/London') AS hi
@@ -165,7 +165,7 @@ FROM pathway;
 SQL
 
 cat >"$RESULTS/baseline-reattendance.pg.sql" <<'SQL'
--- Reattendance (DOMAIN.md §7) for the attendances arriving in [from, to), Europe/London
+-- Reattendance (docs/domain.md §7) for the attendances arriving in [from, to), Europe/London
 -- midnights: the 12-month cohorts as of :now, and the 7-day unplanned reattendance.
 WITH span AS (
     SELECT (timestamp :'from_date' AT TIME ZONE 'Europe/London') AS lo,

@@ -1,4 +1,4 @@
-//! Building and running the HTTP server (STYLE.md §1): `Application::build` binds the listener
+//! Building and running the HTTP server (docs/style.md §1): `Application::build` binds the listener
 //! (port 0 in tests), runs migrations and exposes `port()`.
 
 use std::net::TcpListener;
@@ -27,7 +27,7 @@ use crate::store::batches::{self, Batches};
 use crate::store::Store;
 use crate::telemetry::RedactedRootSpan;
 
-/// JSON bodies above this are refused with 413 (DESIGN.md §4).
+/// JSON bodies above this are refused with 413 (docs/design.md §4).
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Bearer tokens and roles (DESIGN.md §5). Authentication is an extractor (STYLE.md §6): a
+//! Bearer tokens and roles (docs/design.md §5). Authentication is an extractor (docs/style.md §6): a
 //! handler whose first argument is `Authorized<R>` answers 401 without a valid token and 403
 //! without one of `R`'s roles, before anything else about the request is looked at.
 

@@ -1,4 +1,4 @@
-//! Typed settings, read once from the environment and passed in (STYLE.md §4). Every variable
+//! Typed settings, read once from the environment and passed in (docs/style.md §4). Every variable
 //! is documented in README.md with its default.
 
 use std::fmt;
@@ -229,7 +229,7 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub listen: String,
     pub jwt: JwtSettings,
-    /// The PAT rule used when a screening names none (DOMAIN.md §4).
+    /// The PAT rule used when a screening names none (docs/domain.md §4).
     pub default_rule: PatRule,
     /// `PAT_ACCEPT_TEST_NHS_NUMBERS` (false): accept NHS numbers from the NHS test range (999 000
     /// 0000 – 999 999 9999) in requests. Off in production: the NHS never issues them, so one
@@ -249,7 +249,7 @@ pub struct Settings {
     /// each request on its own.
     pub write_batch_size: usize,
     /// `PAT_STATISTICS_DATABASE_URL`: a PostgreSQL streaming replica the statistics read from
-    /// (DESIGN.md §8). `None`: they read from `database_url` like everything else.
+    /// (docs/design.md §8). `None`: they read from `database_url` like everything else.
     pub statistics_database_url: Option<DatabaseUrl>,
     /// `PAT_STATISTICS_POOL_SIZE` (4): connections to the replica.
     pub statistics_pool_size: u32,

@@ -1,5 +1,5 @@
 //! One error type and one body: `application/problem+json` (RFC 9457), with precise status codes
-//! (STYLE.md §5). Causes are logged once, here, for 5xx only; clients get an opaque 500. Problem
+//! (docs/style.md §5). Causes are logged once, here, for 5xx only; clients get an opaque 500. Problem
 //! details never echo a patient identifier.
 
 use actix_web::http::{header, StatusCode};

@@ -1,9 +1,9 @@
 //! pat-service: the Paddington Alcohol Test pathway for Emergency Departments.
 //!
-//! Read `DOMAIN.md` and `DESIGN.md` (in `shared/`) for the rules this encodes.
+//! Read `docs/domain.md` and `docs/design.md` for the rules this encodes.
 
 /// Declares the column tuple of a row struct, as a type and a constant, from one list
-/// (`as_select()` does not compile through the MultiConnection, DESIGN.md §9).
+/// (`as_select()` does not compile through the MultiConnection, docs/design.md §9).
 macro_rules! columns {
     ($vis:vis $name:ident: $ty:ident = $table:ident { $($col:ident),+ $(,)? }) => {
         $vis type $ty = ($($table::$col,)+);

@@ -1,5 +1,5 @@
 //! Prometheus metrics: `http_requests_total` and `http_request_duration_seconds`, labelled by
-//! method, route pattern and status (DESIGN.md §4). Kept in-process; each instance is scraped.
+//! method, route pattern and status (docs/design.md §4). Kept in-process; each instance is scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,5 +1,5 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]`s. `openapi/openapi.json`
-//! is this document, committed; a test fails when they differ (STYLE.md §9).
+//! is this document, committed; a test fails when they differ (docs/style.md §9).
 
 use std::sync::OnceLock;
 
@@ -25,7 +25,7 @@ figures. Every `/api/v1` call needs `Authorization: Bearer <JWT>` with a `roles`
         (name = "patients", description = "The patient registry: identifiers, PDS traces and EPR merges"),
         (name = "screening", description = "The PAT and its result"),
         (name = "audit", description = "Who read or changed whose records"),
-        (name = "statistics", description = "Figures for audit teams (DOMAIN.md §7), no patient identifiers; \
+        (name = "statistics", description = "Figures for audit teams (docs/domain.md §7), no patient identifiers; \
 `disclosure=nhs` applies NHS small-number suppression"),
         (name = "operations", description = "Health and metrics, no token"),
     )

@@ -1,4 +1,4 @@
-//! JSON logs with a request id on every line, and never a patient identifier (STYLE.md §12).
+//! JSON logs with a request id on every line, and never a patient identifier (docs/style.md §12).
 //!
 //! The request span records the method, the route *pattern* (`/api/v1/attendances/{id}`), the
 //! status and the request id, but not the path or query string: a query such as

@@ -54,7 +54,7 @@ pub struct PatientInput {
     #[serde(default)]
     pub local_id_system: Option<String>,
     /// Sex for the PAT threshold: `male` uses the male threshold; `female`, `other` and
-    /// `unknown` use the lower (female) one — the conservative choice (DOMAIN.md §4).
+    /// `unknown` use the lower (female) one — the conservative choice (docs/domain.md §4).
     #[serde(default)]
     pub sex: Option<Sex>,
     #[serde(default)]
@@ -171,7 +171,7 @@ impl CreateAttendance {
                     nhs_number,
                     local_id,
                     local_id_system,
-                    // DESIGN.md §4: sex defaults to `unknown`, the category to `unplanned`.
+                    // docs/design.md §4: sex defaults to `unknown`, the category to `unplanned`.
                     sex: self.patient.sex.unwrap_or(Sex::Unknown),
                     date_of_birth: self.patient.date_of_birth,
                     site,

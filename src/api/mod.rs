@@ -141,7 +141,7 @@ impl FromRequest for PathId {
     }
 }
 
-/// The `{id}` of the path and a JSON body parsed into `T`, checked in DESIGN.md §4's order: the
+/// The `{id}` of the path and a JSON body parsed into `T`, checked in docs/design.md §4's order: the
 /// body's JSON first (400, 413, 415, as [`Body`]), then the id (400, as [`PathId`]), then the
 /// body's values (422). (`PathId` and `Body<T>` as two arguments would answer a malformed id
 /// before a malformed body.)

@@ -61,7 +61,7 @@ impl RecordScreeningRequest {
 /// Record the PAT for an attendance (or why it was not done); answers the result, alerts and
 /// next steps.
 ///
-/// Rules (DOMAIN.md §4): `pat-2009` (default) is positive for more than 8 units in a day (men)
+/// Rules (docs/domain.md §4): `pat-2009` (default) is positive for more than 8 units in a day (men)
 /// or more than 6 (women, other and unknown sex — the conservative choice), or when the patient
 /// says the attendance is related to alcohol. `pat-2004`: 8 (men) / 6 or more at least weekly,
 /// or related. `sips-pat`: related, else heavy drinking monthly or more often. Drinking every

@@ -64,7 +64,7 @@ pub struct AttendanceView {
     /// date of birth.
     pub under_min_age: bool,
     /// Fixed when the attendance was recorded: the recorded condition if it is one of the ten,
-    /// then `repeat_attender` when the patient had enough earlier attendances (DOMAIN.md §2).
+    /// then `repeat_attender` when the patient had enough earlier attendances (docs/domain.md §2).
     pub indications: Vec<PresentingCondition>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: String,
@@ -169,7 +169,7 @@ pub struct ScreeningView {
     pub alerts: Vec<Alert>,
     /// In order: `give_advice`, `offer_leaflet`, `offer_ahw_appointment` when positive.
     pub next_steps: Vec<NextStep>,
-    /// The feedback wording to use when positive (DOMAIN.md §3).
+    /// The feedback wording to use when positive (docs/domain.md §3).
     pub feedback: Option<String>,
     pub answers: Option<Answers>,
     pub advice_given: Option<bool>,

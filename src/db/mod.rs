@@ -23,7 +23,7 @@ pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/post
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Key of the PostgreSQL advisory lock held while migrations run, so that several instances
-/// starting at once do not race (DESIGN.md §6).
+/// starting at once do not race (docs/design.md §6).
 const MIGRATION_LOCK_KEY: i64 = 0x5041_545f_4d49_4752; // "PAT_MIGR"
 
 pub type Pool = r2d2::Pool<Manager>;
@@ -258,7 +258,7 @@ pub fn lock_row(conn: &mut DbConnection, select_for_update: &'static str, id: ty
 
 /// Runs `f` in a write transaction. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
 /// lock before the first read: a plain `BEGIN` that reads and then writes fails with "database
-/// is locked" when two writers meet (DESIGN.md §9). On PostgreSQL it is an ordinary transaction.
+/// is locked" when two writers meet (docs/design.md §9). On PostgreSQL it is an ordinary transaction.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,

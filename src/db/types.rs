@@ -1,7 +1,7 @@
 //! Column types, so rows carry domain values and nothing above the stores decodes a string.
 //!
 //! - Two portable SQL types, so one diesel schema serves both backends through the
-//!   `MultiConnection` enum (DESIGN.md §2, §9): a UUID that is `uuid` on PostgreSQL and TEXT on
+//!   `MultiConnection` enum (docs/design.md §2, §9): a UUID that is `uuid` on PostgreSQL and TEXT on
 //!   SQLite, and a UTC timestamp that is `timestamptz` on PostgreSQL and TEXT on SQLite.
 //! - Typed TEXT columns: the domain's code enums (`PresentingCondition`, `ReferralDecision`, …)
 //!   are written as their codes and read back into the enum, through diesel's `foreign_derive`

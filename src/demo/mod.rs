@@ -1,5 +1,5 @@
 //! `pat-service demo-data`: realistic synthetic data, in bulk, to demonstrate the pathway and to
-//! try the statistics (DOMAIN.md §7) on a realistic volume.
+//! try the statistics (docs/domain.md §7) on a realistic volume.
 //!
 //! The generator is pure and deterministic: a seed (and the instant the data ends at) fixes every
 //! row, uuids included, through a small PRNG of our own (SplitMix64 seeding xoshiro256**), so no
@@ -8,7 +8,7 @@
 //! the pool would take hours for a million attendances, one statement per thousand rows takes
 //! minutes.
 //!
-//! How the data is made (DOMAIN.md section by section):
+//! How the data is made (docs/domain.md section by section):
 //! - A population of patients, each with a drinking pattern (abstainer, light, hazardous,
 //!   harmful) and an attendance rate drawn from a skewed (log-normal) distribution: heavier
 //!   drinkers attend more often. Each patient's arrivals are simulated in time order as a
@@ -146,7 +146,7 @@ fn staff_id_prefix(seed: u64) -> String {
     format!("DEMO{seed}-AHW")
 }
 
-/// The service settings the generated data must agree with (DOMAIN.md §2, §6).
+/// The service settings the generated data must agree with (docs/domain.md §2, §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PathwayRules {
     pub repeat_attender_min_prior: u32,

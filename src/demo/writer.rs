@@ -70,7 +70,7 @@ impl Writer<'_> {
     fn begin(&mut self) -> Result<(), DemoError> {
         let begin = match self.conn {
             DbConnection::Pg(_) => "BEGIN",
-            // Take the write lock first (DESIGN.md §9).
+            // Take the write lock first (docs/design.md §9).
             DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
         };
         self.execute(begin)?;

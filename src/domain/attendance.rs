@@ -1,4 +1,4 @@
-//! What kind of ED attendance this is (DOMAIN.md §7: the 7-day indicator counts unplanned
+//! What kind of ED attendance this is (docs/domain.md §7: the 7-day indicator counts unplanned
 //! returns only).
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! The Europe/London calendar: ED days, appointment days and reporting periods are London dates
-//! and London clock times, whatever the server's time zone (DOMAIN.md §6 and §7). This is the one
+//! and London clock times, whatever the server's time zone (docs/domain.md §6 and §7). This is the one
 //! place that turns a London date or local time into a UTC instant, and an instant into a London
 //! date.
 //!

@@ -1,4 +1,4 @@
-//! NHS small-number disclosure control, DOMAIN.md §8.
+//! NHS small-number disclosure control, docs/domain.md §8.
 //!
 //! NHS Digital's rule for HES and ECDS below national level (since September 2018): a count of
 //! 1–7 is shown as `*`, every other count is rounded to the nearest 5, zero stays zero, and
@@ -10,7 +10,7 @@
 
 /// An additive relation between cells of one published table: `total` = sum of `parts` (indices
 /// into the cell slice), e.g. `offered = accepted + declined + seen_in_department`
-/// (DOMAIN.md §7). A relation names each cell once and never names its total among its parts.
+/// (docs/domain.md §7). A relation names each cell once and never names its total among its parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Relation {
     /// The index of the cell that is the sum.
@@ -26,7 +26,7 @@ impl Relation {
     }
 }
 
-/// The smallest count NHS Digital publishes: 1–7 are suppressed (DOMAIN.md §8).
+/// The smallest count NHS Digital publishes: 1–7 are suppressed (docs/domain.md §8).
 const SMALLEST_PUBLISHED: i64 = 8;
 
 /// Nearest multiple of 5 (counts are non-negative; 0 stays 0). An integer is never exactly
@@ -35,7 +35,7 @@ pub fn round_to_5(n: i64) -> i64 {
     (n + 2).div_euclid(5) * 5
 }
 
-/// Primary suppression: a count of 1..=7 (DOMAIN.md §8).
+/// Primary suppression: a count of 1..=7 (docs/domain.md §8).
 fn is_small(count: i64) -> bool {
     (1..SMALLEST_PUBLISHED).contains(&count)
 }
@@ -191,7 +191,7 @@ fn tighten(lo: &mut [i64], hi: &mut [i64], cell: usize, low: i64, high: i64) -> 
 
 /// The cell secondary suppression hides next in a relation that gives one suppressed cell away
 /// (see [`protect`]); `None` when every non-zero cell of the relation is already suppressed.
-/// A true zero is never hidden: zero stays zero (DOMAIN.md §8), and hiding it would not widen
+/// A true zero is never hidden: zero stays zero (docs/domain.md §8), and hiding it would not widen
 /// what a reader can infer about any other cell of the relation.
 fn second_cell(values: &[i64], suppressed: &[bool], relation: &Relation) -> Option<usize> {
     let smallest = |cells: &mut dyn Iterator<Item = usize>| cells.min_by_key(|&c| (values[c], c));
@@ -201,7 +201,7 @@ fn second_cell(values: &[i64], suppressed: &[bool], relation: &Relation) -> Opti
 }
 
 /// A rate computed from published numbers: None when either is suppressed or the denominator is
-/// 0; else numerator/denominator rounded to 4 decimal places. DOMAIN.md §8 computes percentages
+/// 0; else numerator/denominator rounded to 4 decimal places. docs/domain.md §8 computes percentages
 /// from the rounded numbers, so a rate never reveals more than its published counts.
 pub fn rate(numerator: Option<i64>, denominator: Option<i64>) -> Option<f64> {
     let (numerator, denominator) = (numerator?, denominator?);
@@ -230,7 +230,7 @@ mod tests {
 
     #[test]
     fn counts_round_to_the_nearest_5() {
-        // Each pair: true count, published count (DOMAIN.md §8: nearest 5; zero stays zero).
+        // Each pair: true count, published count (docs/domain.md §8: nearest 5; zero stays zero).
         let cases = [
             (0, 0),
             (8, 10),
@@ -264,18 +264,18 @@ mod tests {
         assert_eq!(published, [Some(25), Some(15)]);
         assert_eq!(rate(published[1], published[0]), Some(0.6));
 
-        // DESIGN.md §4's example: 30110 / 41250 = 0.729939… → 0.7299; 6624 / 30110 = 0.219993… → 0.22.
+        // docs/design.md §4's example: 30110 / 41250 = 0.729939… → 0.7299; 6624 / 30110 = 0.219993… → 0.22.
         assert_eq!(rate(Some(30_110), Some(41_250)), Some(0.7299));
         assert_eq!(rate(Some(6_624), Some(30_110)), Some(0.22));
         assert_eq!(rate(Some(2), Some(3)), Some(0.6667), "rounded half up at the 4th place");
         assert_eq!(rate(Some(0), Some(25)), Some(0.0));
         assert_eq!(rate(None, Some(25)), None, "suppressed numerator");
         assert_eq!(rate(Some(10), None), None, "suppressed denominator");
-        assert_eq!(rate(Some(0), Some(0)), None, "zero denominator (DOMAIN.md §7)");
+        assert_eq!(rate(Some(0), Some(0)), None, "zero denominator (docs/domain.md §7)");
     }
 
     /// Crafted tables, their true values, and what must be published — worked out by hand from
-    /// DOMAIN.md §8 and the secondary rule in [`protect`]'s documentation. Each one is also attacked
+    /// docs/domain.md §8 and the secondary rule in [`protect`]'s documentation. Each one is also attacked
     /// by [`assert_nothing_recovered`] in `no_suppressed_cell_of_a_crafted_table_is_recovered`.
     struct Crafted {
         why: &'static str,
@@ -491,7 +491,7 @@ mod tests {
 
     // ---- The adversary -----------------------------------------------------------------------
     //
-    // A reader who knows the table's relations and DOMAIN.md §8 and works back from the published
+    // A reader who knows the table's relations and docs/domain.md §8 and works back from the published
     // cells to every table of true values consistent with them:
     // - `Some(0)` is exactly 0;
     // - `Some(v)`, v > 0, is a true value in [v − 2, v + 2] that is at least 8 (1–7 are never shown);

@@ -1,4 +1,4 @@
-//! Is the PAT indicated for this attendance? (DOMAIN.md §2)
+//! Is the PAT indicated for this attendance? (docs/domain.md §2)
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
@@ -6,7 +6,7 @@ use super::calendar::london_date;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The presenting condition recorded at triage, as ticked on the PAT 2009 form (DOMAIN.md §2).
+/// The presenting condition recorded at triage, as ticked on the PAT 2009 form (docs/domain.md §2).
 /// The first ten are the conditions "often associated with alcohol" that make the PAT indicated;
 /// `Other` is recorded (with free text kept elsewhere) but is not an indication by itself.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,7 +41,7 @@ impl PresentingCondition {
         PresentingCondition::Other,
     ];
 
-    /// The API code (DOMAIN.md §2), identical to the serde name.
+    /// The API code (docs/domain.md §2), identical to the serde name.
     pub fn code(&self) -> &'static str {
         match self {
             PresentingCondition::Fall => "fall",
@@ -62,7 +62,7 @@ impl PresentingCondition {
         Self::ALL.into_iter().find(|c| c.code() == code)
     }
 
-    /// The wording printed on the PAT 2009 form (DOMAIN.md §2), for forms and reports that must
+    /// The wording printed on the PAT 2009 form (docs/domain.md §2), for forms and reports that must
     /// look like the paper the clinicians know.
     pub fn form_wording(&self) -> &'static str {
         match self {
@@ -80,19 +80,19 @@ impl PresentingCondition {
         }
     }
 
-    /// One of the ten conditions that make the PAT indicated (DOMAIN.md §2): all but `Other`.
+    /// One of the ten conditions that make the PAT indicated (docs/domain.md §2): all but `Other`.
     pub fn is_indication(&self) -> bool {
         !matches!(self, PresentingCondition::Other)
     }
 }
 
 /// The indications for the PAT at an attendance, fixed when the attendance is recorded (it is what
-/// the nurse was told, and statistics use the stored value, DOMAIN.md §2 and §7). Empty means the
+/// the nurse was told, and statistics use the stored value, docs/domain.md §2 and §7). Empty means the
 /// PAT is not indicated.
 ///
 /// - The recorded condition, if it is one of the ten.
 /// - `RepeatAttender`, derived from the history the service holds, when the patient had at least
-///   `repeat_attender_min_prior` earlier attendances in the configured window (DOMAIN.md §2:
+///   `repeat_attender_min_prior` earlier attendances in the configured window (docs/domain.md §2:
 ///   "repeat attender" has no published numeric definition, so the threshold is configuration,
 ///   default 1 in 365 days). It is added whatever the recorded condition, once only.
 ///
@@ -364,7 +364,7 @@ mod tests {
             ]
         );
         let indicated = PresentingCondition::ALL.iter().filter(|c| c.is_indication()).count();
-        assert_eq!(indicated, 10, "DOMAIN.md §2: ten presenting conditions");
+        assert_eq!(indicated, 10, "docs/domain.md §2: ten presenting conditions");
         assert_eq!(Cardiac.form_wording(), "CARDIAC (incl. chest pain)");
         assert_eq!(Gastrointestinal.form_wording(), "GASTRO-INTESTINAL");
     }

@@ -1,5 +1,5 @@
 //! Reporting periods: calendar months and NHS financial years (1 April to 31 March) with
-//! Europe/London boundaries (DOMAIN.md §7), as half-open date ranges `[from, to)` and the UTC
+//! Europe/London boundaries (docs/domain.md §7), as half-open date ranges `[from, to)` and the UTC
 //! instants of their local midnights.
 //!
 //! Dates near the end of what chrono represents (the year 262142) have no 1 April after them:

@@ -1,8 +1,8 @@
 //! Pure clinical rules of the PAT pathway: no I/O, no database, no HTTP.
 //!
-//! Handlers parse request bodies into these types ("parse, don't validate", STYLE.md §7) and call
+//! Handlers parse request bodies into these types ("parse, don't validate", docs/style.md §7) and call
 //! the functions here; once a value has a domain type it is valid. The rules themselves are in
-//! /work/shared/DOMAIN.md, cited section by section in each module.
+//! docs/domain.md, cited section by section in each module.
 
 pub mod attendance;
 pub mod calendar;
@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 /// One invalid or missing field of a request, named by its JSON path (e.g. `answers.drinks[1]`).
 ///
 /// Domain checks return every problem they find as a `Vec<FieldError>`, so the API can answer a
-/// single 422 listing them all (DESIGN.md §4, `errors: [{field, message}]`) instead of making the
+/// single 422 listing them all (docs/design.md §4, `errors: [{field, message}]`) instead of making the
 /// caller fix one field per round trip.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -42,7 +42,7 @@ impl FieldError {
 /// Why a well-formed request is refused given what is recorded: the record it names does not
 /// exist, it conflicts with the recorded state, or it breaks a rule that depends on the stored
 /// state or the time. Stores and domain rules answer these; the API maps them to 404, 409 and
-/// 422 (DESIGN.md §4 gives the order the checks run in).
+/// 422 (docs/design.md §4 gives the order the checks run in).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
     /// What was not found, in words: "no attendance with that id".

@@ -1,7 +1,7 @@
-//! The NHS number: a patient identifier that is valid by construction (DOMAIN.md §9).
+//! The NHS number: a patient identifier that is valid by construction (docs/domain.md §9).
 
 /// A checked NHS number: exactly 10 ASCII digits whose last digit is the modulus-11 check digit
-/// of the first nine (DOMAIN.md §9). Stored without separators, so two spellings of the same
+/// of the first nine (docs/domain.md §9). Stored without separators, so two spellings of the same
 /// number ("943 476 5919" and "9434765919") compare equal and match the same patient.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NhsNumber(String);
@@ -40,7 +40,7 @@ impl NhsNumber {
     /// fields. Any other layout is rejected rather than guessed at: an identifier that links
     /// patient records must not be "repaired".
     ///
-    /// Check digit (DOMAIN.md §9): digits 1–9 weighted 10 down to 2 and summed;
+    /// Check digit (docs/domain.md §9): digits 1–9 weighted 10 down to 2 and summed;
     /// check = 11 − (sum mod 11); 11 becomes 0; 10 means no valid number has these nine digits.
     pub fn parse(input: &str) -> Result<Self, NhsNumberError> {
         let digits = strip_grouping(input.trim()).ok_or(NhsNumberError::NotTenDigits)?;
@@ -56,7 +56,7 @@ impl NhsNumber {
         }
     }
 
-    /// Completes nine digits with their check digit (DOMAIN.md §9): the NHS number that starts
+    /// Completes nine digits with their check digit (docs/domain.md §9): the NHS number that starts
     /// with `first_nine`. `None` when `first_nine` is not exactly nine ASCII digits (no
     /// separators), or when its check digit would be 10, so no NHS number starts with them.
     pub fn from_first_nine(first_nine: &str) -> Option<Self> {
@@ -133,7 +133,7 @@ fn strip_grouping(s: &str) -> Option<[u8; 10]> {
 }
 
 /// The modulus-11 check digit of the first nine digits (values 0–9), or `None` when it would be
-/// 10, which DOMAIN.md §9 defines as invalid.
+/// 10, which docs/domain.md §9 defines as invalid.
 fn check_digit(first_nine: &[u8]) -> Option<u8> {
     let sum: u32 = first_nine
         .iter()

@@ -1,5 +1,5 @@
-//! Scoring the Paddington Alcohol Test: the versioned rule of DOMAIN.md §4 applied to the answers
-//! of DOMAIN.md §3, with the body shape of DESIGN.md §4 ("screening").
+//! Scoring the Paddington Alcohol Test: the versioned rule of docs/domain.md §4 applied to the answers
+//! of docs/domain.md §3, with the body shape of docs/design.md §4 ("screening").
 //!
 //! Sources disagree on the threshold and on whether frequency counts, so the rule is a value the
 //! caller passes in and stores with the result: changing the default never rewrites history.
@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use super::units::{total_units, DrinkEntry};
 use super::{EventTime, FieldError, Refusal};
 
-/// The feedback a clinician gives when the PAT is positive (DOMAIN.md §3). Explicit health
+/// The feedback a clinician gives when the PAT is positive (docs/domain.md §3). Explicit health
 /// feedback raised acceptance of referral from 52% to 64% (Patton, Crawford & Touquet 2003).
 pub const POSITIVE_FEEDBACK: &str = "Can we advise that your drinking is harming your health";
 
-/// Which published version of the PAT decides positive or negative (DOMAIN.md §4).
+/// Which published version of the PAT decides positive or negative (docs/domain.md §4).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PatRule {
     /// Touquet & Brown 2009: more than 8 (men) / 6 (women) units in one day, or attendance
@@ -50,7 +50,7 @@ impl PatRule {
     }
 }
 
-/// The patient's sex as recorded with the attendance (DESIGN.md §4), used only to pick the
+/// The patient's sex as recorded with the attendance (docs/design.md §4), used only to pick the
 /// threshold.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -79,7 +79,7 @@ impl Sex {
     }
 
     /// Units in one day that count as heavy drinking: 8 for men, 6 for everyone else. Female,
-    /// other and unknown all use the lower threshold — the conservative choice (DOMAIN.md §4): a
+    /// other and unknown all use the lower threshold — the conservative choice (docs/domain.md §4): a
     /// missed positive costs a patient the offer of help, a false positive costs two minutes of
     /// advice. Whether the threshold is "more than" or "or more" depends on the rule.
     pub fn heavy_threshold(&self) -> f64 {
@@ -90,7 +90,7 @@ impl Sex {
     }
 }
 
-/// "How often do you drink?" (DOMAIN.md §3, question 3): required by pat-2009, optional under
+/// "How often do you drink?" (docs/domain.md §3, question 3): required by pat-2009, optional under
 /// pat-2004 and sips-pat, where it only raises the possible-dependence alert.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -122,7 +122,7 @@ impl DrinkingFrequency {
     }
 }
 
-/// "How often do you have 8 (men) / 6 (women) or more units on one occasion?" (DOMAIN.md §4;
+/// "How often do you have 8 (men) / 6 (women) or more units on one occasion?" (docs/domain.md §4;
 /// asked by pat-2004 and sips-pat).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -158,12 +158,12 @@ impl HeavyDrinkingFrequency {
         Self::ALL.into_iter().find(|f| f.code() == code)
     }
 
-    /// At least once a week: the frequency condition of pat-2004 (DOMAIN.md §4).
+    /// At least once a week: the frequency condition of pat-2004 (docs/domain.md §4).
     fn at_least_weekly(&self) -> bool {
         matches!(self, HeavyDrinkingFrequency::Weekly | HeavyDrinkingFrequency::Daily)
     }
 
-    /// Monthly or more often: the second question of sips-pat (DOMAIN.md §4).
+    /// Monthly or more often: the second question of sips-pat (docs/domain.md §4).
     fn at_least_monthly(&self) -> bool {
         matches!(
             self,
@@ -172,7 +172,7 @@ impl HeavyDrinkingFrequency {
     }
 }
 
-/// The PAT answers as recorded (DESIGN.md §4, screening `answers`). Every field is optional
+/// The PAT answers as recorded (docs/design.md §4, screening `answers`). Every field is optional
 /// here because each rule needs a different subset; [`score`] says which are missing. Fields a
 /// rule does not need are ignored, and unknown fields are accepted so an EPR that sends more
 /// does not break.
@@ -186,7 +186,7 @@ pub struct Answers {
     /// `drinks`, not both.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_units_in_a_day: Option<f64>,
-    /// Q2 as the drinks named, converted with the form's unit guide (DOMAIN.md §3).
+    /// Q2 as the drinks named, converted with the form's unit guide (docs/domain.md §3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drinks: Option<Vec<DrinkEntry>>,
     /// Q3 "How often do you drink?". Required by pat-2009; optional under pat-2004 and sips-pat,
@@ -225,7 +225,7 @@ impl PatResult {
 #[serde(rename_all = "snake_case")]
 pub enum Alert {
     /// Daily drinking: the PAT 2009 form advises against it and tells the clinician to consider
-    /// Pabrinex and chlordiazepoxide (DOMAIN.md §3, question 3). Raised under every rule.
+    /// Pabrinex and chlordiazepoxide (docs/domain.md §3, question 3). Raised under every rule.
     PossibleDependence,
 }
 
@@ -237,7 +237,7 @@ impl Alert {
     }
 }
 
-/// What the clinician does next (DOMAIN.md §1 and §6), in this order.
+/// What the clinician does next (docs/domain.md §1 and §6), in this order.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum NextStep {
@@ -258,7 +258,7 @@ impl NextStep {
     }
 }
 
-/// `completed`, or why the PAT was not done (DOMAIN.md §5). Not-done screenings count in the
+/// `completed`, or why the PAT was not done (docs/domain.md §5). Not-done screenings count in the
 /// denominator of the screening rate.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -286,7 +286,7 @@ impl ScreeningStatus {
     }
 }
 
-/// What the clinician does next after a screening (DOMAIN.md §1, §6): advice, the leaflet and the
+/// What the clinician does next after a screening (docs/domain.md §1, §6): advice, the leaflet and the
 /// AHW offer, in that order, when positive; nothing otherwise.
 pub fn next_steps_for(result: Option<PatResult>) -> Vec<NextStep> {
     match result {
@@ -381,7 +381,7 @@ pub fn screening_time(
 }
 
 /// Once the patient has answered the referral offer, the result it answered stands: a correction
-/// that would change it is refused (DESIGN.md §4).
+/// that would change it is refused (docs/design.md §4).
 pub fn result_fixed_by_referral() -> Refusal {
     Refusal::conflict(
         "referral-recorded",
@@ -401,7 +401,7 @@ pub struct Score {
     pub next_steps: Vec<NextStep>,
 }
 
-/// Scores a completed PAT under `rule` (DOMAIN.md §4, DESIGN.md §4).
+/// Scores a completed PAT under `rule` (docs/domain.md §4, docs/design.md §4).
 ///
 /// - `pat-2009`: `drinks_alcohol`; if true also units, `drinking_frequency` (with
 ///   `days_per_week` 1–6 when weekly) and `attendance_related`. Positive if units are **more
@@ -420,7 +420,7 @@ pub struct Score {
 ///
 /// The `possible_dependence` alert is raised under every rule when the patient drinks and says
 /// they drink daily (`drinking_frequency`) or drink heavily daily (`heavy_drinking_frequency`):
-/// it is a clinical safety prompt (DOMAIN.md §3, question 3), not part of the scoring rule, so
+/// it is a clinical safety prompt (docs/domain.md §3, question 3), not part of the scoring rule, so
 /// it must not depend on which rule the hospital chose.
 pub fn score(rule: PatRule, sex: Sex, answers: &Answers) -> Result<Score, Vec<FieldError>> {
     let mut check = Check {
@@ -470,7 +470,7 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    /// pat-2009: more than the threshold, or related (DOMAIN.md §4).
+    /// pat-2009: more than the threshold, or related (docs/domain.md §4).
     fn pat_2009(&mut self, threshold: f64) -> Option<Decision> {
         let drinks = self.drinks_alcohol()?;
         if !drinks {
@@ -488,7 +488,7 @@ impl Check<'_> {
         Some((units > threshold || related, Some(units)))
     }
 
-    /// pat-2004: at least the threshold, at least weekly; or related (DOMAIN.md §4).
+    /// pat-2004: at least the threshold, at least weekly; or related (docs/domain.md §4).
     fn pat_2004(&mut self, threshold: f64) -> Option<Decision> {
         let drinks = self.drinks_alcohol()?;
         if !drinks {
@@ -507,7 +507,7 @@ impl Check<'_> {
         Some((positive, Some(units)))
     }
 
-    /// sips-pat: related, else heavy drinking monthly or more often (DOMAIN.md §4).
+    /// sips-pat: related, else heavy drinking monthly or more often (docs/domain.md §4).
     fn sips_pat(&mut self) -> Option<Decision> {
         if self.answers.drinks_alcohol == Some(false) {
             return Some((false, None));
@@ -694,7 +694,7 @@ mod tests {
 
     #[test]
     fn results_at_every_threshold_edge() {
-        // (rule, sexes, answers, expected, why) — each derived by hand from DOMAIN.md §4.
+        // (rule, sexes, answers, expected, why) — each derived by hand from docs/domain.md §4.
         let cases: Vec<(PatRule, &[Sex], Answers, PatResult, &str)> = vec![
             // pat-2009: strictly more than 8 (men) / 6 (others).
             (
@@ -1087,7 +1087,7 @@ mod tests {
 
     #[test]
     fn drinking_frequency_never_changes_the_result_of_pat_2004_or_sips_pat() {
-        // (rule, sex, answers without drinking_frequency, result, why), each by hand from DOMAIN.md §4.
+        // (rule, sex, answers without drinking_frequency, result, why), each by hand from docs/domain.md §4.
         let cases: Vec<(PatRule, Sex, Answers, PatResult, &str)> = vec![
             (
                 PatRule::Pat2004,

@@ -1,9 +1,9 @@
-//! AHW appointment rules (DOMAIN.md §6): the booking window, lead time, appointment states and
+//! AHW appointment rules (docs/domain.md §6): the booking window, lead time, appointment states and
 //! rotas; when a referral decision, a booking, an outcome and a follow-up are allowed, and the
 //! answers (`Refusal`) when they are not. Calendar days and clock times are Europe/London,
 //! whatever the server's time zone.
 //!
-//! The stores call the rules that depend on what is stored, in DESIGN.md §4's order (existence,
+//! The stores call the rules that depend on what is stored, in docs/design.md §4's order (existence,
 //! then state conflicts, then rules of time); the handlers call the ones on the request alone.
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, Utc, Weekday};
@@ -15,7 +15,7 @@ use super::calendar::{london_date, london_instant, london_midnight};
 use super::pat::{PatResult, ScreeningStatus};
 use super::{in_the_future, EventTime, FieldError, Refusal};
 
-/// The referral decision after a positive PAT (DOMAIN.md §6).
+/// The referral decision after a positive PAT (docs/domain.md §6).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferralDecision {
@@ -87,7 +87,7 @@ impl BookingStatus {
         }
     }
 
-    /// The FHIR Appointment status (DOMAIN.md §6).
+    /// The FHIR Appointment status (docs/domain.md §6).
     pub fn fhir_status(self) -> &'static str {
         match self {
             BookingStatus::Booked => "booked",
@@ -103,7 +103,7 @@ impl BookingStatus {
 }
 
 /// How soon the appointment is after the screening, by Europe/London calendar days. Same-day
-/// appointments were six times more likely to be attended (Crawford 2004, DOMAIN.md §6).
+/// appointments were six times more likely to be attended (Crawford 2004, docs/domain.md §6).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LeadTime {
@@ -137,7 +137,7 @@ pub fn window_end(screened_at: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
     screened_at + Duration::hours(hours)
 }
 
-// --- Referral decisions (DOMAIN.md §6) ---
+// --- Referral decisions (docs/domain.md §6) ---
 
 fn not_positive(detail: &str) -> Refusal {
     Refusal::conflict("not-pat-positive", format!("a referral needs a positive PAT: {detail}"))
@@ -198,7 +198,7 @@ pub fn reason_required(field: &'static str, what: &str) -> Refusal {
     )
 }
 
-/// What the AHW recorded when the patient was seen in the department (DOMAIN.md §6: the brief
+/// What the AHW recorded when the patient was seen in the department (docs/domain.md §6: the brief
 /// intervention happened at once, no booking): who saw them, whether the brief intervention was
 /// delivered, and the units a week at that contact — what an attended appointment records.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -321,7 +321,7 @@ pub fn slot_booked() -> Refusal {
     Refusal::conflict("slot-booked", "a booking holds this slot: cancel the booking first")
 }
 
-// --- Bookings (DOMAIN.md §6) ---
+// --- Bookings (docs/domain.md §6) ---
 
 /// What a booking request's reads found about the attendance it names: whether it was entered
 /// in error, whether it has a screening, and its referral decision if one is recorded.
@@ -344,7 +344,7 @@ pub enum SlotFound {
     Held,
 }
 
-/// The answers a booking request gets from its reads alone, in DESIGN.md §4's order: no such
+/// The answers a booking request gets from its reads alone, in docs/design.md §4's order: no such
 /// attendance (404; `attendance` is none), the attendance entered in error (409), no such live
 /// slot (404), no accepted referral after a screening (409), the slot is held (409).
 pub fn booking_admissible(attendance: Option<ReferralFound>, slot: SlotFound) -> Result<(), Refusal> {
@@ -550,7 +550,7 @@ pub enum OutcomeChange {
 }
 
 /// What recording `next` does to a booking whose recorded outcome is `recorded` (none while
-/// booked), in DESIGN.md §4's order. While booked: the first outcome, but `corrects` has nothing
+/// booked), in docs/design.md §4's order. While booked: the first outcome, but `corrects` has nothing
 /// to correct (409). Once recorded: the same outcome again is a replay; a different one is a
 /// correction only with `corrects` (else 409, as before corrections) and a reason (422); a
 /// correction to attended or did not attend still waits for the slot to start (422). Any
@@ -651,7 +651,7 @@ pub fn follow_up_allowed(decision: Option<ReferralDecision>) -> Result<(), Refus
     }
 }
 
-/// How an AHW saw a referred patient (DOMAIN.md §6): at the booked appointment (`attended`), or
+/// How an AHW saw a referred patient (docs/domain.md §6): at the booked appointment (`attended`), or
 /// at once in the department. The 6- and 12-month follow-ups count from this contact, where the
 /// units a week they are compared with were recorded.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
@@ -673,7 +673,7 @@ impl AhwContact {
     }
 }
 
-/// The follow-up contacts after an AHW contact: at 6 and at 12 months (DOMAIN.md §6; the trial
+/// The follow-up contacts after an AHW contact: at 6 and at 12 months (docs/domain.md §6; the trial
 /// followed patients up at 6 and 12 months, Crawford 2004).
 pub const FOLLOW_UP_MONTHS: [u32; 2] = [6, 12];
 

@@ -1,4 +1,4 @@
-//! The unit guide printed on the PAT 2009 form (DOMAIN.md §3, question 2).
+//! The unit guide printed on the PAT 2009 form (docs/domain.md §3, question 2).
 //!
 //! A clinician may record "the most you drink in one day" either as a number of UK units or as
 //! the drinks the patient names ("four pints and a single"); the guide turns the latter into
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::FieldError;
 
-/// A kind of drink on the form's guide (DOMAIN.md §3). Beer covers lager and cider; fortified
+/// A kind of drink on the form's guide (docs/domain.md §3). Beer covers lager and cider; fortified
 /// wine covers sherry, port and martini.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -33,7 +33,7 @@ impl Drink {
         Drink::Spirits,
     ];
 
-    /// The API code (DOMAIN.md §3), identical to the serde name.
+    /// The API code (docs/domain.md §3), identical to the serde name.
     pub fn code(&self) -> &'static str {
         match self {
             Drink::Beer => "beer",
@@ -50,7 +50,7 @@ impl Drink {
     }
 }
 
-/// A measure on the form's guide (DOMAIN.md §3): standard pub measures. Home measures are often
+/// A measure on the form's guide (docs/domain.md §3): standard pub measures. Home measures are often
 /// three times larger, which is why the guide is a prompt, not a calculator the patient uses.
 ///
 /// The 75cl and 330ml bottles carry explicit serde names: serde's `snake_case` only puts an
@@ -81,7 +81,7 @@ impl Measure {
         Measure::Single,
     ];
 
-    /// The API code (DOMAIN.md §3), identical to the serde name.
+    /// The API code (docs/domain.md §3), identical to the serde name.
     pub fn code(&self) -> &'static str {
         match self {
             Measure::Pint => "pint",
@@ -100,7 +100,7 @@ impl Measure {
 }
 
 /// UK units in one `measure` of `drink`, exactly as the PAT 2009 form's guide prints them
-/// (DOMAIN.md §3). `None` for a pair the guide does not list (e.g. strong beer by the glass): the
+/// (docs/domain.md §3). `None` for a pair the guide does not list (e.g. strong beer by the glass): the
 /// service does not invent strengths the form does not give, and the API answers 422.
 pub fn units_per(drink: Drink, measure: Measure) -> Option<f64> {
     use Drink::*;
@@ -124,7 +124,7 @@ pub fn units_per(drink: Drink, measure: Measure) -> Option<f64> {
 }
 
 /// One line of "what is the most you drink in one day": `count` of `measure` of `drink`.
-/// Counts may be fractional ("half a bottle of wine", DOMAIN.md §3).
+/// Counts may be fractional ("half a bottle of wine", docs/domain.md §3).
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct DrinkEntry {
     pub drink: Drink,
@@ -132,7 +132,7 @@ pub struct DrinkEntry {
     pub count: f64,
 }
 
-/// Total UK units of a day's drinks, using the form's guide (DOMAIN.md §3).
+/// Total UK units of a day's drinks, using the form's guide (docs/domain.md §3).
 ///
 /// Every entry is checked and every problem returned, each named by its JSON path under
 /// `answers.drinks` so the API can list them all in one 422.
@@ -140,7 +140,7 @@ pub struct DrinkEntry {
 /// The total is rounded to 2 decimal places. Binary floating point cannot represent most
 /// decimal fractions, so sums such as 0.1 × 1.5 + 0.2 × 1.5 come out as 0.45000000000000007;
 /// the stored and reported figure should be what a nurse would add up on paper, and the
-/// thresholds of DOMAIN.md §4 (6 and 8 units) are whole numbers far from that noise.
+/// thresholds of docs/domain.md §4 (6 and 8 units) are whole numbers far from that noise.
 pub fn total_units(entries: &[DrinkEntry]) -> Result<f64, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut total = 0.0;
@@ -186,7 +186,7 @@ mod tests {
         DrinkEntry { drink, measure, count }
     }
 
-    /// DOMAIN.md §3, row by row.
+    /// docs/domain.md §3, row by row.
     const GUIDE: [(Drink, Measure, f64); 13] = [
         (Drink::Beer, Measure::Pint, 2.0),
         (Drink::Beer, Measure::Can, 1.5),

@@ -38,7 +38,7 @@ pub struct Attendance {
     pub presenting_condition_detail: Option<String>,
     pub attendance_category: AttendanceCategory,
     /// What the nurse was told, fixed when recorded: the condition if one of the ten, then
-    /// `repeat_attender` (DOMAIN.md §2).
+    /// `repeat_attender` (docs/domain.md §2).
     pub indications: Codes<PresentingCondition>,
     pub pat_indicated: bool,
     pub created_at: DbTime,

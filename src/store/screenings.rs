@@ -67,7 +67,7 @@ impl<'a> Screenings<'a> {
     /// (its read and its insert each share a statement with whatever else arrives), else as one
     /// statement. A correction (rare) runs in a transaction holding the attendance's row lock, so
     /// it takes turns with a referral decision: once a decision is recorded, a correction may not
-    /// change the result it answered (DESIGN.md §4).
+    /// change the result it answered (docs/design.md §4).
     #[tracing::instrument(name = "store.screenings.record", skip_all, fields(attempts))]
     pub async fn record(
         &self,

@@ -1,8 +1,8 @@
 //! `POST /api/v1/attendances` and `GET /api/v1/attendances/{id}` as the EPR integration engine
 //! uses them: defaults, idempotent replays under retries, NHS number checking, and the
-//! indications (DOMAIN.md §2) fixed when the attendance is recorded.
+//! indications (docs/domain.md §2) fixed when the attendance is recorded.
 //!
-//! Every expected value is worked out by hand from DOMAIN.md and DESIGN.md §4, never copied from
+//! Every expected value is worked out by hand from docs/domain.md and docs/design.md §4, never copied from
 //! the service's output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,7 +13,7 @@ use crate::helpers::{assert_problem, attendance_body, spawn_app, spawn_app_with,
 
 const ATTENDANCES: &str = "/api/v1/attendances";
 
-/// The NHS number of `attendance_body`. Checked by hand (DOMAIN.md §9): 9·10 + 4·9 + 3·8 + 4·7 +
+/// The NHS number of `attendance_body`. Checked by hand (docs/domain.md §9): 9·10 + 4·9 + 3·8 + 4·7 +
 /// 7·6 + 6·5 + 5·4 + 9·3 + 1·2 = 299; 299 mod 11 = 2; 11 − 2 = 9 = the tenth digit.
 const NHS: &str = "9434765919";
 /// A second valid NHS number: 4·10 + 0·9 + 1·8 + 0·7 + 2·6 + 3·5 + 2·4 + 1·3 + 3·2 = 92;
@@ -78,7 +78,7 @@ async fn post(app: &TestApp, body: &Value) -> reqwest::Response {
 
 #[tokio::test]
 async fn create_answers_201_with_the_record_and_its_defaults() {
-    // Arrange: only the required fields (DESIGN.md §4): source_id, patient, arrived_at,
+    // Arrange: only the required fields (docs/design.md §4): source_id, patient, arrived_at,
     // presenting_condition.
     let app = spawn_app().await;
     let body = json!({
@@ -98,7 +98,7 @@ async fn create_answers_201_with_the_record_and_its_defaults() {
     let created: Value = resp.json().await.unwrap();
     let id = created["id"].as_str().expect("an id");
     let uuid = uuid::Uuid::parse_str(id).expect("the id is a UUID");
-    assert_eq!(uuid.get_version_num(), 7, "ids are UUID v7 (DESIGN.md §2)");
+    assert_eq!(uuid.get_version_num(), 7, "ids are UUID v7 (docs/design.md §2)");
     assert_eq!(
         created["source_system"], "default",
         "source_system defaults to \"default\""
@@ -180,7 +180,7 @@ async fn get_returns_the_record_that_was_created() {
     let created = app.create_attendance(&attendance_body("epr-get-1")).await;
     let id = created["id"].as_str().unwrap();
 
-    // Act: every role allowed to read (DESIGN.md §4) sees the same record.
+    // Act: every role allowed to read (docs/design.md §4) sees the same record.
     for role in ["clinician", "integration", "ahw", "admin"] {
         let resp = app.get(&format!("{ATTENDANCES}/{id}"), role).await;
 
@@ -193,7 +193,7 @@ async fn get_returns_the_record_that_was_created() {
 
 #[tokio::test]
 async fn replaying_the_same_create_answers_200_with_the_stored_record() {
-    // Arrange: the integration engine retries on timeout (DESIGN.md §1).
+    // Arrange: the integration engine retries on timeout (docs/design.md §1).
     let app = spawn_app().await;
     let body = attendance_body("epr-replay-1");
     let first = app.create_attendance(&body).await;
@@ -270,7 +270,7 @@ async fn same_source_id_with_different_content_is_409_and_changes_nothing() {
 
 #[tokio::test]
 async fn the_same_source_id_from_another_source_system_is_another_attendance() {
-    // Arrange: uniqueness is on the pair (source_system, source_id), DESIGN.md §6.
+    // Arrange: uniqueness is on the pair (source_system, source_id), docs/design.md §6.
     let app = spawn_app().await;
     let mut from_a = attendance_body("ED-1");
     from_a["source_system"] = json!("epr-a");
@@ -289,7 +289,7 @@ async fn the_same_source_id_from_another_source_system_is_another_attendance() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_identical_creates_at_once_make_exactly_one_attendance() {
-    // Arrange: an integration engine that retries aggressively (DESIGN.md §6: insert-or-compare,
+    // Arrange: an integration engine that retries aggressively (docs/design.md §6: insert-or-compare,
     // never check-then-insert).
     let app = spawn_app().await;
     let body = attendance_body("epr-race-1");
@@ -352,7 +352,7 @@ async fn fifty_identical_creates_at_once_make_exactly_one_attendance() {
 
 #[tokio::test]
 async fn nhs_numbers_are_checked_with_modulus_11() {
-    // Arrange: DOMAIN.md §9. The check digit of 000000006: 6·2 = 12; 12 mod 11 = 1; 11 − 1 = 10,
+    // Arrange: docs/domain.md §9. The check digit of 000000006: 6·2 = 12; 12 mod 11 = 1; 11 − 1 = 10,
     // which means no valid number starts with these nine digits.
     let app = spawn_app().await;
     let cases: [(&str, Option<&str>, &str); 9] = [
@@ -513,7 +513,7 @@ async fn a_patient_needs_an_nhs_number_or_a_local_id() {
 
 #[tokio::test]
 async fn each_of_the_ten_conditions_is_an_indication_and_other_is_not() {
-    // Arrange: DOMAIN.md §2. Each attendance is a different patient, so none is a derived repeat
+    // Arrange: docs/domain.md §2. Each attendance is a different patient, so none is a derived repeat
     // attender.
     let app = spawn_app().await;
     let cases: [(&str, bool, Value); 11] = [
@@ -563,7 +563,7 @@ async fn an_unknown_presenting_condition_is_422() {
 
 #[tokio::test]
 async fn repeat_attender_is_derived_from_the_365_days_before_arrival() {
-    // Arrange: DOMAIN.md §2, window [arrival − 365 days, arrival). 2024-03-01 to 2025-03-01 is
+    // Arrange: docs/domain.md §2, window [arrival − 365 days, arrival). 2024-03-01 to 2025-03-01 is
     // exactly 365 days: the span holds no 29 February (that was 2024-02-29, before it).
     let app = spawn_app().await;
     let first = |source: &str, local: &str, arrived: &str| local_visit(source, local, arrived, "fall");
@@ -633,7 +633,7 @@ async fn a_recorded_repeat_attender_with_history_is_listed_once() {
 #[tokio::test]
 async fn a_later_attendance_does_not_make_an_earlier_one_a_repeat_attender() {
     // Arrange: the EPR may send attendances out of order; only *earlier* arrivals count, and the
-    // indications are fixed when recorded (DOMAIN.md §2).
+    // indications are fixed when recorded (docs/domain.md §2).
     let app = spawn_app().await;
     let june = app
         .create_attendance(&nhs_visit("ooo-june", NHS_2, "2025-06-01T10:00:00Z", "fall"))

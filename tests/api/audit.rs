@@ -1,4 +1,4 @@
-//! The audit trail as an auditor checks it (DESIGN.md §6): every read or change of patient data
+//! The audit trail as an auditor checks it (docs/design.md §6): every read or change of patient data
 //! writes exactly one event, in the same transaction, naming who (token `sub` and roles), what
 //! (action, resource), whose record (`patient_key`) and which request (`x-request-id`); a request
 //! that fails writes none.

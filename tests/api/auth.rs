@@ -1,4 +1,4 @@
-//! Bearer tokens and roles (DESIGN.md §5): every endpoint × every role, every way a token can be
+//! Bearer tokens and roles (docs/design.md §5): every endpoint × every role, every way a token can be
 //! bad, and the public-key configurations (RS256, ES256) including the algorithm-confusion
 //! attack (an HS256 token keyed with the RSA public key).
 //!
@@ -128,7 +128,7 @@ async fn assert_401(resp: reqwest::Response, why: &str) {
 }
 
 /// One protected endpoint: the method, the path, a valid body, and who may call it
-/// (DESIGN.md §4).
+/// (docs/design.md §4).
 struct Endpoint {
     method: Method,
     path: String,

@@ -1061,7 +1061,7 @@ async fn booking_writes_one_create_event_and_unmet_demand_an_unmet_event() {
 
 #[tokio::test]
 async fn booking_checks_answer_in_the_documented_order() {
-    // Arrange: DESIGN.md §4 — shape (422) before existence (404) before state (409) before rules
+    // Arrange: docs/design.md §4 — shape (422) before existence (404) before state (409) before rules
     // that depend on time (422). Each row breaks two rules; the earlier one answers.
     let app = spawn_app().await;
     let hw = health_worker(&app).await;

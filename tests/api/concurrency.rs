@@ -145,7 +145,7 @@ async fn a_correction_and_a_referral_decision_at_once_never_leave_a_decision_on_
     }
     let answers = fire_all(&app, requests).await;
 
-    // Assert: whichever came first wins and the other is refused (DESIGN.md §4): the decision is
+    // Assert: whichever came first wins and the other is refused (docs/design.md §4): the decision is
     // never left standing on a result that changed under it.
     for id in &ids {
         let (correct, refer) = (status_of(&answers, id, "correct"), status_of(&answers, id, "refer"));
@@ -329,7 +329,7 @@ async fn a_booking_and_a_withdrawal_of_its_slot_at_once_never_leave_a_booking_on
 
 /// One pair's worth of requests: the attendance body and the screening answers of patient `p`,
 /// attendance `n`. Even patients are men answering 8.5 units, odd ones women answering 6: on the
-/// pat-2009 thresholds (DOMAIN.md §4: more than 8 for men, more than 6 for women) the men are
+/// pat-2009 thresholds (docs/domain.md §4: more than 8 for men, more than 6 for women) the men are
 /// positive and the women negative, so a screening scored with the wrong patient's sex shows.
 fn burst_pair(p: usize, n: usize) -> (Value, Value) {
     let (sex, units) = if p % 2 == 0 { ("male", 8.5) } else { ("female", 6.0) };
@@ -362,7 +362,7 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_patients_attendances_and_screenings_at_once_are_each_answered_as_alone() {
     // Arrange: 8 patients, each with one attendance recorded beforehand (so every later one is a
-    // repeat attender, DOMAIN.md §2), then 5 more attendances each, 40 in all, each followed by
+    // repeat attender, docs/domain.md §2), then 5 more attendances each, 40 in all, each followed by
     // its screening, all 40 pairs sent at once. On PostgreSQL these share write batches
     // (db/batch.rs); every answer must still be the one a lone request would get.
     let app = spawn_app().await;

@@ -183,7 +183,7 @@ async fn funnel_and_referral_statistics_follow_the_current_decision() {
     decide(&app, &a, "accepted").await;
     decide(&app, &b, "accepted").await;
     decide(&app, &c, "declined").await;
-    // Before the corrections (DOMAIN.md §7): offered 3 = accepted 2 + declined 1;
+    // Before the corrections (docs/domain.md §7): offered 3 = accepted 2 + declined 1;
     // acceptance = (2 + 0) / 3.
     let before = funnel_today(&app).await;
     assert_eq!(before["counts"]["offered"], 3, "{before}");

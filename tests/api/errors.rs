@@ -1,4 +1,4 @@
-//! Errors as an integration engine meets them (DESIGN.md §4, STYLE.md §5): every error is
+//! Errors as an integration engine meets them (docs/design.md §4, docs/style.md §5): every error is
 //! `application/problem+json` with `type`, `title`, `status`, `detail`; validation errors name
 //! the field; and the checks answer in the documented order — token (401), role (403), request
 //! shape (400, 413, 422), existence (404), conflicts (409).
@@ -232,7 +232,7 @@ async fn a_wrong_value_in_a_screening_is_422_naming_the_field() {
 
 #[tokio::test]
 async fn a_body_over_1_mib_is_413_and_one_under_is_not() {
-    // Arrange: DESIGN.md §4 limits JSON bodies to 1 MiB.
+    // Arrange: docs/design.md §4 limits JSON bodies to 1 MiB.
     let app = spawn_app().await;
     let over = attendance_of_size("errors-big", MIB + 1024);
     let under = attendance_of_size("errors-under", 900 * 1024);
@@ -351,7 +351,7 @@ async fn a_wrong_method_is_405_problem_json() {
 
 #[tokio::test]
 async fn checks_answer_in_the_documented_order() {
-    // Arrange: DESIGN.md §4 — token (401), role (403), shape (400/413/422), existence (404),
+    // Arrange: docs/design.md §4 — token (401), role (403), shape (400/413/422), existence (404),
     // conflict (409). Each row breaks two rules; the earlier one must answer.
     let app = spawn_app().await;
     let stored = app.create_attendance(&attendance_body("order-1")).await;

@@ -1,6 +1,6 @@
 //! `spawn_app()` and typed request helpers. Each test gets its own database: a temporary SQLite
 //! file, or (with `TEST_DATABASE_URL`) a PostgreSQL database cloned from a template migrated once
-//! per run, dropped when the test ends (STYLE.md §3).
+//! per run, dropped when the test ends (docs/style.md §3).
 //!
 //! Environment variables:
 //!

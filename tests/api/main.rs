@@ -1,4 +1,4 @@
-//! One integration-test binary (STYLE.md §2): the real server on port 0, a fresh database per
+//! One integration-test binary (docs/style.md §2): the real server on port 0, a fresh database per
 //! test. SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! `openapi/openapi.json` is the document the code generates (STYLE.md §9).
+//! `openapi/openapi.json` is the document the code generates (docs/style.md §9).
 //! After changing the API: `cargo run -- openapi > openapi/openapi.json`
 //! (or run this test with `UPDATE_OPENAPI=1`).
 

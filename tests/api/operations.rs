@@ -1,4 +1,4 @@
-//! What an operator relies on (DESIGN.md §1, §4, §7): health and readiness, Prometheus metrics by
+//! What an operator relies on (docs/design.md §1, §4, §7): health and readiness, Prometheus metrics by
 //! route pattern, Swagger UI and the OpenAPI document, a request id on every response, and the
 //! real binary: configured from the environment, JSON logs without patient identifiers, and a
 //! clean exit on SIGTERM.

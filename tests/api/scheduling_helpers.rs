@@ -196,7 +196,7 @@ pub async fn attendance_at(app: &TestApp, arrived_at: DateTime<Utc>) -> String {
     id_of(&app.create_attendance(&body).await)
 }
 
-/// pat-2009 answers of a man: 12 units in a day is more than 8 → positive (DOMAIN.md §4).
+/// pat-2009 answers of a man: 12 units in a day is more than 8 → positive (docs/domain.md §4).
 pub fn positive_answers() -> Value {
     json!({
         "drinks_alcohol": true,
@@ -206,7 +206,7 @@ pub fn positive_answers() -> Value {
     })
 }
 
-/// pat-2009 answers of a man: 4 units, less than weekly, not related → negative (DOMAIN.md §4).
+/// pat-2009 answers of a man: 4 units, less than weekly, not related → negative (docs/domain.md §4).
 pub fn negative_answers() -> Value {
     json!({
         "drinks_alcohol": true,

@@ -1,7 +1,7 @@
-//! `PUT /api/v1/attendances/{id}/screening`: the PAT rules of DOMAIN.md §4 at every edge, the
-//! unit guide of DOMAIN.md §3, screenings that did not happen (§5), replays and corrections.
+//! `PUT /api/v1/attendances/{id}/screening`: the PAT rules of docs/domain.md §4 at every edge, the
+//! unit guide of docs/domain.md §3, screenings that did not happen (§5), replays and corrections.
 //!
-//! Every expected result and unit count is worked out by hand from DOMAIN.md, never copied from
+//! Every expected result and unit count is worked out by hand from docs/domain.md, never copied from
 //! the service's output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -160,7 +160,7 @@ async fn check_cases(app: &TestApp, expected_rule: Option<&str>, cases: Vec<Case
 
 #[tokio::test]
 async fn pat_2009_thresholds_by_sex() {
-    // DOMAIN.md §4: more than 8 (men) / more than 6 (women); female, other and unknown use 6.
+    // docs/domain.md §4: more than 8 (men) / more than 6 (women); female, other and unknown use 6.
     let app = spawn_app().await;
     let r = Some("pat-2009");
     let u = |n: f64| Some(Some(n));
@@ -265,7 +265,7 @@ async fn pat_2009_thresholds_by_sex() {
 
 #[tokio::test]
 async fn pat_2009_units_from_the_drinks_guide() {
-    // DOMAIN.md §3 guide, added by hand.
+    // docs/domain.md §3 guide, added by hand.
     let app = spawn_app().await;
     let r = Some("pat-2009");
     let u = |n: f64| Some(Some(n));
@@ -368,7 +368,7 @@ async fn pat_2009_units_from_the_drinks_guide() {
 
 #[tokio::test]
 async fn daily_drinking_raises_the_possible_dependence_alert() {
-    // DOMAIN.md §3 Q3: every day is possible dependence, whatever the result.
+    // docs/domain.md §3 Q3: every day is possible dependence, whatever the result.
     let app = spawn_app().await;
     let mut daily_low = case(
         Some("pat-2009"),
@@ -432,9 +432,9 @@ fn with_frequency(mut answers: Value, frequency: &str) -> Value {
 
 #[tokio::test]
 async fn daily_drinking_alerts_under_pat_2004_and_sips_pat_without_changing_their_result() {
-    // The clinical rule (DOMAIN.md §3 Q3): drinking every day is possible dependence whichever
+    // The clinical rule (docs/domain.md §3 Q3): drinking every day is possible dependence whichever
     // rule scores the PAT. pat-2004 and sips-pat do not ask "How often do you drink?" but take the
-    // answer when the form has it; their results are those of DOMAIN.md §4 alone.
+    // answer when the form has it; their results are those of docs/domain.md §4 alone.
     let app = spawn_app().await;
     let sips_never = json!({ "attendance_related": false, "heavy_drinking_frequency": "never" });
     // (rule, answers, result, units, alerts, why)
@@ -567,7 +567,7 @@ async fn drinking_frequency_is_compared_when_a_pat_2004_screening_is_sent_again(
 
 #[tokio::test]
 async fn pat_2004_needs_8_or_6_or_more_at_least_weekly() {
-    // DOMAIN.md §4: 8 or more (men) / 6 or more (women) on one occasion at least weekly, or
+    // docs/domain.md §4: 8 or more (men) / 6 or more (women) on one occasion at least weekly, or
     // attendance related.
     let app = spawn_app().await;
     let r = Some("pat-2004");
@@ -658,7 +658,7 @@ async fn pat_2004_needs_8_or_6_or_more_at_least_weekly() {
 
 #[tokio::test]
 async fn sips_pat_is_related_or_heavy_drinking_monthly_or_more() {
-    // DOMAIN.md §4: Q1 attendance related → positive; else heavy drinking monthly or more often.
+    // docs/domain.md §4: Q1 attendance related → positive; else heavy drinking monthly or more often.
     let app = spawn_app().await;
     let r = Some("sips-pat");
     let sips = |related: bool, heavy: Option<&str>| match heavy {
@@ -730,7 +730,7 @@ async fn sips_pat_is_related_or_heavy_drinking_monthly_or_more() {
 
 #[tokio::test]
 async fn the_default_rule_is_pat_2009() {
-    // DESIGN.md §4: `rule` defaults to PAT_DEFAULT_RULE, itself pat-2009.
+    // docs/design.md §4: `rule` defaults to PAT_DEFAULT_RULE, itself pat-2009.
     let app = spawn_app().await;
     let cases = vec![
         case(
@@ -799,7 +799,7 @@ async fn sex_for_the_threshold_comes_from_the_attendance() {
 
 #[tokio::test]
 async fn a_screening_that_did_not_happen_records_why() {
-    // DOMAIN.md §5: six reasons; no result, no rule, no next steps.
+    // docs/domain.md §5: six reasons; no result, no rule, no next steps.
     let app = spawn_app().await;
     let reasons = [
         "refused",
@@ -1192,7 +1192,7 @@ async fn a_correction_makes_a_new_version_and_keeps_the_earlier_ones() {
 
 #[tokio::test]
 async fn screening_an_unknown_attendance_is_404_but_an_invalid_body_is_422_first() {
-    // Arrange: DESIGN.md §4 order — request shape (422) before existence (404).
+    // Arrange: docs/design.md §4 order — request shape (422) before existence (404).
     let app = spawn_app().await;
     let unknown = uuid::Uuid::now_v7().to_string();
     let valid = completed(None, pat2009_units(2.0));
@@ -1268,7 +1268,7 @@ async fn a_replay_with_the_same_number_written_differently_is_a_replay() {
 
 #[tokio::test]
 async fn an_attendance_that_is_not_indicated_can_still_be_screened() {
-    // Arrange: DOMAIN.md §7 counts these as `screened_outside_indications`, so they are recorded.
+    // Arrange: docs/domain.md §7 counts these as `screened_outside_indications`, so they are recorded.
     let app = spawn_app().await;
     let mut body = attendance_body("outside");
     body["presenting_condition"] = json!("other");
@@ -1287,7 +1287,7 @@ async fn an_attendance_that_is_not_indicated_can_still_be_screened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_identical_screenings_at_once_make_one_version() {
-    // Arrange: the integration engine retrying a screening (DESIGN.md §6).
+    // Arrange: the integration engine retrying a screening (docs/design.md §6).
     let app = spawn_app().await;
     let id = attendance(&app, "race-same", "male").await;
     let body = completed(Some("pat-2009"), pat2009_units(10.0));

@@ -1,6 +1,6 @@
 -- What happened to each attendance, kept beside it by triggers so that the statistics read one
 -- row per attendance instead of joining and sorting screenings, referrals, bookings and the
--- patient's other attendances for every report (DOMAIN.md §7). The source tables stay the
+-- patient's other attendances for every report (docs/domain.md §7). The source tables stay the
 -- record; these columns are derived from them inside the same transaction, by the database.
 
 -- The current screening (the highest version) and the referral decision, and the 7-day

@@ -1,7 +1,7 @@
 -- Entered-in-error: an attendance recorded by mistake (a duplicate, the wrong patient) is marked,
 -- never deleted. It stays readable with who marked it, when and why; it and everything that hangs
 -- off it leave every statistic, the repeat-attender count of later attendances, and the 7-day
--- facts of the patient's other attendances (DOMAIN.md §7).
+-- facts of the patient's other attendances (docs/domain.md §7).
 ALTER TABLE attendances
     ADD COLUMN entered_in_error_at timestamptz,
     ADD COLUMN entered_in_error_by text,

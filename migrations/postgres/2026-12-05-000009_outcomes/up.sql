@@ -1,4 +1,4 @@
--- Seen in the department (DOMAIN.md §6): when an AHW was free and the patient sober, the brief
+-- Seen in the department (docs/domain.md §6): when an AHW was free and the patient sober, the brief
 -- intervention happened at once, and the decision records what an attended appointment records —
 -- who saw the patient (a registered AHW), whether the brief intervention was delivered and the
 -- units a week at that contact.

@@ -1,5 +1,5 @@
 -- Statistics: the lead time of each booking (same day / next day / later, by Europe/London
--- calendar days between the screening and the slot start, DOMAIN.md §6) is fixed when the
+-- calendar days between the screening and the slot start, docs/domain.md §6) is fixed when the
 -- booking is made, so attendance by lead time is a plain GROUP BY on either backend.
 ALTER TABLE bookings ADD COLUMN lead_time text
     CHECK (lead_time IN ('same_day', 'next_day', 'later'));

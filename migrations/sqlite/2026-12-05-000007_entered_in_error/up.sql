@@ -1,7 +1,7 @@
 -- Entered-in-error: an attendance recorded by mistake (a duplicate, the wrong patient) is marked,
 -- never deleted. It stays readable with who marked it, when and why; it and everything that hangs
 -- off it leave every statistic, the repeat-attender count of later attendances, and the 7-day
--- facts of the patient's other attendances (DOMAIN.md §7). The three columns are set together
+-- facts of the patient's other attendances (docs/domain.md §7). The three columns are set together
 -- (the CHECK rides on the last one, which SQLite allows to name the others).
 ALTER TABLE attendances ADD COLUMN entered_in_error_at text;
 ALTER TABLE attendances ADD COLUMN entered_in_error_by text;

@@ -1,4 +1,4 @@
-//! CSV output for the statistics endpoints (DESIGN.md §4, "Statistics answers"): the JSON answer
+//! CSV output for the statistics endpoints (docs/design.md §4, "Statistics answers"): the JSON answer
 //! flattened to one row per group, for audit teams who open it in a spreadsheet.
 //!
 //! Free text (a site name, a group key) may come from an EPR feed, so it is escaped against CSV

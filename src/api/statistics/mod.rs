@@ -1,5 +1,5 @@
 //! `GET /api/v1/statistics/{funnel,referrals,reattendance,outcomes}`: the figures audit teams pull
-//! (DOMAIN.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
+//! (docs/domain.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
 //! small-number suppression (§8). No response carries a patient identifier.
 //!
 //! The handlers parse the query, take the periods from `domain::financial_year`, run the
@@ -321,7 +321,7 @@ pub struct FunnelReport {
     pub groups: Vec<FunnelGroup>,
 }
 
-/// The referral funnel of DOMAIN.md §7, per period, site or presenting condition.
+/// The referral funnel of docs/domain.md §7, per period, site or presenting condition.
 ///
 /// Periods are half-open `[from, to)` on the attendance's arrival time with Europe/London
 /// boundaries; a screening, referral or booking belongs to its attendance's period. Everything

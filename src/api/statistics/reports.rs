@@ -1,5 +1,5 @@
 //! The reports as published: counts from the database, NHS disclosure control applied when
-//! asked (DOMAIN.md §8), then rates, means and changes computed from the published numbers.
+//! asked (docs/domain.md §8), then rates, means and changes computed from the published numbers.
 //!
 //! These are the statistics endpoints' response bodies (their OpenAPI schemas) and the mapping
 //! from the query rows to them; the rules they apply are in `domain::disclosure`.
@@ -77,7 +77,7 @@ pub struct NotIndicated {
     pub under_age: Option<i64>,
 }
 
-/// DOMAIN.md §7 funnel counts. Everything after `eligible` counts eligible attendances only;
+/// docs/domain.md §7 funnel counts. Everything after `eligible` counts eligible attendances only;
 /// `booked` … `did_not_attend_by_lead_time` count accepted referrals. `null` = suppressed.
 #[derive(Serialize, ToSchema, Clone, Debug, PartialEq)]
 pub struct FunnelCounts {

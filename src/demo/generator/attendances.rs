@@ -1,5 +1,5 @@
 //! The attendance rows: site, presenting condition and category, and the indications derived
-//! exactly as `POST /attendances` derives them (DOMAIN.md §2).
+//! exactly as `POST /attendances` derives them (docs/domain.md §2).
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -62,7 +62,7 @@ impl Generator {
         if !planned {
             p.last_condition = condition;
         }
-        // Indications exactly as `POST /attendances` fixes them (DOMAIN.md §2).
+        // Indications exactly as `POST /attendances` fixes them (docs/domain.md §2).
         let since = at - Duration::days(self.rules.repeat_attender_window_days);
         let prior = p.history.iter().rev().take_while(|t| **t >= since).count();
         let prior = u32::try_from(prior).unwrap_or(u32::MAX);

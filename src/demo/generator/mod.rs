@@ -123,7 +123,7 @@ impl Generator {
             added += 1;
             if !planned {
                 // A planned review (fracture clinic, wound check) and an unplanned return
-                // within the week: the 7-day indicator's numerator (DOMAIN.md §7).
+                // within the week: the 7-day indicator's numerator (docs/domain.md §7).
                 if self.rng.chance(0.055) {
                     if let Some(review) = self.planned_review(at) {
                         pending.push((review, true));
@@ -197,7 +197,7 @@ mod tests {
         assert_eq!(a.attendances.len(), 3000);
     }
 
-    /// 12-month reattendance (DOMAIN.md §7): index = each patient's first positive attendance
+    /// 12-month reattendance (docs/domain.md §7): index = each patient's first positive attendance
     /// with a referral decision; patients whose 365 days have not ended are left out. Accepting
     /// lowers the patient's later rate, so the accepted cohort reattends less (Crawford 2004).
     /// 100k attendances: the cohorts of 20k are too small for a heavy-tailed rate.
@@ -237,7 +237,7 @@ mod tests {
         assert!(accepted < declined, "accepted {accepted} vs declined {declined}");
     }
 
-    /// Proportions on 20k attendances, the way DOMAIN.md §7 counts them.
+    /// Proportions on 20k attendances, the way docs/domain.md §7 counts them.
     #[test]
     fn twenty_thousand_attendances_look_like_an_ed() {
         let mut failures: Vec<String> = Vec::new();

@@ -1,5 +1,5 @@
 //! After a positive screening: the referral decision, the AHW booking and its outcome, and the
-//! follow-up contacts (DOMAIN.md §6).
+//! follow-up contacts (docs/domain.md §6).
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Europe::London;
@@ -26,7 +26,7 @@ const CANCEL_REASONS: [(&str, f64); 4] = [
 ];
 
 /// Chance an AHW appointment is attended, by lead time: same day six times later (Crawford 2004,
-/// DOMAIN.md §6).
+/// docs/domain.md §6).
 fn attend_probability(lead: LeadTime) -> f64 {
     match lead {
         LeadTime::SameDay => 0.66,
@@ -48,7 +48,7 @@ impl Generator {
         if decided_at > self.now {
             return;
         }
-        // Explicit health feedback raises acceptance (Patton 2003, DOMAIN.md §3).
+        // Explicit health feedback raises acceptance (Patton 2003, docs/domain.md §3).
         let accept = if advised { 0.655 } else { 0.55 };
         let decision = self.rng.pick(&[
             (ReferralDecision::Accepted, accept),
@@ -70,7 +70,7 @@ impl Generator {
         }
     }
 
-    /// An AHW appointment for an accepted referral (DOMAIN.md §6).
+    /// An AHW appointment for an accepted referral (docs/domain.md §6).
     fn booking(
         &mut self,
         p: &Patient,

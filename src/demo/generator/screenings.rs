@@ -1,5 +1,5 @@
 //! The PAT screening of an attendance: whether and when it is done, and the answers, scored by
-//! the service's own rule (DOMAIN.md §3, §4).
+//! the service's own rule (docs/domain.md §3, §4).
 
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -64,7 +64,7 @@ impl Generator {
                 ])
             }
         } else if self.rng.chance(0.004) {
-            Some("completed") // screened outside the indications (DOMAIN.md §7)
+            Some("completed") // screened outside the indications (docs/domain.md §7)
         } else {
             None
         };
@@ -123,7 +123,7 @@ impl Generator {
     }
 
     /// The PAT 2009 answers of this attendance, from the patient's habit with day-to-day
-    /// variation (DOMAIN.md §3).
+    /// variation (docs/domain.md §3).
     fn answers(&mut self, p: &Patient, condition: PresentingCondition) -> Answers {
         let Some(habit) = p.habit else {
             return Answers {
@@ -162,7 +162,7 @@ impl Generator {
     }
 }
 
-/// The drinks named for a day of about `units` units, from the form's guide (DOMAIN.md §3).
+/// The drinks named for a day of about `units` units, from the form's guide (docs/domain.md §3).
 fn drinks_for(rng: &mut Rng, units: f64) -> Vec<DrinkEntry> {
     let choices = [
         ((Drink::Beer, Measure::Pint), 5.0),

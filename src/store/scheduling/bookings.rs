@@ -1,7 +1,7 @@
 //! Bookings: AHW appointments for accepted referrals, and the unmet booking attempts. A slot holds
 //! at most one booking that is not cancelled (`bookings_one_active_per_slot`) and a referral at
 //! most one that is `booked` (`bookings_one_open_per_referral`): partial unique indexes on both
-//! backends decide who wins a race, never a read before the insert (DESIGN.md §6).
+//! backends decide who wins a race, never a read before the insert (docs/design.md §6).
 //!
 //! A booking's reads (its referral's context and the slot asked for) go through the PostgreSQL
 //! write batch when it runs, so most attempts in a race for slots are refused there without a
@@ -211,7 +211,7 @@ impl<'a> Bookings<'a> {
     }
 
     /// Books the slot asked for, or the earliest free one within the window, with its audit
-    /// event. Refusals, in DESIGN.md §4's order: no such attendance or live slot (404); no
+    /// event. Refusals, in docs/design.md §4's order: no such attendance or live slot (404); no
     /// accepted referral, the slot held, an open booking of the referral (409); the slot started,
     /// or outside the window without a reason (422, but `already-booked` first when the referral
     /// has an open booking). An automatic booking that finds no free slot records the unmet
@@ -330,7 +330,7 @@ impl<'a> Bookings<'a> {
     }
 
     /// Records what happened at the appointment `id` (at `now`, by `actor`), with its audit
-    /// event, in DESIGN.md §4's order: no such booking (404); a state conflict (409: the outcome
+    /// event, in docs/design.md §4's order: no such booking (404); a state conflict (409: the outcome
     /// recorded differently without `corrects`, `corrects` with no outcome yet, undoing a
     /// cancellation whose slot was taken or withdrawn or whose referral is no longer accepted); a
     /// correction without a reason (422); an outcome other than a cancellation before the slot

@@ -116,7 +116,7 @@ impl<'a> FollowUps<'a> {
     }
 }
 
-/// The AHW contacts (DOMAIN.md §6), one per attendance at most, as a CTE for the follow-up
+/// The AHW contacts (docs/domain.md §6), one per attendance at most, as a CTE for the follow-up
 /// worklist and the outcomes report:
 /// `ahw_contacts (attendance_id, contact, contact_at, health_worker_id, brief_intervention_delivered,
 /// units_per_week)`.

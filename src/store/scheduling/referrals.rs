@@ -125,7 +125,7 @@ impl<'a> Referrals<'a> {
     /// Records the patient's `decision` on the AHW offer for the attendance `id`, made at
     /// `decided_at` (default `now`, the time of recording), with its audit event.
     ///
-    /// In DESIGN.md §4's order: no such attendance (404); no completed positive PAT (409); the
+    /// In docs/design.md §4's order: no such attendance (404); no completed positive PAT (409); the
     /// same decision again (with the same details) is a replay (an audited read); a different
     /// decision while a booking holds a slot (409); a correction (another decision, time or
     /// details) without a `reason` (422); a time before the screening or in the future (422); a

@@ -51,7 +51,7 @@ impl<'a> Slots<'a> {
     }
 
     /// Publishes `spans` as slots of the health worker, all or nothing, recorded as made by
-    /// `actor` at `now`; answers them as listed. The checks run in DESIGN.md §4's order: no such
+    /// `actor` at `now`; answers them as listed. The checks run in docs/design.md §4's order: no such
     /// health worker (404), a slot overlapping another of theirs (409), a slot in the past (422,
     /// checked after the insert so a state conflict answers first; nothing is kept).
     #[tracing::instrument(name = "store.slots.publish", skip_all, fields(slots = spans.len()))]

@@ -1,4 +1,4 @@
-//! The statistics store: the audit teams' reports (DOMAIN.md §7), read on the statistics'
+//! The statistics store: the audit teams' reports (docs/domain.md §7), read on the statistics'
 //! connections (a PostgreSQL streaming replica when `PAT_STATISTICS_DATABASE_URL` is set), and
 //! who pulled which report recorded on the primary. The figures are answered only once that
 //! audit event is written.

@@ -1,4 +1,4 @@
-//! The statistics queries (DOMAIN.md §7), computed by the database: one aggregate query per
+//! The statistics queries (docs/domain.md §7), computed by the database: one aggregate query per
 //! report, never rows loaded one by one into Rust. The SQL is the same on both backends except
 //! for how an instant is written and how "365 days later" is computed, which `Dialect` supplies.
 //!
@@ -176,7 +176,7 @@ fn scoped_attendances(dialect: Dialect, scope: &Scope, (start, end): Span) -> St
     )
 }
 
-/// The days of the two reattendance windows (DOMAIN.md §7). The triggers of migration
+/// The days of the two reattendance windows (docs/domain.md §7). The triggers of migration
 /// `pathway_summary` keep the 7-day fact for exactly this window: change both together.
 pub const TWELVE_MONTH_DAYS: u32 = 365;
 pub const SEVEN_DAYS: u32 = 7;
@@ -306,7 +306,7 @@ fn count_if(condition: &str, alias: &str) -> String {
     format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS {alias}")
 }
 
-/// The funnel of DOMAIN.md §7, one row per group that has any attendance.
+/// The funnel of docs/domain.md §7, one row per group that has any attendance.
 ///
 /// One pass over the attendances in scope, each carrying its current screening and referral
 /// decision, with its referral's booking summary joined on.
@@ -610,7 +610,7 @@ pub struct CohortRow {
     pub reattendances: i64,
 }
 
-/// DOMAIN.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
+/// docs/domain.md §7 12-month reattendance: each patient's first positive PAT attendance in scope is
 /// the index; the patient's attendances anywhere in `(index, index + 365 days]`, except those
 /// entered in error, are counted
 /// through the (patient_key, arrived_at) index, for the index attendances only, and summed per
@@ -666,7 +666,7 @@ pub struct SevenDayRow {
     pub reattended: i64,
 }
 
-/// DOMAIN.md §7 7-day unplanned reattendance: attendances in scope whose stored fact says another,
+/// docs/domain.md §7 7-day unplanned reattendance: attendances in scope whose stored fact says another,
 /// unplanned, attendance of the same patient (any site, possibly after the period) arrived in
 /// `(arrival, arrival + 7 days]`.
 #[tracing::instrument(skip_all, fields(

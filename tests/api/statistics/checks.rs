@@ -1,5 +1,5 @@
 //! Checkers for the statistics tests: compare an answer with hand-worked figures, apply the NHS
-//! disclosure rules of DOMAIN.md §8 independently of the service, and read CSV.
+//! disclosure rules of docs/domain.md §8 independently of the service, and read CSV.
 //!
 //! Nothing here computes an expected figure from the service's own output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +14,7 @@ use super::fixtures::*;
 // ---------------------------------------------------------------------------------------------
 // Expected figures
 
-/// One funnel group's counts, worked out by hand (DOMAIN.md §7).
+/// One funnel group's counts, worked out by hand (docs/domain.md §7).
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
     pub attendances: i64,
@@ -225,7 +225,7 @@ pub fn assert_group(answer: &Value, key: &str, counts: &Counts, rates: &Rates, w
 }
 
 // ---------------------------------------------------------------------------------------------
-// NHS disclosure control, applied by the test (DOMAIN.md §8)
+// NHS disclosure control, applied by the test (docs/domain.md §8)
 
 /// What NHS disclosure control publishes for a count: 1–7 suppressed (`None`), others rounded
 /// to the nearest 5 (counts are whole, so there is never a tie), 0 stays 0.

@@ -1,4 +1,4 @@
-//! NHS disclosure control (DOMAIN.md §8) on each report: rounding, primary and secondary
+//! NHS disclosure control (docs/domain.md §8) on each report: rounding, primary and secondary
 //! suppression.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

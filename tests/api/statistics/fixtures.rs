@@ -16,7 +16,7 @@ pub const REATTENDANCE: &str = "/api/v1/statistics/reattendance";
 pub const REFERRALS: &str = "/api/v1/statistics/referrals";
 pub const OUTCOMES: &str = "/api/v1/statistics/outcomes";
 
-/// The eleven condition codes of DOMAIN.md §2, in form order.
+/// The eleven condition codes of docs/domain.md §2, in form order.
 pub const CONDITIONS: [&str; 11] = [
     "fall",
     "collapse",
@@ -63,7 +63,7 @@ pub fn move_clock(app: &TestApp, from: DateTime<Utc>, to: DateTime<Utc>) {
 // ---------------------------------------------------------------------------------------------
 // Patients
 
-/// A valid NHS number (DOMAIN.md §9) made from `seed`: nine digits `4SSSSSSSJ`, the first `J`
+/// A valid NHS number (docs/domain.md §9) made from `seed`: nine digits `4SSSSSSSJ`, the first `J`
 /// whose modulus-11 check digit is not 10, then the check digit. Different seeds never collide.
 pub fn nhs_number(seed: u32) -> String {
     for j in 0..10u32 {
@@ -211,7 +211,7 @@ pub async fn screen_negative(app: &TestApp, id: &str, at: DateTime<Utc>) {
     assert_eq!(s["result"], "negative", "arranging a negative screening: {s}");
 }
 
-/// A screening that did not happen, with its reason (DOMAIN.md §5).
+/// A screening that did not happen, with its reason (docs/domain.md §5).
 pub async fn screen_not_done(app: &TestApp, id: &str, reason: &str, at: DateTime<Utc>) {
     let body = json!({ "status": reason, "screened_at": rfc(at) });
     put_screening(app, id, &body, 201).await;

@@ -1,4 +1,4 @@
-//! The funnel (DOMAIN.md §7): every step of the pathway, by site, month, financial year and
+//! The funnel (docs/domain.md §7): every step of the pathway, by site, month, financial year and
 //! presenting condition.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

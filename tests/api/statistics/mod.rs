@@ -1,5 +1,5 @@
-//! `GET /api/v1/statistics/funnel`, `/reattendance` and `/referrals` (DOMAIN.md §7–§8,
-//! DESIGN.md §4): small datasets built by hand through the API, and every figure checked against
+//! `GET /api/v1/statistics/funnel`, `/reattendance` and `/referrals` (docs/domain.md §7–§8,
+//! docs/design.md §4): small datasets built by hand through the API, and every figure checked against
 //! values worked out by hand — the working is in the comments next to each expected value. The
 //! datasets and their tables are in `datasets.rs`.
 //!
