@@ -18,7 +18,9 @@
 //! attendance id) until it is acknowledged (a 2xx answer); a refused connection, a reset, a
 //! timeout (`--attempt-timeout`) or a 5xx answer is no acknowledgement. The load runs until
 //! `--stop-file` exists; then no new pair starts and the request in flight keeps trying for up to
-//! `--drain` seconds. `--ledger` gets one CSV line per request sent: what it was, its key, the
+//! `--drain` seconds. Its attendances are spread over `--patients` (2000) patients and arrive at
+//! random times of the last `--history-days` (30), one in eight `planned`, so that they arrive out
+//! of time order and the 7-day facts are a mix of true and false. `--ledger` gets one CSV line per request sent: what it was, its key, the
 //! attendance id answered, how many times it was sent and the status that acknowledged it (0 when
 //! none did), for the checker (bench/crash_check.py) to hold against the database.
 //!
@@ -112,6 +114,10 @@ struct Args {
     /// Crash mode: patients the attendances are spread over (fewer: more 7-day reattendances)
     #[arg(long, default_value_t = 2000)]
     patients: u64,
+    /// Crash mode: arrivals are spread at random over this many days before now (so the 7-day
+    /// facts are a mix, and attendances arrive out of time order); one in eight is `planned`
+    #[arg(long, default_value_t = 30.0)]
+    history_days: f64,
     /// Crash mode: once stopped, how long a request in flight may still take to be acknowledged
     #[arg(long, default_value_t = 60.0)]
     drain: f64,
@@ -607,17 +613,36 @@ impl Rng {
     }
 }
 
-/// Patients the attendances of the pairs and bookings modes are spread over.
-const PATIENTS: u64 = 10_000;
+/// Who the attendances are and when they arrived.
+#[derive(Clone, Copy)]
+struct Population {
+    /// Patients the attendances are spread over, at random.
+    patients: u64,
+    /// Arrivals are spread at random over this long before now (zero: arrived now).
+    history: Duration,
+    /// One attendance in this many is `planned` (a booked return, which is no 7-day
+    /// reattendance); 0: none.
+    planned_one_in: u64,
+}
 
-/// Writes the body of a new attendance into `out`: a random patient of `patients`, a fresh source
-/// id (returned), arrived now.
-fn attendance_body(rng: &mut Rng, out: &mut String, patients: u64) -> Uuid {
-    let patient = rng.below(patients);
+/// The attendances of the pairs and bookings modes: 10 000 patients, arriving now, unplanned.
+const BENCH_POPULATION: Population = Population {
+    patients: 10_000,
+    history: Duration::ZERO,
+    planned_one_in: 0,
+};
+
+/// Writes the body of a new attendance into `out`: a random patient of the population, a fresh
+/// source id (returned), arrived now or at a random time of the population's history.
+fn attendance_body(rng: &mut Rng, out: &mut String, population: Population) -> Uuid {
+    let patient = rng.below(population.patients.max(1));
     let source_uuid = rng.uuid_v4();
     let mut source_id = Uuid::encode_buffer();
     let source_id = source_uuid.hyphenated().encode_lower(&mut source_id);
-    let now = chrono::Utc::now();
+    let history_us = u64::try_from(population.history.as_micros()).unwrap_or(u64::MAX);
+    let before = i64::try_from(rng.below(history_us)).unwrap_or(0);
+    let arrived = chrono::Utc::now() - chrono::Duration::microseconds(before);
+    let planned = population.planned_one_in > 0 && rng.below(population.planned_one_in) == 0;
     out.clear();
     // Writing into a String cannot fail.
     let _ = write!(
@@ -625,14 +650,19 @@ fn attendance_body(rng: &mut Rng, out: &mut String, patients: u64) -> Uuid {
         "{{\"source_system\":\"bench\",\"source_id\":\"{source_id}\",\
          \"patient\":{{\"local_id\":\"BENCH-{patient}\",\"sex\":\"male\"}},\
          \"arrived_at\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\
-         \"presenting_condition\":\"fall\"}}",
-        now.year(),
-        now.month(),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        (now.nanosecond() / 1000).min(999_999),
+         \"presenting_condition\":\"fall\"{}}}",
+        arrived.year(),
+        arrived.month(),
+        arrived.day(),
+        arrived.hour(),
+        arrived.minute(),
+        arrived.second(),
+        (arrived.nanosecond() / 1000).min(999_999),
+        if planned {
+            ",\"attendance_category\":\"planned\""
+        } else {
+            ""
+        },
     );
     source_uuid
 }
@@ -720,7 +750,7 @@ async fn run_client(shared: Arc<Shared>) -> ClientStats {
     let mut put_path = String::with_capacity(128);
     while Instant::now() < shared.measure_until {
         let pair_start = Instant::now();
-        attendance_body(&mut rng, &mut body, PATIENTS);
+        attendance_body(&mut rng, &mut body, BENCH_POPULATION);
         match http
             .send_ok("POST", &shared.attendances_path, &shared.auth, &body)
             .await
@@ -817,7 +847,7 @@ async fn prepare_referral(
     auth: &str,
 ) -> Result<String, String> {
     let mut body = String::with_capacity(512);
-    attendance_body(rng, &mut body, PATIENTS);
+    attendance_body(rng, &mut body, BENCH_POPULATION);
     http.send_ok("POST", attendances_path, auth, &body)
         .await
         .map_err(|e| format!("POST attendance: {e}"))?;
@@ -1177,7 +1207,7 @@ struct CrashRun {
     target: Arc<Target>,
     attendances_path: String,
     auth: String,
-    patients: u64,
+    population: Population,
     attempt_timeout: Duration,
     drain: Duration,
     /// Set once the stop file exists.
@@ -1247,7 +1277,7 @@ async fn run_crash_client(run: Arc<CrashRun>) -> Vec<Sent> {
     let mut body = String::with_capacity(512);
     let mut put_path = String::with_capacity(128);
     while !run.stopped.load(Ordering::Relaxed) {
-        let source_id = attendance_body(&mut rng, &mut body, run.patients);
+        let source_id = attendance_body(&mut rng, &mut body, run.population);
         let (attempts, status) = send_until_acknowledged(&run, &mut http, "POST", &run.attendances_path, &body).await;
         let id = if (200..300).contains(&status) {
             id_of(http.body()).map(Cow::into_owned)
@@ -1296,8 +1326,9 @@ async fn run_crash(args: &Args, target: Arc<Target>) {
         usage_error("--mode crash needs --ledger")
     };
     let bad = |x: f64| !x.is_finite() || x <= 0.0;
-    if args.patients == 0 || bad(args.drain) || bad(args.attempt_timeout) {
-        usage_error("--patients must be at least 1, --drain and --attempt-timeout positive");
+    let bad_history = !args.history_days.is_finite() || !(0.0..=3650.0).contains(&args.history_days);
+    if args.patients == 0 || bad(args.drain) || bad(args.attempt_timeout) || bad_history {
+        usage_error("--patients must be at least 1, --drain and --attempt-timeout positive, --history-days 0 to 3650");
     }
     let mut ledger_file = std::fs::File::create(ledger_path)
         .unwrap_or_else(|e| usage_error(&format!("cannot create {}: {e}", ledger_path.display())));
@@ -1305,7 +1336,12 @@ async fn run_crash(args: &Args, target: Arc<Target>) {
         attendances_path: format!("{}/api/v1/attendances", target.base),
         target,
         auth: format!("Bearer {}", args.token),
-        patients: args.patients,
+        population: Population {
+            patients: args.patients,
+            history: Duration::from_secs_f64(args.history_days * 86_400.0),
+            // A booked return now and then: the 7-day fact counts unplanned returns only.
+            planned_one_in: 8,
+        },
         attempt_timeout: Duration::from_secs_f64(args.attempt_timeout),
         drain: Duration::from_secs_f64(args.drain),
         stopped: AtomicBool::new(false),
