@@ -15,7 +15,7 @@
 #
 # Settings (environment): CRASH_BACKENDS ("postgres sqlite"), CRASH_CLIENTS (32),
 # CRASH_PHASE_SECONDS (20: load before each crash and after the last), CRASH_DOWN_SECONDS (2: how
-# long the crashed process stays down), CRASH_CYCLES (1: rounds of crashes), CRASH_PATIENTS (2000:
+# long the crashed process stays down), CRASH_CYCLES (1: rounds of crashes), CRASH_PATIENTS (20000:
 # patients the attendances are spread over), CRASH_DRAIN_SECONDS (60), BENCH_SKIP_BUILD,
 # PAT_SERVICE_BIN, LOADGEN_BIN (default: the release build in CARGO_TARGET_DIR, else target/),
 # PG_FIRST_PORT (the first port tried for PostgreSQL).
@@ -32,7 +32,7 @@ CLIENTS="${CRASH_CLIENTS:-32}"
 PHASE="${CRASH_PHASE_SECONDS:-20}"
 DOWN="${CRASH_DOWN_SECONDS:-2}"
 CYCLES="${CRASH_CYCLES:-1}"
-PATIENTS="${CRASH_PATIENTS:-2000}"
+PATIENTS="${CRASH_PATIENTS:-20000}"
 DRAIN="${CRASH_DRAIN_SECONDS:-60}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 SERVICE_BIN="${PAT_SERVICE_BIN:-$TARGET_DIR/release/pat-service}"

@@ -18,7 +18,7 @@
 //! attendance id) until it is acknowledged (a 2xx answer); a refused connection, a reset, a
 //! timeout (`--attempt-timeout`) or a 5xx answer is no acknowledgement. The load runs until
 //! `--stop-file` exists; then no new pair starts and the request in flight keeps trying for up to
-//! `--drain` seconds. Its attendances are spread over `--patients` (2000) patients and arrive at
+//! `--drain` seconds. Its attendances are spread over `--patients` (20 000) patients and arrive at
 //! random times of the last `--history-days` (30), one in eight `planned`, so that they arrive out
 //! of time order and the 7-day facts are a mix of true and false. `--ledger` gets one CSV line per request sent: what it was, its key, the
 //! attendance id answered, how many times it was sent and the status that acknowledged it (0 when
@@ -112,7 +112,7 @@ struct Args {
     #[arg(long)]
     ledger: Option<PathBuf>,
     /// Crash mode: patients the attendances are spread over (fewer: more 7-day reattendances)
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 20_000)]
     patients: u64,
     /// Crash mode: arrivals are spread at random over this many days before now (so the 7-day
     /// facts are a mix, and attendances arrive out of time order); one in eight is `planned`
