@@ -36,6 +36,11 @@ _pg_port_busy() {
     return 1
 }
 
+# The server's options on port $1: loopback only, its socket in the cluster directory, fsync on.
+_pg_options() {
+    echo "-p $1 -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200"
+}
+
 pg_start() {
     if [ ! -x "$PG_BIN/initdb" ]; then
         echo "postgres.sh: $PG_BIN/initdb not found: PostgreSQL 15's server is not installed" >&2
@@ -81,8 +86,7 @@ pg_start() {
         fi
         tries=$((tries + 1))
         if _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-            -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
-            start >"$PG_DIR/pg_ctl.log" 2>&1; then
+            -o "$(_pg_options "$port")" start >"$PG_DIR/pg_ctl.log" 2>&1; then
             PG_PORT="$port"
             PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
             export PG_PORT PG_HOST PG_URL PG_BIN PG_DIR
@@ -121,4 +125,22 @@ pg_stop() {
     fi
     rm -rf "$dir" || true
     return 0
+}
+
+# pg_crash: stops the server the way a crash would (`pg_ctl stop -m immediate`: every backend
+# killed, no shutdown checkpoint), keeping its directory; pg_resume starts it again on the same
+# port, and it recovers from its WAL first. For the crash-safety test (bench/crash.sh).
+pg_crash() {
+    [ -n "$PG_DIR" ] || { echo "postgres.sh: pg_crash: no cluster is running" >&2; return 1; }
+    _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w -t 60 stop >>"$PG_DIR/pg_ctl.log" 2>&1
+}
+
+pg_resume() {
+    [ -n "$PG_DIR" ] || { echo "postgres.sh: pg_resume: no cluster to start" >&2; return 1; }
+    if ! _pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 120 \
+        -o "$(_pg_options "$PG_PORT")" start >>"$PG_DIR/pg_ctl.log" 2>&1; then
+        echo "postgres.sh: PostgreSQL did not start again on port $PG_PORT:" >&2
+        tail -n 30 "$PG_DIR/server.log" >&2 2>/dev/null || true
+        return 1
+    fi
 }

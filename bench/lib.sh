@@ -72,13 +72,13 @@ service_env() {
         PAT_JWT_SECRET="$JWT_SECRET" PAT_DB_POOL_SIZE="$SERVICE_POOL_SIZE" RUST_LOG="$SERVICE_RUST_LOG" "$@"
 }
 
-# start_service LOG: starts `$SERVICE_BIN serve` on $BENCH_DB_URL, on a free loopback port from
-# 18080 up (sets SERVICE_PORT, BASE_URL, SERVICE_PID), output to LOG; waits up to 60 s for
-# GET /health/ready, and dies (showing the log's end) if it exits or does not get ready.
+# start_service LOG [PORT]: starts `$SERVICE_BIN serve` on $BENCH_DB_URL, on PORT or else a free
+# loopback port from 18080 up (sets SERVICE_PORT, BASE_URL, SERVICE_PID), output to LOG; waits up
+# to 60 s for GET /health/ready, and dies (showing the log's end) if it exits or does not get ready.
 start_service() {
     local logfile="$1" ready=""
     [ -z "$SERVICE_PID" ] || die "start_service: a service is already running (pid $SERVICE_PID)"
-    SERVICE_PORT="$(free_port 18080)"
+    SERVICE_PORT="${2:-$(free_port 18080)}"
     BASE_URL="http://127.0.0.1:$SERVICE_PORT"
     log "starting $SERVICE_BIN on $BASE_URL (log: $logfile)"
     # Started directly (not through service_env, a function, which would run in a subshell) so
@@ -114,6 +114,16 @@ stop_service() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.2
     done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# kill_service: `kill -9` of the service (a crash: no shutdown, nothing drained or flushed), and
+# waits for it to be gone. Safe to call when none is running.
+kill_service() {
+    local pid="$SERVICE_PID"
+    [ -n "$pid" ] || return 0
+    SERVICE_PID=""
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }

@@ -13,6 +13,17 @@
 //! (`POST /api/v1/bookings/{id}/outcome`, with `--ahw-token`), which frees that slot and that
 //! referral again, so the clients keep racing for a nearly full set of slots for the whole run.
 //!
+//! `--mode crash`, the crash-safety test (bench/crash.sh): pairs as above, but each request is
+//! sent again (same body, same idempotency key: the attendance's `source_id`, the screening's
+//! attendance id) until it is acknowledged (a 2xx answer); a refused connection, a reset, a
+//! timeout (`--attempt-timeout`) or a 5xx answer is no acknowledgement. The load runs until
+//! `--stop-file` exists; then no new pair starts and the request in flight keeps trying for up to
+//! `--drain` seconds. Its attendances are spread over `--patients` (20 000) patients and arrive at
+//! random times of the last `--history-days` (30), one in eight `planned`, so that they arrive out
+//! of time order and the 7-day facts are a mix of true and false. `--ledger` gets one CSV line per request sent: what it was, its key, the
+//! attendance id answered, how many times it was sent and the status that acknowledged it (0 when
+//! none did), for the checker (bench/crash_check.py) to hold against the database.
+//!
 //! Latencies are recorded only after the warm-up, for requests that start and finish inside the
 //! measured window. Any transport failure or unexpected answer counts as an error (warm-up
 //! included); the first error's body goes to stderr. At the end one line of JSON goes to stdout.
@@ -59,6 +70,9 @@ enum Mode {
     Pairs,
     /// Clients racing to book a limited set of slots
     Bookings,
+    /// Attendance + screening pairs, each request retried until acknowledged, with a ledger of
+    /// every request (bench/crash.sh)
+    Crash,
 }
 
 #[derive(Parser, Debug)]
@@ -91,6 +105,25 @@ struct Args {
     /// Bookings mode: open bookings each client keeps; after one more it cancels its oldest
     #[arg(long, default_value_t = 1)]
     hold: usize,
+    /// Crash mode: the load stops once this file exists (instead of after --seconds)
+    #[arg(long)]
+    stop_file: Option<PathBuf>,
+    /// Crash mode: where to write the ledger (CSV, one line per request sent)
+    #[arg(long)]
+    ledger: Option<PathBuf>,
+    /// Crash mode: patients the attendances are spread over (fewer: more 7-day reattendances)
+    #[arg(long, default_value_t = 20_000)]
+    patients: u64,
+    /// Crash mode: arrivals are spread at random over this many days before now (so the 7-day
+    /// facts are a mix, and attendances arrive out of time order); one in eight is `planned`
+    #[arg(long, default_value_t = 30.0)]
+    history_days: f64,
+    /// Crash mode: once stopped, how long a request in flight may still take to be acknowledged
+    #[arg(long, default_value_t = 60.0)]
+    drain: f64,
+    /// Crash mode: each attempt must be answered within this many seconds, or it is sent again
+    #[arg(long, default_value_t = 10.0)]
+    attempt_timeout: f64,
 }
 
 // ---- A minimal HTTP/1.1 client ------------------------------------------------------------------
@@ -344,12 +377,15 @@ struct Http {
     status: u16,
     reason: (usize, usize),
     body: (usize, usize),
+    /// Each request must be answered within this.
+    timeout: Duration,
 }
 
 impl Http {
     fn new(target: Arc<Target>) -> Http {
         Http {
             target,
+            timeout: REQUEST_TIMEOUT,
             stream: None,
             request: Vec::with_capacity(4096),
             answer: Vec::with_capacity(16 * 1024),
@@ -381,11 +417,11 @@ impl Http {
         request.extend_from_slice(b"\r\n\r\n");
         request.extend_from_slice(body.as_bytes());
 
-        let result = match tokio::time::timeout(REQUEST_TIMEOUT, self.exchange_with_retry()).await {
+        let result = match tokio::time::timeout(self.timeout, self.exchange_with_retry()).await {
             Ok(result) => result,
             Err(_) => Err(format!(
                 "transport: no complete answer within {} s",
-                REQUEST_TIMEOUT.as_secs()
+                self.timeout.as_secs_f64()
             )),
         };
         if result.is_err() {
@@ -577,13 +613,36 @@ impl Rng {
     }
 }
 
-/// Writes the body of a new attendance into `out`: a random patient of 10 000, a fresh source id,
-/// arrived now.
-fn attendance_body(rng: &mut Rng, out: &mut String) {
-    let patient = rng.below(10_000);
+/// Who the attendances are and when they arrived.
+#[derive(Clone, Copy)]
+struct Population {
+    /// Patients the attendances are spread over, at random.
+    patients: u64,
+    /// Arrivals are spread at random over this long before now (zero: arrived now).
+    history: Duration,
+    /// One attendance in this many is `planned` (a booked return, which is no 7-day
+    /// reattendance); 0: none.
+    planned_one_in: u64,
+}
+
+/// The attendances of the pairs and bookings modes: 10 000 patients, arriving now, unplanned.
+const BENCH_POPULATION: Population = Population {
+    patients: 10_000,
+    history: Duration::ZERO,
+    planned_one_in: 0,
+};
+
+/// Writes the body of a new attendance into `out`: a random patient of the population, a fresh
+/// source id (returned), arrived now or at a random time of the population's history.
+fn attendance_body(rng: &mut Rng, out: &mut String, population: Population) -> Uuid {
+    let patient = rng.below(population.patients.max(1));
+    let source_uuid = rng.uuid_v4();
     let mut source_id = Uuid::encode_buffer();
-    let source_id = rng.uuid_v4().hyphenated().encode_lower(&mut source_id);
-    let now = chrono::Utc::now();
+    let source_id = source_uuid.hyphenated().encode_lower(&mut source_id);
+    let history_us = u64::try_from(population.history.as_micros()).unwrap_or(u64::MAX);
+    let before = i64::try_from(rng.below(history_us)).unwrap_or(0);
+    let arrived = chrono::Utc::now() - chrono::Duration::microseconds(before);
+    let planned = population.planned_one_in > 0 && rng.below(population.planned_one_in) == 0;
     out.clear();
     // Writing into a String cannot fail.
     let _ = write!(
@@ -591,15 +650,21 @@ fn attendance_body(rng: &mut Rng, out: &mut String) {
         "{{\"source_system\":\"bench\",\"source_id\":\"{source_id}\",\
          \"patient\":{{\"local_id\":\"BENCH-{patient}\",\"sex\":\"male\"}},\
          \"arrived_at\":\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z\",\
-         \"presenting_condition\":\"fall\"}}",
-        now.year(),
-        now.month(),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        (now.nanosecond() / 1000).min(999_999),
+         \"presenting_condition\":\"fall\"{}}}",
+        arrived.year(),
+        arrived.month(),
+        arrived.day(),
+        arrived.hour(),
+        arrived.minute(),
+        arrived.second(),
+        (arrived.nanosecond() / 1000).min(999_999),
+        if planned {
+            ",\"attendance_category\":\"planned\""
+        } else {
+            ""
+        },
     );
+    source_uuid
 }
 
 const SCREENING_BODY: &str = concat!(
@@ -685,7 +750,7 @@ async fn run_client(shared: Arc<Shared>) -> ClientStats {
     let mut put_path = String::with_capacity(128);
     while Instant::now() < shared.measure_until {
         let pair_start = Instant::now();
-        attendance_body(&mut rng, &mut body);
+        attendance_body(&mut rng, &mut body, BENCH_POPULATION);
         match http
             .send_ok("POST", &shared.attendances_path, &shared.auth, &body)
             .await
@@ -782,7 +847,7 @@ async fn prepare_referral(
     auth: &str,
 ) -> Result<String, String> {
     let mut body = String::with_capacity(512);
-    attendance_body(rng, &mut body);
+    attendance_body(rng, &mut body, BENCH_POPULATION);
     http.send_ok("POST", attendances_path, auth, &body)
         .await
         .map_err(|e| format!("POST attendance: {e}"))?;
@@ -1115,6 +1180,251 @@ async fn run_bookings(args: &Args, target: Arc<Target>) {
     }
 }
 
+// ---- Crash mode ---------------------------------------------------------------------------------
+
+/// One request of crash mode, as the ledger records it.
+struct Sent {
+    /// `attendance` (the POST) or `screening` (the PUT).
+    kind: &'static str,
+    /// The attendance's `source_id`.
+    source_id: Uuid,
+    /// The attendance id answered (empty when the POST was never acknowledged).
+    attendance_id: String,
+    /// Times sent.
+    attempts: u32,
+    /// The 2xx status that acknowledged it; 0 when none did; a 4xx refusal ends it too.
+    status: u16,
+}
+
+/// What crash mode's clients saw, besides the ledger.
+#[derive(Default)]
+struct CrashCounts {
+    transport_failures: AtomicU64,
+    answers_5xx: AtomicU64,
+}
+
+struct CrashRun {
+    target: Arc<Target>,
+    attendances_path: String,
+    auth: String,
+    population: Population,
+    attempt_timeout: Duration,
+    drain: Duration,
+    /// Set once the stop file exists.
+    stopped: AtomicBool,
+    /// When the stop was seen: the drain runs from here.
+    stopped_at: std::sync::Mutex<Option<Instant>>,
+    counts: CrashCounts,
+    first_failure_printed: AtomicBool,
+}
+
+impl CrashRun {
+    /// Past the drain: a request still unacknowledged is given up.
+    fn past_drain(&self) -> bool {
+        if !self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        let since = self.stopped_at.lock().ok().and_then(|at| *at);
+        since.is_some_and(|at| at.elapsed() >= self.drain)
+    }
+
+    fn failure(&self, what: &str, detail: &str) {
+        if !self.first_failure_printed.swap(true, Ordering::Relaxed) {
+            eprintln!("loadgen: first unacknowledged attempt: {what}: {detail}");
+        }
+    }
+}
+
+/// Sends one request until a 2xx answer acknowledges it (or a 4xx refuses it, or the drain ends):
+/// (times sent, the final status or 0).
+async fn send_until_acknowledged(run: &CrashRun, http: &mut Http, method: &str, path: &str, body: &str) -> (u32, u16) {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match http.send(method, path, &run.auth, body).await {
+            Ok(status) if (200..300).contains(&status) => return (attempts, status),
+            Ok(status) if status >= 500 || status == 408 || status == 429 => {
+                run.counts.answers_5xx.fetch_add(1, Ordering::Relaxed);
+                run.failure(method, &format!("HTTP {}: {}", http.status_text(), http.body_text()));
+            }
+            Ok(status) => {
+                // A refusal is an answer: sending it again would be refused again.
+                eprintln!(
+                    "loadgen: {method} {path} refused: HTTP {}: {}",
+                    http.status_text(),
+                    http.body_text()
+                );
+                return (attempts, status);
+            }
+            Err(e) => {
+                run.counts.transport_failures.fetch_add(1, Ordering::Relaxed);
+                run.failure(method, &e);
+            }
+        }
+        if run.past_drain() {
+            return (attempts, 0);
+        }
+        // The service or its database is down: do not spin.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn run_crash_client(run: Arc<CrashRun>) -> Vec<Sent> {
+    let mut ledger = Vec::new();
+    let mut http = Http::new(Arc::clone(&run.target));
+    http.timeout = run.attempt_timeout;
+    let mut rng = Rng::new();
+    let mut body = String::with_capacity(512);
+    let mut put_path = String::with_capacity(128);
+    while !run.stopped.load(Ordering::Relaxed) {
+        let source_id = attendance_body(&mut rng, &mut body, run.population);
+        let (attempts, status) = send_until_acknowledged(&run, &mut http, "POST", &run.attendances_path, &body).await;
+        let id = if (200..300).contains(&status) {
+            id_of(http.body()).map(Cow::into_owned)
+        } else {
+            None
+        };
+        if status != 0 && id.is_none() {
+            eprintln!(
+                "loadgen: POST attendance answered {status} without an id: {}",
+                http.body_text()
+            );
+        }
+        ledger.push(Sent {
+            kind: "attendance",
+            source_id,
+            attendance_id: id.clone().unwrap_or_default(),
+            attempts,
+            status,
+        });
+        let Some(id) = id else { continue };
+        if run.stopped.load(Ordering::Relaxed) {
+            break;
+        }
+        put_path.clear();
+        put_path.push_str(&run.attendances_path);
+        put_path.push('/');
+        put_path.push_str(&id);
+        put_path.push_str("/screening");
+        let (attempts, status) = send_until_acknowledged(&run, &mut http, "PUT", &put_path, SCREENING_BODY).await;
+        ledger.push(Sent {
+            kind: "screening",
+            source_id,
+            attendance_id: id,
+            attempts,
+            status,
+        });
+    }
+    ledger
+}
+
+async fn run_crash(args: &Args, target: Arc<Target>) {
+    let Some(stop_file) = args.stop_file.clone() else {
+        usage_error("--mode crash needs --stop-file")
+    };
+    let Some(ledger_path) = &args.ledger else {
+        usage_error("--mode crash needs --ledger")
+    };
+    let bad = |x: f64| !x.is_finite() || x <= 0.0;
+    let bad_history = !args.history_days.is_finite() || !(0.0..=3650.0).contains(&args.history_days);
+    if args.patients == 0 || bad(args.drain) || bad(args.attempt_timeout) || bad_history {
+        usage_error("--patients must be at least 1, --drain and --attempt-timeout positive, --history-days 0 to 3650");
+    }
+    let mut ledger_file = std::fs::File::create(ledger_path)
+        .unwrap_or_else(|e| usage_error(&format!("cannot create {}: {e}", ledger_path.display())));
+    let run = Arc::new(CrashRun {
+        attendances_path: format!("{}/api/v1/attendances", target.base),
+        target,
+        auth: format!("Bearer {}", args.token),
+        population: Population {
+            patients: args.patients,
+            history: Duration::from_secs_f64(args.history_days * 86_400.0),
+            // A booked return now and then: the 7-day fact counts unplanned returns only.
+            planned_one_in: 8,
+        },
+        attempt_timeout: Duration::from_secs_f64(args.attempt_timeout),
+        drain: Duration::from_secs_f64(args.drain),
+        stopped: AtomicBool::new(false),
+        stopped_at: std::sync::Mutex::new(None),
+        counts: CrashCounts::default(),
+        first_failure_printed: AtomicBool::new(false),
+    });
+    let start = Instant::now();
+    let watcher = {
+        let run = Arc::clone(&run);
+        tokio::spawn(async move {
+            while !stop_file.exists() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if let Ok(mut at) = run.stopped_at.lock() {
+                *at = Some(Instant::now());
+            }
+            run.stopped.store(true, Ordering::Relaxed);
+        })
+    };
+    let tasks: Vec<_> = (0..args.clients)
+        .map(|_| tokio::spawn(run_crash_client(Arc::clone(&run))))
+        .collect();
+    let mut ledger = Vec::new();
+    for task in tasks {
+        match task.await {
+            Ok(sent) => ledger.extend(sent),
+            Err(e) => {
+                eprintln!("loadgen: a client task failed: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    watcher.abort();
+    let seconds = start.elapsed().as_secs_f64();
+
+    let mut out = String::from("kind,source_id,attendance_id,attempts,status\n");
+    for sent in &ledger {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{}",
+            sent.kind, sent.source_id, sent.attendance_id, sent.attempts, sent.status
+        );
+    }
+    if let Err(e) = std::io::Write::write_all(&mut ledger_file, out.as_bytes()) {
+        eprintln!("loadgen: cannot write {}: {e}", ledger_path.display());
+        std::process::exit(1);
+    }
+
+    let acknowledged = |s: &&Sent| (200..300).contains(&s.status);
+    let count = |f: &dyn Fn(&&Sent) -> bool| ledger.iter().filter(|s| f(s)).count();
+    let fields: [(&str, Value); 13] = [
+        ("mode", json!("crash")),
+        ("clients", json!(args.clients)),
+        ("seconds", json!(round3(seconds))),
+        ("requests", json!(ledger.len())),
+        ("acknowledged", json!(count(&acknowledged))),
+        ("unacknowledged", json!(count(&|s| s.status == 0))),
+        ("refused", json!(count(&|s| s.status >= 300))),
+        ("retried_requests", json!(count(&|s| s.attempts > 1))),
+        (
+            "resends",
+            json!(ledger.iter().map(|s| u64::from(s.attempts - 1)).sum::<u64>()),
+        ),
+        // Sent again and answered as a replay: the first attempt had been written, its answer lost.
+        (
+            "replayed_after_retry",
+            json!(count(&|s| s.attempts > 1 && s.status == 200)),
+        ),
+        (
+            "transport_failures",
+            json!(run.counts.transport_failures.load(Ordering::Relaxed)),
+        ),
+        ("answers_5xx", json!(run.counts.answers_5xx.load(Ordering::Relaxed))),
+        ("pairs", json!(count(&|s| s.kind == "screening" && acknowledged(s)))),
+    ];
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(name, value)| format!("\"{name}\":{value}"))
+        .collect();
+    println!("{{{}}}", body.join(","));
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = Args::parse();
@@ -1125,9 +1435,10 @@ async fn main() {
         std::process::exit(2);
     }
     let target = Arc::new(Target::parse(&args.url).unwrap_or_else(|e| usage_error(&e)));
-    if args.mode == Mode::Bookings {
-        run_bookings(&args, target).await;
-        return;
+    match args.mode {
+        Mode::Bookings => return run_bookings(&args, target).await,
+        Mode::Crash => return run_crash(&args, target).await,
+        Mode::Pairs => {}
     }
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
