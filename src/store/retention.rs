@@ -27,7 +27,8 @@
 //!   stays as recorded.
 //!
 //! Each batch is one transaction under the locks a new attendance and a link take (PostgreSQL:
-//! the per-patient advisory locks, then the attendance rows `FOR UPDATE`; SQLite:
+//! the per-patient advisory locks, then the attendance rows, their referrals and bookings
+//! `FOR UPDATE`; SQLite:
 //! `BEGIN IMMEDIATE`), so a purge can run while the service takes attendances, can be stopped at
 //! any point, and run again: a second run finds nothing more to remove and records a run that
 //! removed nothing. The run's audit event is written after the last batch, in a transaction of
@@ -237,6 +238,25 @@ fn remove_batch(conn: &mut DbConnection, cutoff: DbTime, limit: i64) -> QueryRes
             .load(lite)?,
     };
     let ids: Vec<DbUuid> = rows.iter().map(|(id, _, _)| *id).collect();
+    if let DbConnection::Pg(pg) = conn {
+        // A booking or an unmet attempt share-locks its referral, and an outcome updates its
+        // booking: locked here, one waits for the purge and then finds its record gone, rather
+        // than being added after its siblings were removed and before its parent is.
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            referrals::table
+                .filter(referrals::attendance_id.eq_any(chunk))
+                .order(referrals::attendance_id)
+                .select(referrals::attendance_id)
+                .for_update()
+                .load::<DbUuid>(pg)?;
+            bookings::table
+                .filter(bookings::attendance_id.eq_any(chunk))
+                .order(bookings::id)
+                .select(bookings::id)
+                .for_update()
+                .load::<DbUuid>(pg)?;
+        }
+    }
     let mut counts = pathway(conn, &ids, Mode::Remove)?;
     let seed_keys: Vec<String> = rows.iter().map(|(_, key, _)| key.clone()).collect();
     let seed_ids: Vec<DbUuid> = rows.iter().map(|(_, _, patient)| *patient).collect();
