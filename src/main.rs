@@ -1,4 +1,5 @@
-//! The `pat-service` command: serve, migrate, print the OpenAPI document, mint a token, load demo data.
+//! The `pat-service` command: serve, migrate, print the OpenAPI document, mint a token, load demo
+//! data, purge what is past its retention period.
 
 use std::process::ExitCode;
 
@@ -6,7 +7,8 @@ use clap::{Parser, Subcommand};
 use pat_service::app::Application;
 use pat_service::auth::{mint_hs256, Role};
 use pat_service::config::{JwtKey, Settings};
-use pat_service::{db, demo, openapi, telemetry};
+use pat_service::domain::{calendar, retention};
+use pat_service::{db, demo, openapi, store, telemetry};
 
 #[derive(Parser)]
 #[command(name = "pat-service", version, about = "Paddington Alcohol Test pathway service")]
@@ -56,6 +58,26 @@ enum Command {
         #[arg(long)]
         until: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Retention: remove the attendances that arrived before DATE, with everything that hangs off
+    /// them (screenings, referrals, bookings and outcomes, attempts, follow-ups) and the patients
+    /// left with no attendance, in batches; record one audit event with the counts. Audit events,
+    /// health workers and slots are kept. The trust sets the retention period under the NHS Records
+    /// Management Code of Practice: the service has no default.
+    Purge {
+        /// A Europe/London calendar date (YYYY-MM-DD): attendances arriving before midnight at its
+        /// start (London time) go. Not after today.
+        #[arg(long, value_name = "DATE")]
+        before: chrono::NaiveDate,
+        /// Count what would be removed; remove nothing and record no audit event.
+        #[arg(long)]
+        dry_run: bool,
+        /// Attendances removed per transaction (1 to 10,000).
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+        /// Who is running the purge, for the audit event (a name or staff id, not a patient's).
+        #[arg(long)]
+        actor: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,6 +125,12 @@ fn run(command: Command) -> Result<(), String> {
             println!("{summary}");
             Ok(())
         }
+        Command::Purge {
+            before,
+            dry_run,
+            batch_size,
+            actor,
+        } => purge(before, dry_run, batch_size, actor),
         Command::Token { roles, sub, hours } => {
             let settings = Settings::from_env(false).map_err(|e| e.to_string())?;
             let roles = parse_roles(&roles)?;
@@ -110,6 +138,47 @@ fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn purge(before: chrono::NaiveDate, dry_run: bool, batch_size: usize, actor: String) -> Result<(), String> {
+    let now = chrono::Utc::now();
+    let cutoff = retention::cutoff(before, calendar::london_date(now)).map_err(|e| e.to_string())?;
+    let batch_size = retention::batch_size(batch_size).map_err(|e| e.to_string())?;
+    let actor = actor.trim().to_owned();
+    if actor.is_empty() {
+        return Err("--actor must name who is running the purge".into());
+    }
+    let settings = Settings::from_env(true).map_err(|e| e.to_string())?;
+    let manager = db::Manager::new(settings.database_url.expose()).map_err(|e| e.to_string())?;
+    let mut conn = manager
+        .establish()
+        .map_err(|e| format!("cannot connect to the database: {e}"))?;
+    let request = store::retention::PurgeRequest {
+        before,
+        cutoff,
+        batch_size,
+        dry_run,
+        actor,
+    };
+    let report = store::retention::purge(&mut conn, &request, now).map_err(|e| {
+        format!("the purge stopped: {e} (every batch committed before stays removed; running it again is safe)")
+    })?;
+    let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if dry_run {
+        println!("dry run: attendances arriving before {before} (Europe/London; {cutoff}) — nothing removed");
+    } else {
+        println!("purged attendances arriving before {before} (Europe/London; {cutoff})");
+    }
+    let heading = if dry_run { "would remove" } else { "removed" };
+    println!("{:<26}{heading:>13}", "table");
+    for (table, rows) in report.counts.rows() {
+        println!("{table:<26}{rows:>13}");
+    }
+    println!("{} batch(es) of up to {batch_size} attendances", report.batches);
+    if let Some(event) = report.audit_event {
+        println!("audit event {}", event.id.0);
+    }
+    Ok(())
 }
 
 fn parse_roles(codes: &[String]) -> Result<Vec<Role>, String> {

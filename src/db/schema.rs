@@ -238,6 +238,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::PortableUuid;
+
+    /// Kept by triggers (migration `pathway_summary`): an accepted referral's bookings, summarised.
+    booking_summaries (attendance_id) {
+        attendance_id -> PortableUuid,
+        booked -> Bool,
+        first_within_window -> Nullable<Bool>,
+        latest_status -> Nullable<Text>,
+        latest_lead_time -> Nullable<Text>,
+        all_cancelled -> Nullable<Bool>,
+        attempted -> Bool,
+    }
+}
+
 diesel::joinable!(referrals -> attendances (attendance_id));
 diesel::joinable!(slots -> health_workers (health_worker_id));
 diesel::joinable!(bookings -> slots (slot_id));
@@ -259,5 +275,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     referral_versions,
     booking_outcome_versions,
     patients,
-    patient_links
+    patient_links,
+    booking_summaries
 );

@@ -12,6 +12,7 @@ pub mod financial_year;
 pub mod nhs_number;
 pub mod pat;
 pub mod patient;
+pub mod retention;
 pub mod scheduling;
 pub mod units;
 

@@ -70,6 +70,7 @@ pub mod attendances;
 pub mod audit;
 pub mod batches;
 pub mod patients;
+pub mod retention;
 pub mod rows;
 pub mod scheduling;
 pub mod screenings;

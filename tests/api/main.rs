@@ -20,6 +20,7 @@ mod outcomes;
 mod patients;
 mod referrals;
 mod resilience;
+mod retention;
 mod scheduling_helpers;
 mod screening;
 mod slots;

@@ -16,7 +16,7 @@
 
 mod checks;
 mod datasets;
-mod fixtures;
+pub(crate) mod fixtures;
 mod hand_working;
 
 mod access;
