@@ -11,6 +11,7 @@ use super::{text_field, AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::db::types::{DbTime, DbUuid};
 use crate::domain::attendance::AttendanceCategory;
+use crate::domain::chief_complaint;
 use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
@@ -18,8 +19,9 @@ use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
 use crate::domain::{FieldError, Reason};
 use crate::error::{ApiError, Problem};
 use crate::role_set;
+use crate::store::attendances::AttendanceRecord;
 use crate::store::attendances::NewAttendance;
-use crate::store::{Changed, Recorded};
+use crate::store::{Actor, Changed, Recorded};
 
 role_set!(
     /// Who records attendances: ED staff and the EPR's integration engine.
@@ -78,7 +80,15 @@ pub struct CreateAttendance {
     /// Arrival time, RFC 3339 with offset.
     #[schema(value_type = String, format = DateTime, example = "2025-03-01T10:00:00Z")]
     pub arrived_at: DateTime<FixedOffset>,
-    pub presenting_condition: PresentingCondition,
+    /// The PAT presenting condition. Give it, or `presenting_condition_snomed`, or both (this
+    /// one wins).
+    #[serde(default)]
+    pub presenting_condition: Option<PresentingCondition>,
+    /// The ECDS chief complaint, a SNOMED CT concept id, mapped to the PAT condition when
+    /// `presenting_condition` is not given (unmapped: `other`).
+    #[serde(default)]
+    #[schema(example = "161898004")]
+    pub presenting_condition_snomed: Option<String>,
     /// Free text, e.g. what "other" was.
     #[serde(default)]
     pub presenting_condition_detail: Option<String>,
@@ -149,6 +159,23 @@ impl CreateAttendance {
                 ));
             }
         }
+        let condition = match (self.presenting_condition, self.presenting_condition_snomed.as_deref()) {
+            (Some(condition), _) => Some(condition),
+            (None, Some(code)) => match chief_complaint::pat_condition(code, arrived_at) {
+                Ok(condition) => Some(condition),
+                Err(message) => {
+                    errors.push(FieldError::new("presenting_condition_snomed", message));
+                    None
+                }
+            },
+            (None, None) => {
+                errors.push(FieldError::new(
+                    "presenting_condition",
+                    "give presenting_condition or presenting_condition_snomed (or both)",
+                ));
+                None
+            }
+        };
         let site = text_field(&mut errors, "site", self.site.as_deref(), 100);
         let detail = text_field(
             &mut errors,
@@ -161,8 +188,10 @@ impl CreateAttendance {
             local_id.as_deref(),
             local_id_system.as_deref(),
         );
-        match (source_system, source_id, key) {
-            (Some(source_system), Some(source_id), Some(patient_key)) if errors.is_empty() => {
+        match (source_system, source_id, key, condition) {
+            (Some(source_system), Some(source_id), Some(patient_key), Some(presenting_condition))
+                if errors.is_empty() =>
+            {
                 Ok(NewAttendance {
                     id: DbUuid(uuid::Uuid::now_v7()),
                     source_system,
@@ -176,7 +205,7 @@ impl CreateAttendance {
                     date_of_birth: self.patient.date_of_birth,
                     site,
                     arrived_at: DbTime::new(arrived_at),
-                    presenting_condition: self.presenting_condition,
+                    presenting_condition,
                     presenting_condition_detail: detail,
                     attendance_category: self.attendance_category.unwrap_or(AttendanceCategory::Unplanned),
                     created_at: DbTime::new(now),
@@ -212,13 +241,24 @@ pub async fn create(
     state: web::Data<AppState>,
     Body(input): Body<CreateAttendance>,
 ) -> Result<HttpResponse, ApiError> {
+    match record_attendance(&state, input, &auth.actor()).await? {
+        Recorded::Created(record) => Ok(HttpResponse::Created().json(AttendanceView::from(&record))),
+        Recorded::Replay(record) => Ok(HttpResponse::Ok().json(AttendanceView::from(&record))),
+        Recorded::Clash => Err(idempotency_conflict()),
+    }
+}
+
+/// Records an attendance however it arrived (this JSON API, an HL7 v2 ADT message, a FHIR
+/// Encounter): the same validation, repeat-attender rule and idempotency for every channel. The
+/// caller turns the answer into its own format.
+pub async fn record_attendance(
+    state: &AppState,
+    input: CreateAttendance,
+    actor: &Actor,
+) -> Result<Recorded<AttendanceRecord>, ApiError> {
     let settings = &state.settings;
-    let condition = input.presenting_condition;
-    let new = input.into_new(
-        settings.clock.now(),
-        &auth.user.subject,
-        settings.accept_test_nhs_numbers,
-    )?;
+    let new = input.into_new(settings.clock.now(), &actor.subject, settings.accept_test_nhs_numbers)?;
+    let condition = new.presenting_condition;
     let under_age = under_min_age(new.date_of_birth, new.arrived_at.get(), settings.min_age);
     let rule = RepeatAttenderRule::new(
         condition,
@@ -227,14 +267,15 @@ pub async fn create(
         settings.repeat_attender_window_days,
         under_age.unwrap_or(false),
     );
-    match state.store.attendances().record(new, rule, &auth.actor()).await? {
-        Recorded::Created(record) => Ok(HttpResponse::Created().json(AttendanceView::from(&record))),
-        Recorded::Replay(record) => Ok(HttpResponse::Ok().json(AttendanceView::from(&record))),
-        Recorded::Clash => Err(ApiError::Conflict {
-            kind: "idempotency-conflict",
-            detail: "an attendance with this source_system and source_id was already recorded with different content"
-                .into(),
-        }),
+    Ok(state.store.attendances().record(new, rule, actor).await?)
+}
+
+/// The answer when the same idempotency key arrives with different content.
+pub fn idempotency_conflict() -> ApiError {
+    ApiError::Conflict {
+        kind: "idempotency-conflict",
+        detail: "an attendance with this source_system and source_id was already recorded with different content"
+            .into(),
     }
 }
 

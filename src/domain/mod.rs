@@ -6,6 +6,7 @@
 
 pub mod attendance;
 pub mod calendar;
+pub mod chief_complaint;
 pub mod disclosure;
 pub mod eligibility;
 pub mod financial_year;
