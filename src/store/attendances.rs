@@ -19,7 +19,7 @@ pub use super::rows::{Attendance, WithCurrentScreening};
 use super::scheduling::bookings::OutcomeVersion;
 use super::scheduling::referrals::ReferralHistory;
 use super::scheduling::{bookings, referrals, BookingListing};
-use super::{is_unique_violation, Actor, Changed, Recorded, Store, StoreError};
+use super::{again_after_deadlock, is_unique_violation, Actor, Changed, Recorded, Store, StoreError};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{attendances, screenings};
@@ -220,26 +220,30 @@ impl<'a> Attendances<'a> {
         let actor = actor.clone();
         let recorded = self
             .store
-            .run(move |conn| match insert(conn, &new, &rule, &event) {
-                Ok(row) => Ok(Recorded::Created(AttendanceRecord::new(row))),
-                // The same (source_system, source_id) exists: a retry, or a clash.
-                Err(e) if is_unique_violation(&e) => write_transaction(conn, |conn| {
-                    let stored = find_by_source(conn, &new.source_system, &new.source_id)?
-                        .ok_or_else(|| StoreError::internal("attendance vanished after a unique violation"))?;
-                    if !new.same_content_as(&stored) {
-                        return Ok(Recorded::Clash);
-                    }
-                    let read = AuditEvent::new(
-                        &actor,
-                        Action::Read,
-                        "attendance",
-                        stored.id.0,
-                        Some(&stored.patient_key),
-                    );
-                    audit::record(conn, &read)?;
-                    Ok(Recorded::Replay(AttendanceRecord::load(conn, stored)?))
-                }),
-                Err(other) => Err(other.into()),
+            // A new attendance locks its own key, then its person's: on PostgreSQL it can lose a
+            // deadlock to a purge batch or to a batch recording another key of the same person.
+            .run(move |conn| {
+                again_after_deadlock(|| match insert(conn, &new, &rule, &event) {
+                    Ok(row) => Ok(Recorded::Created(AttendanceRecord::new(row))),
+                    // The same (source_system, source_id) exists: a retry, or a clash.
+                    Err(e) if is_unique_violation(&e) => write_transaction(conn, |conn| {
+                        let stored = find_by_source(conn, &new.source_system, &new.source_id)?
+                            .ok_or_else(|| StoreError::internal("attendance vanished after a unique violation"))?;
+                        if !new.same_content_as(&stored) {
+                            return Ok(Recorded::Clash);
+                        }
+                        let read = AuditEvent::new(
+                            &actor,
+                            Action::Read,
+                            "attendance",
+                            stored.id.0,
+                            Some(&stored.patient_key),
+                        );
+                        audit::record(conn, &read)?;
+                        Ok(Recorded::Replay(AttendanceRecord::load(conn, stored)?))
+                    }),
+                    Err(other) => Err(other.into()),
+                })
             })
             .await?;
         tracing::Span::current().record("created", matches!(recorded, Recorded::Created(_)));

@@ -287,6 +287,38 @@ where
 }
 
 /// Whether a failed insert broke a unique constraint (the record, or its key, exists already).
+/// An error that may be PostgreSQL breaking a deadlock (SQLSTATE 40P01) by failing this
+/// transaction: nothing of it was written, so running it again is safe.
+pub(crate) trait MaybeDeadlock {
+    fn is_deadlock(&self) -> bool;
+}
+
+impl MaybeDeadlock for DieselError {
+    fn is_deadlock(&self) -> bool {
+        matches!(self, DieselError::DatabaseError(_, info) if info.message().contains("deadlock detected"))
+    }
+}
+
+impl MaybeDeadlock for StoreError {
+    fn is_deadlock(&self) -> bool {
+        matches!(self, StoreError::Internal(cause) if cause.contains("deadlock detected"))
+    }
+}
+
+/// Runs a write transaction again (up to three times in all) when PostgreSQL broke a deadlock
+/// by failing it. Two writes taking the same per-patient locks in different orders (two links
+/// of the same patients at the same instant; a purge batch and a new attendance of a linked
+/// patient) may each hold a lock the other wants; PostgreSQL fails one of them.
+pub(crate) fn again_after_deadlock<T, E: MaybeDeadlock>(mut work: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+    let mut attempts = 1;
+    loop {
+        match work() {
+            Err(error) if error.is_deadlock() && attempts < 3 => attempts += 1,
+            other => return other,
+        }
+    }
+}
+
 pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use super::audit::{self, Action, AuditEvent};
-use super::{is_unique_violation, Actor, Changed, Store, StoreError};
+use super::{again_after_deadlock, is_unique_violation, Actor, Changed, Store, StoreError};
 use crate::db::schema::{attendances, patient_links, patients};
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{write_transaction, DbConnection};
@@ -160,21 +160,6 @@ impl<'a> Patients<'a> {
             .await?;
         tracing::Span::current().record("already", matches!(changed, Changed::Already(_)));
         Ok(changed)
-    }
-}
-
-/// Runs a link or unlink transaction again (up to three times in all) when PostgreSQL broke a
-/// deadlock by failing it: two links or unlinks of the same patients at the same instant may
-/// each hold a lock the other wants. Nothing of the failed attempt was written.
-fn again_after_deadlock<T>(mut work: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    let mut attempts = 1;
-    loop {
-        match work() {
-            Err(StoreError::Internal(cause)) if cause.contains("deadlock detected") && attempts < 3 => {
-                attempts += 1;
-            }
-            other => return other,
-        }
     }
 }
 

@@ -39,6 +39,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
+use super::again_after_deadlock;
 use super::audit::{self, AuditEvent};
 use super::rows::lock_patient;
 use crate::db::schema::{
@@ -152,7 +153,8 @@ pub fn purge(conn: &mut DbConnection, request: &PurgeRequest, now: DateTime<Utc>
         });
     }
     loop {
-        let batch = write_transaction(conn, |conn| remove_batch(conn, cutoff, limit))?;
+        // A batch takes the per-patient locks a new attendance of a linked patient takes too.
+        let batch = again_after_deadlock(|| write_transaction(conn, |conn| remove_batch(conn, cutoff, limit)))?;
         let Some(batch) = batch else { break };
         counts.add(&batch);
         batches += 1;
@@ -210,14 +212,30 @@ fn remove_batch(conn: &mut DbConnection, cutoff: DbTime, limit: i64) -> QueryRes
         return Ok(None);
     }
     // The patients' advisory locks first, then the rows: the order a new attendance and a link
-    // take them in. Sorted, so two purges take them in one order.
-    let mut keys: Vec<&str> = candidates.iter().map(|(_, key)| key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
+    // take them in. A new attendance locks its own key before its person's (the key its rows
+    // carry), so the keys linked to these persons go first, then the persons; each sorted, so two
+    // purges take them in one order. (A link made meanwhile can still cross this order: then
+    // PostgreSQL fails one side and the batch runs again.)
+    let mut persons: Vec<String> = candidates.iter().map(|(_, key)| key.clone()).collect();
+    persons.sort_unstable();
+    persons.dedup();
+    let mut members: Vec<String> = Vec::new();
+    for chunk in persons.chunks(IN_LIST_CHUNK) {
+        let found: Vec<String> = patients::table
+            .filter(patients::person_key.eq_any(chunk))
+            .filter(patients::key.ne(patients::person_key))
+            .select(patients::key)
+            .load(conn)?;
+        members.extend(found);
+    }
+    members.sort_unstable();
+    members.dedup();
     let mut locked: HashSet<String> = HashSet::new();
-    for key in keys {
-        lock_patient(conn, key)?;
-        locked.insert(key.to_owned());
+    for key in members.into_iter().chain(persons) {
+        if !locked.contains(&key) {
+            lock_patient(conn, &key)?;
+            locked.insert(key);
+        }
     }
     let ids: Vec<DbUuid> = candidates.iter().map(|(id, _)| *id).collect();
     // Read again under the locks: a row a link moved meanwhile, or one removed by another purge,

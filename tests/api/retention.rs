@@ -651,3 +651,75 @@ fn line_says(output: &str, table: &str, n: u64) -> bool {
         words == [table, &n.to_string()]
     })
 }
+
+/// One attendance of local number `local` arriving at `at`, as the JSON API records it.
+fn local_attendance(local: &str, source_id: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "source_system": "race-epr",
+        "source_id": source_id,
+        "patient": { "local_id": local, "sex": "female" },
+        "arrived_at": at.to_rfc3339(),
+        "presenting_condition": "fall"
+    })
+}
+
+#[tokio::test]
+async fn a_purge_racing_new_attendances_of_linked_patients_removes_only_the_old_ones() {
+    // Arrange: local numbers K and L, traced to one NHS number (one person), with 15 attendances
+    // each before the cutoff. A new attendance of either locks both patients, as a purge batch
+    // of an old one does: on PostgreSQL the two may deadlock, and the loser runs again.
+    let app = spawn_app().await;
+    let x = cutoff();
+    let mut patients = vec![];
+    for local in ["RACE-K", "RACE-L"] {
+        for i in 0..15 {
+            let at = x - Duration::days(3) + Duration::hours(i);
+            let old = app
+                .create_attendance(&local_attendance(local, &format!("old-{local}-{i}"), at))
+                .await;
+            if i == 0 {
+                patients.push(old["patient"]["id"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let nhs = nhs_number(7301);
+    for patient in &patients {
+        trace(&app, patient, &nhs).await;
+    }
+
+    // Act: the purge, one attendance per transaction, while 40 new attendances arrive.
+    let database_url = app.database_url.clone();
+    let purge_run = tokio::task::spawn_blocking(move || {
+        let mut conn = Manager::new(&database_url).expect("url").establish().expect("connect");
+        purge(&mut conn, &request(false, 1), Utc::now())
+    });
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/attendances");
+        let token = app.token("integration");
+        let local = if i % 2 == 0 { "RACE-K" } else { "RACE-L" };
+        let body = local_attendance(local, &format!("new-{i}"), Utc::now() - Duration::minutes(i));
+        posts.spawn(async move {
+            let response = client.post(url).bearer_auth(token).json(&body).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        });
+    }
+    let mut new_ids = vec![];
+    while let Some(joined) = posts.join_next().await {
+        let (status, body) = joined.unwrap();
+        assert_eq!(status, 201, "every new attendance is recorded: {body}");
+        new_ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let report = purge_run.await.unwrap().expect("the purge runs to its end");
+
+    // Assert: the 30 old attendances went, in 30 batches; the 40 new ones are all there.
+    assert_eq!(report.counts.attendances, 30);
+    assert_eq!(report.batches, 30);
+    assert_eq!(table_counts(&app)["attendances"], 40);
+    for id in &new_ids {
+        let read = app.get(&format!("/api/v1/attendances/{id}"), "clinician").await;
+        assert_eq!(read.status().as_u16(), 200, "attendance {id} is kept");
+    }
+}
