@@ -257,6 +257,9 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// The service's "now" (the system clock; tests move it).
     pub clock: crate::clock::Clock,
+    /// `PAT_CHIEF_COMPLAINT_MAP` (default: the table shipped in `data/`): the trust's table of
+    /// ECDS chief complaints to PAT conditions (docs/domain.md §11), read once at start.
+    pub chief_complaints: std::sync::Arc<crate::domain::chief_complaint::ChiefComplaintMap>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -454,7 +457,24 @@ impl Settings {
                 "a whole number of seconds from 1 to 300",
             )?),
             clock: crate::clock::Clock::system(),
+            chief_complaints: std::sync::Arc::new(chief_complaint_map(&get)?),
         })
+    }
+}
+
+/// `PAT_CHIEF_COMPLAINT_MAP`: the trust's table, or the shipped one. A table that cannot be read
+/// exactly stops the service with the line at fault.
+fn chief_complaint_map(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::domain::chief_complaint::ChiefComplaintMap, ConfigError> {
+    use crate::domain::chief_complaint::ChiefComplaintMap;
+    const NAME: &str = "PAT_CHIEF_COMPLAINT_MAP";
+    match get(NAME) {
+        None => ChiefComplaintMap::shipped().map_err(|e| invalid(NAME, format!("the shipped table: {e}"))),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| invalid(NAME, format!("cannot read {path}: {e}")))?;
+            ChiefComplaintMap::parse(&text).map_err(|e| invalid(NAME, format!("{path}: {e}")))
+        }
     }
 }
 

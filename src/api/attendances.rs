@@ -11,7 +11,7 @@ use super::{text_field, AppState, Body, PathId, PathIdAndBody};
 use crate::auth::Authorized;
 use crate::db::types::{DbTime, DbUuid};
 use crate::domain::attendance::AttendanceCategory;
-use crate::domain::chief_complaint;
+use crate::domain::chief_complaint::ChiefComplaintMap;
 use crate::domain::eligibility::{under_min_age, PresentingCondition, RepeatAttenderRule};
 use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
@@ -84,8 +84,10 @@ pub struct CreateAttendance {
     /// one wins).
     #[serde(default)]
     pub presenting_condition: Option<PresentingCondition>,
-    /// The ECDS chief complaint, a SNOMED CT concept id, mapped to the PAT condition when
-    /// `presenting_condition` is not given (unmapped: `other`).
+    /// The ECDS chief complaint, a SNOMED CT concept id (6–18 digits, a concept's partition and a
+    /// valid Verhoeff check digit). The trust's table maps it to the PAT condition when
+    /// `presenting_condition` is not given (a code the table does not map on the arrival date:
+    /// `other`). Stored with the table's version either way.
     #[serde(default)]
     #[schema(example = "161898004")]
     pub presenting_condition_snomed: Option<String>,
@@ -105,6 +107,7 @@ impl CreateAttendance {
         now: DateTime<Utc>,
         recorded_by: &str,
         accept_test_nhs_numbers: bool,
+        chief_complaints: &ChiefComplaintMap,
     ) -> Result<NewAttendance, ApiError> {
         let mut errors = Vec::new();
         let source_system = match self.source_system.as_deref() {
@@ -159,15 +162,23 @@ impl CreateAttendance {
                 ));
             }
         }
-        let condition = match (self.presenting_condition, self.presenting_condition_snomed.as_deref()) {
-            (Some(condition), _) => Some(condition),
-            (None, Some(code)) => match chief_complaint::pat_condition(code, arrived_at) {
-                Ok(condition) => Some(condition),
+        // docs/domain.md §11: the code is kept with the table version whether or not it decided
+        // the condition, so what the table said can always be told.
+        let chief_complaint = match self.presenting_condition_snomed.as_deref() {
+            None => None,
+            Some(code) => match chief_complaints.map(code, arrived_at) {
+                Ok(mapped) => Some((code.to_owned(), mapped)),
                 Err(message) => {
                     errors.push(FieldError::new("presenting_condition_snomed", message));
                     None
                 }
             },
+        };
+        let condition = match (self.presenting_condition, &chief_complaint) {
+            (Some(condition), _) => Some(condition),
+            (None, Some((_, mapped))) => Some(mapped.condition),
+            // A bad code has its error already.
+            (None, None) if self.presenting_condition_snomed.is_some() => None,
             (None, None) => {
                 errors.push(FieldError::new(
                     "presenting_condition",
@@ -207,6 +218,8 @@ impl CreateAttendance {
                     arrived_at: DbTime::new(arrived_at),
                     presenting_condition,
                     presenting_condition_detail: detail,
+                    presenting_condition_snomed: chief_complaint.as_ref().map(|(code, _)| code.clone()),
+                    presenting_condition_map_version: chief_complaint.map(|(_, mapped)| mapped.map_version),
                     attendance_category: self.attendance_category.unwrap_or(AttendanceCategory::Unplanned),
                     created_at: DbTime::new(now),
                     created_by: recorded_by.to_owned(),
@@ -257,7 +270,12 @@ pub async fn record_attendance(
     actor: &Actor,
 ) -> Result<Recorded<AttendanceRecord>, ApiError> {
     let settings = &state.settings;
-    let new = input.into_new(settings.clock.now(), &actor.subject, settings.accept_test_nhs_numbers)?;
+    let new = input.into_new(
+        settings.clock.now(),
+        &actor.subject,
+        settings.accept_test_nhs_numbers,
+        &settings.chief_complaints,
+    )?;
     let condition = new.presenting_condition;
     let under_age = under_min_age(new.date_of_birth, new.arrived_at.get(), settings.min_age);
     let rule = RepeatAttenderRule::new(

@@ -55,6 +55,11 @@ pub struct AttendanceView {
     pub arrived_at: DateTime<Utc>,
     pub presenting_condition: PresentingCondition,
     pub presenting_condition_detail: Option<String>,
+    /// The ECDS chief complaint (SNOMED CT) the attendance arrived with, if any.
+    pub presenting_condition_snomed: Option<String>,
+    /// The version of the trust's chief complaint table that read the code (`sha256:` and 16 hex
+    /// digits of the table file), present with the code.
+    pub presenting_condition_map_version: Option<String>,
     pub attendance_category: AttendanceCategory,
     /// Whether the PAT is indicated: one of the ten conditions, or a repeat attender, and the
     /// patient not under `PAT_MIN_AGE` (default 16) on the day of arrival.
@@ -126,6 +131,8 @@ impl From<&AttendanceRecord> for AttendanceView {
             arrived_at: row.arrived_at.get(),
             presenting_condition: row.presenting_condition,
             presenting_condition_detail: row.presenting_condition_detail.clone(),
+            presenting_condition_snomed: row.presenting_condition_snomed.clone(),
+            presenting_condition_map_version: row.presenting_condition_map_version.clone(),
             attendance_category: row.attendance_category,
             pat_indicated: row.pat_indicated,
             under_min_age: !row.pat_indicated && !row.indications.is_empty(),

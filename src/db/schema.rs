@@ -27,6 +27,8 @@ diesel::table! {
         entered_in_error_reason -> Nullable<Text>,
         local_id_system -> Nullable<Text>,
         patient_id -> PortableUuid,
+        presenting_condition_snomed -> Nullable<Text>,
+        presenting_condition_map_version -> Nullable<Text>,
     }
 }
 

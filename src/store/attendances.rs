@@ -48,6 +48,9 @@ pub struct NewAttendance {
     pub arrived_at: DbTime,
     pub presenting_condition: PresentingCondition,
     pub presenting_condition_detail: Option<String>,
+    /// The ECDS chief complaint and the version of the table that read it (both or neither).
+    pub presenting_condition_snomed: Option<String>,
+    pub presenting_condition_map_version: Option<String>,
     pub attendance_category: AttendanceCategory,
     pub created_at: DbTime,
     pub created_by: String,
@@ -69,6 +72,9 @@ impl NewAttendance {
             && self.arrived_at == stored.arrived_at
             && self.presenting_condition == stored.presenting_condition
             && self.presenting_condition_detail == stored.presenting_condition_detail
+            // The code as sent; not the table's version, which may change between a request and
+            // its retry (a new table in April) without the request being different.
+            && self.presenting_condition_snomed == stored.presenting_condition_snomed
             && self.attendance_category == stored.attendance_category
     }
 
@@ -103,6 +109,8 @@ impl NewAttendance {
             entered_in_error_reason: None,
             patient_id: patient.patient_id,
             local_id_system: self.local_id_system,
+            presenting_condition_snomed: self.presenting_condition_snomed,
+            presenting_condition_map_version: self.presenting_condition_map_version,
         }
     }
 }
@@ -384,11 +392,12 @@ fn insert(
                  inserted AS (
                      INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id,
                          sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
-                         attendance_category, indications, pat_indicated, created_at, created_by, local_id_system)
+                         attendance_category, indications, pat_indicated, created_at, created_by, local_id_system,
+                         presenting_condition_snomed, presenting_condition_map_version)
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                          CASE WHEN prior.n >= $17 THEN $18 ELSE $20 END,
                          CASE WHEN prior.n >= $17 THEN $19 ELSE $21 END,
-                         $14, $15, $31
+                         $14, $15, $31, $32, $33
                      FROM prior
                      RETURNING indications, patient_id, patient_key AS person_key),
                  audited AS (",
@@ -419,6 +428,8 @@ fn insert(
             .bind::<Bool, _>(rule.pat_indicated(&rule.otherwise))
             .bind_audit_event(event)
             .bind::<Nullable<Text>, _>(&new.local_id_system)
+            .bind::<Nullable<Text>, _>(&new.presenting_condition_snomed)
+            .bind::<Nullable<Text>, _>(&new.presenting_condition_map_version)
             .get_result(pg)?;
             (chosen.indications.0, chosen.patient)
         }
@@ -511,6 +522,8 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
     let mut nhs_number = Vec::with_capacity(jobs.len());
     let mut local_id = Vec::with_capacity(jobs.len());
     let mut local_id_system = Vec::with_capacity(jobs.len());
+    let mut snomed = Vec::with_capacity(jobs.len());
+    let mut map_version = Vec::with_capacity(jobs.len());
     let mut sex = Vec::with_capacity(jobs.len());
     let mut date_of_birth = Vec::with_capacity(jobs.len());
     let mut site = Vec::with_capacity(jobs.len());
@@ -535,6 +548,8 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
         nhs_number.push(new.nhs_number.clone());
         local_id.push(new.local_id.clone());
         local_id_system.push(new.local_id_system.clone());
+        snomed.push(new.presenting_condition_snomed.clone());
+        map_version.push(new.presenting_condition_map_version.clone());
         sex.push(new.sex);
         date_of_birth.push(new.date_of_birth);
         site.push(new.site.clone());
@@ -577,6 +592,8 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
     let inserted: Vec<InsertedAttendance> = audit
         .bind(statement)
         .bind::<Array<Nullable<Text>>, _>(local_id_system)
+        .bind::<Array<Nullable<Text>>, _>(snomed)
+        .bind::<Array<Nullable<Text>>, _>(map_version)
         .load(pg)?;
     let mut by_id: HashMap<DbUuid, BatchInserted> = inserted
         .into_iter()
@@ -588,12 +605,12 @@ pub(super) fn insert_batch(pg: &mut PgConnection, jobs: &[AttendanceJob]) -> Que
 const INSERT_ATTENDANCES: &str = concat!(
     "WITH input AS (
          SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)
          AS t(id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
              arrived_at, presenting_condition, presenting_condition_detail, attendance_category, created_at,
              created_by, since, min_prior, if_repeat, if_repeat_indicated, otherwise, otherwise_indicated, ",
     audit_input_columns!(),
-    ", local_id_system)),
+    ", local_id_system, presenting_condition_snomed, presenting_condition_map_version)),
      keyed AS (
          SELECT input.*, COALESCE(p.person_key, input.patient_key) AS person_key
          FROM input LEFT JOIN patients p ON p.key = input.patient_key),
@@ -605,12 +622,13 @@ const INSERT_ATTENDANCES: &str = concat!(
      inserted AS (
          INSERT INTO attendances (id, source_system, source_id, patient_key, nhs_number, local_id, sex,
              date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail,
-             attendance_category, indications, pat_indicated, created_at, created_by, local_id_system)
+             attendance_category, indications, pat_indicated, created_at, created_by, local_id_system,
+             presenting_condition_snomed, presenting_condition_map_version)
          SELECT id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site,
              arrived_at, presenting_condition, presenting_condition_detail, attendance_category,
              CASE WHEN is_repeat THEN if_repeat ELSE otherwise END,
              CASE WHEN is_repeat THEN if_repeat_indicated ELSE otherwise_indicated END,
-             created_at, created_by, local_id_system
+             created_at, created_by, local_id_system, presenting_condition_snomed, presenting_condition_map_version
          FROM chosen
          ORDER BY patient_key, id
          ON CONFLICT (source_system, source_id) DO NOTHING

@@ -52,10 +52,14 @@ pub struct Attendance {
     pub patient_id: DbUuid,
     /// The hospital system that assigned `local_id`, when the EPR said.
     pub local_id_system: Option<String>,
+    /// The ECDS chief complaint the attendance arrived with (docs/domain.md §11) and the version
+    /// of the table that read it: both or neither.
+    pub presenting_condition_snomed: Option<String>,
+    pub presenting_condition_map_version: Option<String>,
 }
 
 // Columns in `Attendance` order.
-columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id, local_id_system });
+columns!(pub ATTENDANCE_COLUMNS: AttendanceColumns = attendances { id, source_system, source_id, patient_key, nhs_number, local_id, sex, date_of_birth, site, arrived_at, presenting_condition, presenting_condition_detail, attendance_category, indications, pat_indicated, created_at, created_by, entered_in_error_at, entered_in_error_by, entered_in_error_reason, patient_id, local_id_system, presenting_condition_snomed, presenting_condition_map_version });
 
 pub fn find_attendance(conn: &mut DbConnection, id: DbUuid) -> QueryResult<Option<Attendance>> {
     attendances::table

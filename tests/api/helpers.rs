@@ -342,6 +342,9 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         statistics_pool_size: 2,
         db_timeout: Duration::from_secs(5),
         clock: pat_service::clock::Clock::system(),
+        chief_complaints: std::sync::Arc::new(
+            pat_service::domain::chief_complaint::ChiefComplaintMap::shipped().expect("the shipped table reads"),
+        ),
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE attendances DROP COLUMN presenting_condition_map_version;
+ALTER TABLE attendances DROP COLUMN presenting_condition_snomed;
