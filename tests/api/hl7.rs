@@ -468,3 +468,139 @@ async fn bad_content_is_answered_ae_naming_each_field_and_nothing_is_written() {
     }
     assert_eq!(attendances(&app), 0, "nothing was written");
 }
+
+/// Kills the binary if the test ends early.
+struct Binary(std::process::Child);
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_binary_logs_hl7_messages_without_patient_identifiers() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    // Arrange: identifiers that appear nowhere else. 4857773457 is a valid NHS number:
+    // 4·10 + 8·9 + 5·8 + 7·7 + 7·6 + 7·5 + 3·4 + 4·3 + 5·2 = 312; 312 mod 11 = 4; 11 − 4 = 7.
+    // 4857773458 differs only in its check digit, so it is refused.
+    const GOOD: &str = "4857773457^^^NHS^NH~HL7LEAK-5521^^^RAL^MR";
+    const BAD: &str = "4857773458^^^NHS^NH";
+    let identifiers = ["4857773457", "4857773458", "HL7LEAK-5521", "19610713", "VISIT-LEAK-77"];
+    let db_path = std::env::temp_dir().join(format!("pat-hl7-bin-{}.db", uuid::Uuid::new_v4().simple()));
+    let (http, mllp) = (free_port(), free_port());
+    let mut binary = Binary(
+        Command::new(env!("CARGO_BIN_EXE_pat-service"))
+            .arg("serve")
+            .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))
+            .env("PAT_JWT_SECRET", "hl7-binary-test-secret-0123456789abcdef")
+            .env("PAT_LISTEN", format!("127.0.0.1:{http}"))
+            .env("PAT_MLLP_LISTEN", format!("127.0.0.1:{mllp}"))
+            .env("PAT_MLLP_MAX_MESSAGE_BYTES", "2048")
+            .env("RUST_LOG", "debug")
+            .env_remove("PAT_JWT_PUBLIC_KEY_FILE")
+            .env_remove("PAT_JWT_JWKS_FILE")
+            .env_remove("PAT_JWT_ALGORITHM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let pipes = [
+        Box::new(binary.0.stdout.take().unwrap()) as Box<dyn Read + Send>,
+        Box::new(binary.0.stderr.take().unwrap()),
+    ]
+    .map(|mut pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    });
+    let started = std::time::Instant::now();
+    let mut stream = loop {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", mllp)).await {
+            break stream;
+        }
+        assert!(binary.0.try_wait().unwrap().is_none(), "the binary exited early");
+        assert!(started.elapsed() < Duration::from_secs(60), "the listener came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let padding = "x".repeat(3000);
+    let messages = [
+        Adt {
+            identifiers: GOOD,
+            date_of_birth: "19610713",
+            visit: "VISIT-LEAK-77",
+            ..Adt::default()
+        },
+        // The same again: a replay.
+        Adt {
+            identifiers: GOOD,
+            date_of_birth: "19610713",
+            visit: "VISIT-LEAK-77",
+            ..Adt::default()
+        },
+        // Bad content: the number fails its check digit.
+        Adt {
+            identifiers: BAD,
+            date_of_birth: "19610713",
+            visit: "VISIT-LEAK-78",
+            ..Adt::default()
+        },
+        // Over the size limit.
+        Adt {
+            identifiers: GOOD,
+            padding: &padding,
+            ..Adt::default()
+        },
+    ]
+    .map(|adt| adt.message());
+
+    // Act: four messages and one frame that is not HL7 but holds an identifier.
+    for message in &messages {
+        stream.write_all(&framed(message)).await.unwrap();
+    }
+    stream
+        .write_all(&framed("HL7LEAK-5521 4857773457 is not a message"))
+        .await
+        .unwrap();
+    let codes: Vec<String> = read_acks(&mut stream, 5)
+        .await
+        .iter()
+        .map(|a| Ack::parse(a).code)
+        .collect();
+    let pid = binary.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while binary.0.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the binary stopped on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let [stdout, stderr] = pipes.map(|pipe| pipe.join().unwrap());
+    let logs = format!("{stdout}{stderr}");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db_path.display()));
+    }
+
+    // Assert
+    assert_eq!(codes, ["AA", "AA", "AE", "AR", "AE"]);
+    let answered = logs.lines().filter(|l| l.contains("mllp: message answered")).count();
+    assert_eq!(answered, 5, "one log line per message:\n{logs}");
+    for identifier in identifiers {
+        assert!(!logs.contains(identifier), "{identifier} is in the log:\n{logs}");
+    }
+}
