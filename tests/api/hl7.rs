@@ -604,3 +604,27 @@ async fn the_binary_logs_hl7_messages_without_patient_identifiers() {
         assert!(!logs.contains(identifier), "{identifier} is in the log:\n{logs}");
     }
 }
+
+#[tokio::test]
+async fn the_database_unavailable_is_ar_to_send_again_and_the_message_sent_again_is_recorded() {
+    let app = spawn_with_mllp_and(|s| s.db_timeout = Duration::from_secs(2)).await;
+    if app.backend != "postgres" {
+        // SQLite is a file inside the process: it cannot go away while the process holds it.
+        return;
+    }
+    let message = Adt::default().message();
+    crate::resilience::take_database_away(&app.database_url);
+
+    let during = send(&app, &message).await;
+    crate::resilience::give_database_back(&app.database_url);
+    let after = send(&app, &message).await;
+
+    assert_eq!(during.code, "AR", "{during:?}");
+    assert_eq!(during.control_id, "MSG00001");
+    assert_eq!(
+        during.text, "the attendance could not be recorded now: send the message again",
+        "no database text in the answer"
+    );
+    assert_eq!(after.code, "AA", "{after:?}");
+    assert_eq!(attendances(&app), 1, "recorded once, when sent again");
+}
