@@ -1,7 +1,7 @@
 //! Building and running the HTTP server (docs/style.md §1): `Application::build` binds the listener
 //! (port 0 in tests), runs migrations and exposes `port()`.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::domain::FieldError;
 use crate::error::{ApiError, PROBLEM_JSON};
+use crate::hl7::mllp;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::store::batches::{self, Batches};
@@ -47,6 +48,8 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The HL7 v2 listener, when `PAT_MLLP_LISTEN` is set (docs/design.md §10).
+    mllp: Option<mllp::Listener>,
 }
 
 impl Application {
@@ -78,27 +81,47 @@ impl Application {
             Some(url) => db::pool(url.expose(), settings.statistics_pool_size, settings.db_timeout)?,
             None => pool.clone(),
         };
-        let server = serve(listener, pool, statistics_pool, settings)?;
-        Ok(Application { port, server })
+        let state = state(pool, statistics_pool, settings)?;
+        // Bound with the HTTP listener, in the same process, on the same state and stores.
+        let mllp =
+            match &state.settings.mllp.listen {
+                Some(address) => Some(mllp::Listener::bind(address, state.get_ref().clone()).await.map_err(
+                    |source| StartError::Listen {
+                        address: address.clone(),
+                        source,
+                    },
+                )?),
+                None => None,
+            };
+        let server = serve(listener, state)?;
+        Ok(Application { port, server, mllp })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until SIGINT or SIGTERM; in-flight requests are finished first (up to 30 s).
+    /// The address the HL7 v2 listener is bound to (`None` when `PAT_MLLP_LISTEN` is unset).
+    pub fn mllp_addr(&self) -> Option<SocketAddr> {
+        self.mllp.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs until SIGINT or SIGTERM; in-flight requests are finished first (up to 30 s). The HL7
+    /// listener stops with the HTTP server: a message in flight then is not acknowledged, so the
+    /// sender sends it again (a replay if it was committed).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let mllp = self.mllp.map(|listener| tokio::spawn(listener.run()));
+        let stopped = self.server.await;
+        if let Some(task) = mllp {
+            task.abort();
+        }
+        stopped
     }
 }
 
-fn serve(
-    listener: TcpListener,
-    pool: db::Pool,
-    statistics_pool: db::Pool,
-    settings: Settings,
-) -> Result<Server, StartError> {
-    let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
+/// What the handlers and the HL7 listener share: the stores (with the PostgreSQL write batches)
+/// and the settings.
+fn state(pool: db::Pool, statistics_pool: db::Pool, settings: Settings) -> Result<web::Data<AppState>, StartError> {
     let batches = match db::Backend::from_url(settings.database_url.expose())? {
         db::Backend::Postgres if settings.write_batch_size > 0 => {
             let connections = db::batch_pool(
@@ -112,10 +135,14 @@ fn serve(
         }
         _ => None,
     };
-    let state = web::Data::new(AppState {
+    Ok(web::Data::new(AppState {
         store: Store::new(pool, statistics_pool, batches),
         settings: Arc::new(settings),
-    });
+    }))
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
+    let authenticator = web::Data::new(Authenticator::new(&state.settings.jwt)?);
     let metrics = web::Data::new(Metrics::default());
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(

@@ -260,6 +260,90 @@ pub struct Settings {
     /// `PAT_CHIEF_COMPLAINT_MAP` (default: the table shipped in `data/`): the trust's table of
     /// ECDS chief complaints to PAT conditions (docs/domain.md §11), read once at start.
     pub chief_complaints: std::sync::Arc<crate::domain::chief_complaint::ChiefComplaintMap>,
+    /// The HL7 v2 listener (`PAT_MLLP_*`, docs/design.md §10).
+    pub mllp: MllpSettings,
+}
+
+/// `PAT_MLLP_*`: the HL7 v2 ADT listener over MLLP (docs/design.md §10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MllpSettings {
+    /// `PAT_MLLP_LISTEN`: `host:port` to accept MLLP connections on; `None` (unset): no listener.
+    pub listen: Option<String>,
+    /// `PAT_MLLP_CHIEF_COMPLAINT_FIELD` (`PV2-3`): where the chief complaint is, because trusts
+    /// differ.
+    pub chief_complaint_field: FieldLocation,
+    /// `PAT_MLLP_MAX_MESSAGE_BYTES` (1 MiB): a larger message is answered AR and discarded
+    /// without being kept in memory.
+    pub max_message_bytes: usize,
+}
+
+impl Default for MllpSettings {
+    /// Off, `PV2-3`, 1 MiB: the documented defaults.
+    fn default() -> MllpSettings {
+        MllpSettings {
+            listen: None,
+            chief_complaint_field: FieldLocation {
+                segment: "PV2".into(),
+                field: 3,
+                component: 1,
+            },
+            max_message_bytes: DEFAULT_MLLP_MAX_MESSAGE_BYTES,
+        }
+    }
+}
+
+/// A field of an HL7 v2 segment, written `SEG-N` or `SEG-N.C` (`PV2-3`, `PV1-10.1`): the
+/// segment's three-character name, the field's number and the component (default 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldLocation {
+    pub segment: String,
+    pub field: usize,
+    pub component: usize,
+}
+
+impl FieldLocation {
+    /// Parses `SEG-N` or `SEG-N.C`. MSH is refused: its field numbers are shifted by the field
+    /// separator and nothing clinical is in it.
+    pub fn parse(text: &str) -> Option<FieldLocation> {
+        let (segment, rest) = text.trim().split_once('-')?;
+        let (field, component) = match rest.split_once('.') {
+            Some((field, component)) => (field, Some(component)),
+            None => (rest, None),
+        };
+        let number = |digits: &str, max: usize| {
+            (!digits.is_empty() && digits.len() <= 3 && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse::<usize>().ok())
+                .flatten()
+                .filter(|n| (1..=max).contains(n))
+        };
+        let valid_segment = segment.len() == 3
+            && segment.starts_with(|c: char| c.is_ascii_uppercase())
+            && segment.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && segment != "MSH";
+        if !valid_segment {
+            return None;
+        }
+        Some(FieldLocation {
+            segment: segment.to_owned(),
+            field: number(field, 999)?,
+            component: match component {
+                Some(c) => number(c, 99)?,
+                None => 1,
+            },
+        })
+    }
+}
+
+impl fmt::Display for FieldLocation {
+    /// As an HL7 error location (ERR-2): `PV2^1^3`, with `^1^C` when the component is not the
+    /// first.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}^1^{}", self.segment, self.field)?;
+        if self.component != 1 {
+            write!(f, "^1^{}", self.component)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +361,7 @@ pub enum ConfigError {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pat-service.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const MIN_SECRET_BYTES: usize = 32;
+pub const DEFAULT_MLLP_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -458,6 +543,7 @@ impl Settings {
             )?),
             clock: crate::clock::Clock::system(),
             chief_complaints: std::sync::Arc::new(chief_complaint_map(&get)?),
+            mllp: mllp_settings(&get)?,
         })
     }
 }
@@ -476,6 +562,47 @@ fn chief_complaint_map(
             ChiefComplaintMap::parse(&text).map_err(|e| invalid(NAME, format!("{path}: {e}")))
         }
     }
+}
+
+/// `PAT_MLLP_LISTEN`, `PAT_MLLP_CHIEF_COMPLAINT_FIELD`, `PAT_MLLP_MAX_MESSAGE_BYTES`.
+fn mllp_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MllpSettings, ConfigError> {
+    let defaults = MllpSettings::default();
+    let listen = match get("PAT_MLLP_LISTEN") {
+        None => None,
+        Some(raw) => {
+            let address = raw.trim();
+            let valid = address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !valid {
+                return Err(invalid(
+                    "PAT_MLLP_LISTEN",
+                    format!("{raw:?} is not host:port (e.g. 0.0.0.0:2575)"),
+                ));
+            }
+            Some(address.to_owned())
+        }
+    };
+    let chief_complaint_field = match get("PAT_MLLP_CHIEF_COMPLAINT_FIELD") {
+        None => defaults.chief_complaint_field,
+        Some(raw) => FieldLocation::parse(&raw).ok_or_else(|| {
+            invalid(
+                "PAT_MLLP_CHIEF_COMPLAINT_FIELD",
+                format!("{raw:?} is not SEG-N or SEG-N.C (e.g. PV2-3), with a segment other than MSH"),
+            )
+        })?,
+    };
+    Ok(MllpSettings {
+        listen,
+        chief_complaint_field,
+        max_message_bytes: parse_number(
+            "PAT_MLLP_MAX_MESSAGE_BYTES",
+            get("PAT_MLLP_MAX_MESSAGE_BYTES"),
+            DEFAULT_MLLP_MAX_MESSAGE_BYTES,
+            |n| (1024..=64 * 1024 * 1024).contains(n),
+            "a whole number of bytes from 1024 to 67108864",
+        )?,
+    })
 }
 
 /// `DATABASE_URL`, checked when it names PostgreSQL (`check_postgres_url`).
@@ -555,6 +682,54 @@ mod tests {
         assert_eq!(s.min_age, 16);
         assert_eq!(s.jwt.issuer, "pat-service");
         assert_eq!(s.jwt.audience, "pat-service");
+    }
+
+    #[test]
+    fn the_mllp_listener_is_off_by_default_and_its_settings_are_checked() {
+        let secret = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        let s = settings(&[secret], false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.mllp.listen, None);
+        assert_eq!(s.mllp.chief_complaint_field.to_string(), "PV2^1^3");
+        assert_eq!(s.mllp.max_message_bytes, 1_048_576);
+
+        let set = [
+            secret,
+            ("PAT_MLLP_LISTEN", "0.0.0.0:2575"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "ZED-12.2"),
+            ("PAT_MLLP_MAX_MESSAGE_BYTES", "2048"),
+        ];
+        let s = settings(&set, false).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.mllp.listen.as_deref(), Some("0.0.0.0:2575"));
+        assert_eq!(
+            s.mllp.chief_complaint_field,
+            FieldLocation {
+                segment: "ZED".into(),
+                field: 12,
+                component: 2
+            }
+        );
+        assert_eq!(s.mllp.max_message_bytes, 2048);
+
+        for (name, value) in [
+            ("PAT_MLLP_LISTEN", "2575"),
+            ("PAT_MLLP_LISTEN", ":2575"),
+            ("PAT_MLLP_LISTEN", "localhost:65536"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "PV2"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "PV2-0"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "pv2-3"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "MSH-9"),
+            ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "PV2-3.x"),
+            ("PAT_MLLP_MAX_MESSAGE_BYTES", "1023"),
+            ("PAT_MLLP_MAX_MESSAGE_BYTES", "1MiB"),
+        ] {
+            assert!(
+                matches!(
+                    settings(&[secret, (name, value)], false),
+                    Err(ConfigError::Invalid { name: refused, .. }) if refused == name
+                ),
+                "{name}={value} must be refused, naming the variable"
+            );
+        }
     }
 
     #[test]

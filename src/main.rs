@@ -223,6 +223,9 @@ fn serve(dev: bool) -> Result<(), String> {
             println!();
         }
         tracing::info!(address = %base, "listening");
+        if let Some(address) = application.mllp_addr() {
+            tracing::info!(address = %address, "listening for HL7 v2 over MLLP");
+        }
         application.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

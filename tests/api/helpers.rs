@@ -23,7 +23,7 @@ use std::time::Duration;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use pat_service::app::Application;
 use pat_service::auth::{mint_hs256, Role};
-use pat_service::config::{JwtKey, JwtSettings, Secret, Settings};
+use pat_service::config::{JwtKey, JwtSettings, MllpSettings, Secret, Settings};
 use pat_service::domain::pat::PatRule;
 use serde_json::{json, Value};
 
@@ -311,6 +311,8 @@ pub fn write_batch_size() -> usize {
 
 pub struct TestApp {
     pub address: String,
+    /// The HL7 v2 listener's address, when the test turned it on (`settings.mllp.listen`).
+    pub mllp_addr: Option<std::net::SocketAddr>,
     pub client: reqwest::Client,
     pub backend: &'static str,
     pub database_url: String,
@@ -345,6 +347,8 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         chief_complaints: std::sync::Arc::new(
             pat_service::domain::chief_complaint::ChiefComplaintMap::shipped().expect("the shipped table reads"),
         ),
+        // Off, as in production unless configured; `tests/api/hl7.rs` turns it on at port 0.
+        mllp: MllpSettings::default(),
     }
 }
 
@@ -360,9 +364,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let clock = settings.clock.clone();
     let application = Application::build(settings).await.expect("the app starts");
     let port = application.port();
+    let mllp_addr = application.mllp_addr();
     tokio::spawn(application.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        mllp_addr,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -388,6 +394,7 @@ impl TestApp {
         tokio::spawn(application.run_until_stopped());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            mllp_addr: None,
             client: self.client.clone(),
             backend: self.backend,
             database_url: self.database_url.clone(),

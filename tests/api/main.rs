@@ -13,6 +13,7 @@ mod entered_in_error;
 mod errors;
 mod follow_up_worklist;
 mod helpers;
+mod hl7;
 mod instances;
 mod migrations;
 mod openapi;

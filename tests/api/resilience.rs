@@ -8,7 +8,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use crate::helpers::{assert_problem, attendance_body, spawn_app_with};
 
 /// Blocks new connections to the app's PostgreSQL database and ends the open ones.
-fn take_database_away(database_url: &str) {
+pub(crate) fn take_database_away(database_url: &str) {
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
     let name = database_url.rsplit('/').next().unwrap();
     let mut admin = PgConnection::establish(&admin_url).unwrap();
@@ -22,7 +22,7 @@ fn take_database_away(database_url: &str) {
     .unwrap();
 }
 
-fn give_database_back(database_url: &str) {
+pub(crate) fn give_database_back(database_url: &str) {
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
     let name = database_url.rsplit('/').next().unwrap();
     let mut admin = PgConnection::establish(&admin_url).unwrap();
