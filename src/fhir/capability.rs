@@ -45,6 +45,37 @@ pub const SUPPORTED: &[Supported] = &[
         conditional_create: false,
         documentation: "A completed PAT for an Encounter; answered with the scored result as a UK Core Observation (not stored as a QuestionnaireResponse).",
     },
+    Supported {
+        resource_type: "Schedule",
+        profile: Some(profile::SCHEDULE),
+        interactions: &["search-type"],
+        search: &[],
+        conditional_create: false,
+        documentation: "One per Alcohol Health Worker on the register; the id is the health worker's.",
+    },
+    Supported {
+        resource_type: "Slot",
+        profile: Some(profile::SLOT),
+        interactions: &["search-type"],
+        search: &[
+            ("schedule", "reference", "Schedule/{id}: one health worker's slots"),
+            ("status", "token", "free or busy"),
+            ("start", "date", "ge/gt (default now) and le/lt (default 7 days on)"),
+        ],
+        conditional_create: false,
+        documentation: "AHW availability.",
+    },
+    Supported {
+        resource_type: "Appointment",
+        profile: Some(profile::APPOINTMENT),
+        interactions: &["create", "search-type"],
+        search: &[
+            ("date", "date", "the Europe/London day of the appointments (default today)"),
+            ("patient.identifier", "token", "system|value: narrows the day's list to one patient"),
+        ],
+        conditional_create: false,
+        documentation: "A booking. Create: supportingInformation Encounter/{id}, slot[0] Slot/{id} (none: the earliest free in the window); the same rules and 409s as POST /api/v1/bookings.",
+    },
 ];
 
 /// When what the statement lists last changed (CapabilityStatement.date is required).

@@ -15,6 +15,7 @@ pub mod encounter;
 pub mod outcome;
 pub mod questionnaire;
 pub mod resources;
+pub mod scheduling;
 pub mod screening;
 
 use actix_web::http::StatusCode;
@@ -44,6 +45,9 @@ pub mod profile {
     pub const ENCOUNTER: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Encounter";
     pub const OBSERVATION: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation";
     pub const QUESTIONNAIRE: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Questionnaire";
+    pub const APPOINTMENT: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment";
+    pub const SLOT: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Slot";
+    pub const SCHEDULE: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Schedule";
     pub const OPERATION_OUTCOME: &str = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-OperationOutcome";
 }
 
@@ -66,7 +70,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/Questionnaire/{id}", web::get().to(questionnaire::read))
             .route("/Encounter", web::post().to(encounter::create))
             .route("/Encounter/{id}", web::get().to(encounter::read))
-            .route("/QuestionnaireResponse", web::post().to(screening::create)),
+            .route("/QuestionnaireResponse", web::post().to(screening::create))
+            .route("/Schedule", web::get().to(scheduling::schedules))
+            .route("/Slot", web::get().to(scheduling::slots))
+            .route("/Appointment", web::get().to(scheduling::appointments))
+            .route("/Appointment", web::post().to(scheduling::book)),
     );
 }
 

@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
+use chrono::{Duration, Timelike};
+
 use crate::helpers::{spawn_app, TestApp};
+use crate::scheduling_helpers::{accepted_attendance, health_worker, now, rfc, slot_at};
 
 const FHIR_JSON: &str = "application/fhir+json";
 const NHS: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -122,6 +125,10 @@ async fn metadata_lists_exactly_what_is_routed() {
         ("Encounter", "read"),
         ("Questionnaire", "read"),
         ("QuestionnaireResponse", "create"),
+        ("Schedule", "search-type"),
+        ("Slot", "search-type"),
+        ("Appointment", "search-type"),
+        ("Appointment", "create"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -139,6 +146,7 @@ async fn metadata_lists_exactly_what_is_routed() {
                 200,
             ),
             (_, "read") => (app.get(&format!("/fhir/{kind}/pat-2009"), "clinician").await, 200),
+            (_, "search-type") => (app.get(&format!("/fhir/{kind}"), "admin").await, 200),
             _ => (
                 post_fhir(&app, &format!("/fhir/{kind}"), "clinician", &json!({}), None).await,
                 422,
@@ -636,4 +644,91 @@ async fn a_non_drinker_under_sips_pat_is_negative_and_a_missing_answer_is_named(
     )
     .await;
     outcome(response, 404).await;
+}
+
+fn appointment(encounter_id: &str, slot_id: &str) -> Value {
+    json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{ "reference": format!("Slot/{slot_id}") }],
+        "supportingInformation": [{ "reference": format!("Encounter/{encounter_id}") }],
+        "participant": [{ "actor": { "identifier": { "system": NHS, "value": "9434765919" } }, "status": "accepted" }],
+    })
+}
+
+#[tokio::test]
+async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_is_a_409() {
+    let app = spawn_app().await;
+    let hw = health_worker(&app).await;
+    // Two hours from now: inside the 24-hour window of a screening an hour ago.
+    let starts = now().with_second(0).unwrap() + Duration::hours(2);
+    let slot = slot_at(&app, &hw, starts).await;
+    let first = accepted_attendance(&app).await;
+    let second = accepted_attendance(&app).await;
+
+    // The schedule and the free slot, as FHIR.
+    let (schedules, _) = fhir(app.get("/fhir/Schedule", "ahw").await, 200, "Bundle").await;
+    assert_eq!(schedules["total"], 1);
+    assert_eq!(schedules["entry"][0]["resource"]["id"], hw.as_str());
+    let search = format!("/fhir/Slot?schedule=Schedule/{hw}&status=free&start=ge{}", rfc(now()));
+    let (free, _) = fhir(app.get(&search, "clinician").await, 200, "Bundle").await;
+    assert_eq!(free["total"], 1);
+    assert_eq!(free["entry"][0]["resource"]["id"], slot.as_str());
+    assert_eq!(free["entry"][0]["resource"]["status"], "free");
+
+    let response = post_fhir(
+        &app,
+        "/fhir/Appointment",
+        "clinician",
+        &appointment(&first, &slot),
+        None,
+    )
+    .await;
+    let (booked, headers) = fhir(response, 201, "Appointment").await;
+    assert_eq!(booked["status"], "booked");
+    assert_eq!(booked["start"], rfc(starts));
+    assert_eq!(booked["slot"][0]["reference"], format!("Slot/{slot}"));
+    let id = booked["id"].as_str().unwrap();
+    assert_eq!(headers["location"].to_str().unwrap(), format!("/fhir/Appointment/{id}"));
+    // The JSON API sees the same booking.
+    let attendance: Value = app
+        .get(&format!("/api/v1/attendances/{first}"), "clinician")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attendance["bookings"][0]["id"], id);
+
+    // Another patient, the same slot: slot-taken, as POST /api/v1/bookings answers.
+    let response = post_fhir(
+        &app,
+        "/fhir/Appointment",
+        "clinician",
+        &appointment(&second, &slot),
+        None,
+    )
+    .await;
+    let body = outcome(response, 409).await;
+    assert_eq!(body["issue"][0]["code"], "conflict");
+    assert_eq!(body["issue"][0]["details"]["coding"][0]["code"], "slot-taken");
+
+    // The slot is now busy, and the day's appointments list it with the patient.
+    let search = format!("/fhir/Slot?schedule=Schedule/{hw}&status=busy&start=ge{}", rfc(now()));
+    let (busy, _) = fhir(app.get(&search, "clinician").await, 200, "Bundle").await;
+    assert_eq!(busy["total"], 1);
+    let date = starts.with_timezone(&chrono_tz::Europe::London).date_naive();
+    let search = format!("/fhir/Appointment?date={date}&patient.identifier={NHS}|9434765919");
+    let (listed, _) = fhir(app.get(&search, "ahw").await, 200, "Bundle").await;
+    assert_eq!(listed["total"], 2 - 1, "one appointment for this patient that day");
+    assert_eq!(listed["entry"][0]["resource"]["id"], id);
+    assert_eq!(
+        listed["entry"][0]["resource"]["participant"][1]["actor"]["identifier"]["value"],
+        "9434765919"
+    );
+    let search = format!("/fhir/Appointment?date={date}&patient.identifier={NHS}|9876543210");
+    let (none, _) = fhir(app.get(&search, "ahw").await, 200, "Bundle").await;
+    assert_eq!(none["total"], 0);
+
+    // A clinician may book but not list appointments (patient identifiers): 403.
+    outcome(app.get("/fhir/Appointment", "clinician").await, 403).await;
 }
