@@ -222,7 +222,9 @@ async fn redirect_to_docs() -> HttpResponse {
 /// UI routes are GET only), else 404.
 async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     if request.resource_map().has_resource(request.path()) {
-        let allow = crate::openapi::allowed_methods(request.path()).unwrap_or("GET");
+        let allow = crate::openapi::allowed_methods(request.path())
+            .or_else(|| fhir::allowed_methods(request.path()))
+            .unwrap_or("GET");
         let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
         response
             .headers_mut()

@@ -78,6 +78,18 @@ pub fn routes(config: &mut web::ServiceConfig) {
     );
 }
 
+/// The methods `routes` serves at a path, for the `Allow` header of a 405 (`None`: not a
+/// facade path).
+pub fn allowed_methods(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/fhir/")?;
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["metadata"] | ["Questionnaire", _] | ["Encounter", _] | ["Schedule"] | ["Slot"] => Some("GET"),
+        ["Encounter"] | ["QuestionnaireResponse"] => Some("POST"),
+        ["Appointment"] => Some("GET, POST"),
+        _ => None,
+    }
+}
+
 /// A FHIR body with its status.
 pub fn respond(status: StatusCode, resource: &serde_json::Value) -> HttpResponse {
     HttpResponse::build(status)

@@ -480,6 +480,10 @@ async fn every_error_under_fhir_is_an_operation_outcome() {
         .get("/fhir/Encounter/0190f0e2-0000-7000-8000-000000000001", "clinician")
         .await;
     outcome(response, 404).await;
+    // 405: a method the path does not serve, with the methods it does.
+    let response = app.get("/fhir/QuestionnaireResponse", "clinician").await;
+    assert_eq!(response.headers()["allow"].to_str().unwrap(), "POST");
+    assert_eq!(outcome(response, 405).await["issue"][0]["code"], "not-supported");
     // The JSON API still answers problem+json.
     let response = app.post_json("/api/v1/attendances", "auditor", &json!({})).await;
     assert!(response.headers()["content-type"]
@@ -731,4 +735,183 @@ async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_
 
     // A clinician may book but not list appointments (patient identifiers): 403.
     outcome(app.get("/fhir/Appointment", "clinician").await, 403).await;
+}
+
+/// A validator for one resource type: the R4 schema with its root pointed at that type's
+/// definition (the root's `oneOf` over every resource type gives no useful message).
+fn validator_for(schema: &Value, resource_type: &str) -> jsonschema::Validator {
+    let mut schema = schema.clone();
+    let root = schema.as_object_mut().unwrap();
+    root.remove("oneOf");
+    root.remove("discriminator");
+    root.insert("$ref".into(), json!(format!("#/definitions/{resource_type}")));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft6)
+        .build(&schema)
+        .unwrap()
+}
+
+fn assert_valid_r4(schema: &Value, resource: &Value, why: &str) {
+    let resource_type = resource["resourceType"].as_str().unwrap();
+    let validator = validator_for(schema, resource_type);
+    let errors: Vec<String> = validator
+        .iter_errors(resource)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{why}: {resource_type} is not valid R4: {errors:#?}\n{resource}"
+    );
+    // Each entry of a Bundle on its own too (the Bundle's check reaches them through a oneOf).
+    for entry in resource["entry"].as_array().into_iter().flatten() {
+        assert_valid_r4(schema, &entry["resource"], why);
+    }
+}
+
+#[tokio::test]
+async fn every_resource_the_facade_emits_is_valid_r4_json() {
+    let mut schema: Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/fhir-r4.schema.json").unwrap()).unwrap();
+    // The vendored schema is R4's first release (4.0.0): its FHIRVersion list stops at 4.0.0.
+    // 4.0.1, the technical correction the facade declares, added itself to that list.
+    schema["definitions"]["CapabilityStatement"]["properties"]["fhirVersion"]["enum"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("4.0.1"));
+    // The check can fail: an element R4 does not have, and a code outside its value set.
+    let mut wrong = json!({ "resourceType": "Encounter", "status": "unknown", "class": { "code": "EMER" } });
+    assert!(validator_for(&schema, "Encounter").is_valid(&wrong));
+    wrong["chiefComplaint"] = json!("fall");
+    assert!(
+        !validator_for(&schema, "Encounter").is_valid(&wrong),
+        "an unknown element"
+    );
+    let wrong = json!({ "resourceType": "Encounter", "status": "admitted", "class": { "code": "EMER" } });
+    assert!(
+        !validator_for(&schema, "Encounter").is_valid(&wrong),
+        "a status R4 does not have"
+    );
+
+    let app = spawn_app().await;
+    let mut emitted: Vec<(String, Value)> = Vec::new();
+    let mut keep = |why: &str, resource: Value| emitted.push((why.to_owned(), resource));
+
+    let metadata = app.client.get(app.url("/fhir/metadata")).send().await.unwrap();
+    keep("metadata", fhir(metadata, 200, "CapabilityStatement").await.0);
+    for rule in ["pat-2009", "pat-2004", "sips-pat"] {
+        let response = app
+            .client
+            .get(app.url(&format!("/fhir/Questionnaire/{rule}")))
+            .send()
+            .await
+            .unwrap();
+        keep(rule, fhir(response, 200, "Questionnaire").await.0);
+    }
+    let mut contained = encounter("ED-20", "9434765919");
+    contained["contained"] = json!([{ "resourceType": "Patient", "id": "p",
+        "identifier": [{ "system": "https://pas.example.nhs.uk", "value": "H1" }], "gender": "female" }]);
+    contained["subject"] = json!({ "reference": "#p" });
+    contained["reasonCode"][0]["text"] = json!("fell from a ladder");
+    contained["serviceProvider"] = json!({ "identifier": { "value": "st-marys" } });
+    let response = post_fhir(&app, "/fhir/Encounter", "integration", &contained, None).await;
+    let (encounter_created, _) = fhir(response, 201, "Encounter").await;
+    let id = encounter_created["id"].as_str().unwrap().to_owned();
+    keep("Encounter create", encounter_created);
+    keep(
+        "Encounter read",
+        fhir(
+            app.get(&format!("/fhir/Encounter/{id}"), "clinician").await,
+            200,
+            "Encounter",
+        )
+        .await
+        .0,
+    );
+    let items = json!([
+        answer("drinks_alcohol", json!({ "valueBoolean": true })),
+        answer("max_units_in_a_day", json!({ "valueDecimal": 7.5 })),
+        answer("drinking_frequency", json!({ "valueCoding": { "code": "daily" } })),
+        answer("attendance_related", json!({ "valueBoolean": true })),
+    ]);
+    let mut screening = response_for(&id, "pat-2009", items);
+    screening["identifier"] = json!({ "system": "https://ed.example.nhs.uk/form", "value": "F1" });
+    let response = post_fhir(&app, "/fhir/QuestionnaireResponse", "clinician", &screening, None).await;
+    keep("Observation", fhir(response, 201, "Observation").await.0);
+
+    let hw = health_worker(&app).await;
+    let slot = slot_at(&app, &hw, now().with_second(0).unwrap() + Duration::hours(2)).await;
+    let accepted = accepted_attendance(&app).await;
+    let response = post_fhir(
+        &app,
+        "/fhir/Appointment",
+        "clinician",
+        &appointment(&accepted, &slot),
+        None,
+    )
+    .await;
+    keep("Appointment create", fhir(response, 201, "Appointment").await.0);
+    keep(
+        "Schedule search",
+        fhir(app.get("/fhir/Schedule", "admin").await, 200, "Bundle").await.0,
+    );
+    let search = format!("/fhir/Slot?schedule=Schedule/{hw}&start=ge{}", rfc(now()));
+    keep(
+        "Slot search",
+        fhir(app.get(&search, "admin").await, 200, "Bundle").await.0,
+    );
+    let date = (now() + Duration::hours(2))
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let (appointments, _) = fhir(
+        app.get(&format!("/fhir/Appointment?date={date}"), "ahw").await,
+        200,
+        "Bundle",
+    )
+    .await;
+    assert_eq!(appointments["total"], 1);
+    keep("Appointment search", appointments);
+
+    let response = post_fhir(
+        &app,
+        "/fhir/Encounter",
+        "integration",
+        &encounter("ED-21", "9434765918"),
+        None,
+    )
+    .await;
+    keep("422", outcome(response, 422).await);
+    keep(
+        "403",
+        outcome(
+            post_fhir(&app, "/fhir/Encounter", "auditor", &json!({}), None).await,
+            403,
+        )
+        .await,
+    );
+    keep(
+        "404",
+        outcome(app.get("/fhir/Questionnaire/x", "clinician").await, 404).await,
+    );
+
+    for (why, resource) in &emitted {
+        assert_valid_r4(&schema, resource, why);
+    }
+    let types: BTreeSet<&str> = emitted
+        .iter()
+        .map(|(_, r)| r["resourceType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Appointment",
+            "Bundle",
+            "CapabilityStatement",
+            "Encounter",
+            "Observation",
+            "OperationOutcome",
+            "Questionnaire"
+        ]
+        .into_iter()
+        .collect()
+    );
 }
