@@ -68,7 +68,7 @@ pub const SUPPORTED: &[Supported] = &[
     Supported {
         resource_type: "Appointment",
         profile: Some(profile::APPOINTMENT),
-        interactions: &["create", "search-type"],
+        interactions: &["create", "read", "search-type"],
         search: &[
             ("date", "date", "the Europe/London day of the appointments (default today)"),
             ("patient.identifier", "token", "system|value: narrows the day's list to one patient"),

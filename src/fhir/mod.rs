@@ -74,7 +74,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/Schedule", web::get().to(scheduling::schedules))
             .route("/Slot", web::get().to(scheduling::slots))
             .route("/Appointment", web::get().to(scheduling::appointments))
-            .route("/Appointment", web::post().to(scheduling::book)),
+            .route("/Appointment", web::post().to(scheduling::book))
+            .route("/Appointment/{id}", web::get().to(scheduling::appointment_read)),
     );
 }
 
@@ -83,7 +84,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
 pub fn allowed_methods(path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/fhir/")?;
     match rest.split('/').collect::<Vec<_>>().as_slice() {
-        ["metadata"] | ["Questionnaire", _] | ["Encounter", _] | ["Schedule"] | ["Slot"] => Some("GET"),
+        ["metadata"] | ["Questionnaire", _] | ["Encounter", _] | ["Schedule"] | ["Slot"] | ["Appointment", _] => {
+            Some("GET")
+        }
         ["Encounter"] | ["QuestionnaireResponse"] => Some("POST"),
         ["Appointment"] => Some("GET, POST"),
         _ => None,

@@ -247,6 +247,27 @@ pub async fn appointments(
     Ok(respond(StatusCode::OK, &bundle(resources)))
 }
 
+/// `GET /fhir/Appointment/{id}`: one booking with its patient (an audited read, as
+/// `GET /api/v1/bookings/{id}`).
+pub async fn appointment_read(
+    auth: Authorized<ReadBookings>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("no Appointment with that id".into()))?;
+    let record = state.store.bookings().find(id, &auth.actor()).await?;
+    let item = BookingItem::new(
+        &record.listing,
+        &record.earlier_outcomes,
+        &record.attendance,
+        record.screening.as_ref(),
+    );
+    Ok(respond(
+        StatusCode::OK,
+        &appointment(&item.booking, Some(subject(&item.patient))),
+    ))
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(rename_all = "camelCase")]
 struct AppointmentIn {

@@ -129,6 +129,7 @@ async fn metadata_lists_exactly_what_is_routed() {
         ("Slot", "search-type"),
         ("Appointment", "search-type"),
         ("Appointment", "create"),
+        ("Appointment", "read"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -136,8 +137,9 @@ async fn metadata_lists_exactly_what_is_routed() {
     assert_eq!(listed, expected);
     let encounter = resources.iter().find(|r| r["type"] == "Encounter").unwrap();
     assert_eq!(encounter["conditionalCreate"], true);
-    // Each listed interaction is routed: a read of something that exists answers 200, a create
-    // of an empty resource 422 (not 404 or 405).
+    // Each listed interaction is routed: a read of something that exists answers 200 (an
+    // Appointment: 404 OperationOutcome for a well-formed id nobody has, not 405), a create of an
+    // empty resource 422 (not 404 or 405).
     let encounter_id = create_encounter(&app, "ED-0").await;
     for (kind, interaction) in &listed {
         let (response, expected) = match (kind.as_str(), interaction.as_str()) {
@@ -145,6 +147,7 @@ async fn metadata_lists_exactly_what_is_routed() {
                 app.get(&format!("/fhir/Encounter/{encounter_id}"), "clinician").await,
                 200,
             ),
+            ("Appointment", "read") => (app.get(&format!("/fhir/Appointment/{encounter_id}"), "ahw").await, 404),
             (_, "read") => (app.get(&format!("/fhir/{kind}/pat-2009"), "clinician").await, 200),
             (_, "search-type") => (app.get(&format!("/fhir/{kind}"), "admin").await, 200),
             _ => (
@@ -694,6 +697,13 @@ async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_
     assert_eq!(booked["slot"][0]["reference"], format!("Slot/{slot}"));
     let id = booked["id"].as_str().unwrap();
     assert_eq!(headers["location"].to_str().unwrap(), format!("/fhir/Appointment/{id}"));
+    let (read, _) = fhir(
+        app.get(&format!("/fhir/Appointment/{id}"), "ahw").await,
+        200,
+        "Appointment",
+    )
+    .await;
+    assert_eq!(read["participant"][1]["actor"]["identifier"]["value"], "9434765919");
     // The JSON API sees the same booking.
     let attendance: Value = app
         .get(&format!("/api/v1/attendances/{first}"), "clinician")
