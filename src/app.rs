@@ -21,6 +21,7 @@ use crate::config::Settings;
 use crate::db;
 use crate::domain::FieldError;
 use crate::error::{ApiError, PROBLEM_JSON};
+use crate::fhir;
 use crate::hl7::mllp;
 use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
@@ -159,6 +160,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, St
         app.service(
             SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api-docs/openapi.json", crate::openapi::document()),
         )
+        .configure(fhir::routes)
         .route("/docs", web::get().to(redirect_to_docs))
         .default_service(web::to(no_route))
         .wrap(ErrorHandlers::new().default_handler(problem_json_for_plain_errors))
@@ -247,7 +249,9 @@ async fn redirect_to_docs() -> HttpResponse {
 /// UI routes are GET only), else 404.
 async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     if request.resource_map().has_resource(request.path()) {
-        let allow = crate::openapi::allowed_methods(request.path()).unwrap_or("GET");
+        let allow = crate::openapi::allowed_methods(request.path())
+            .or_else(|| fhir::allowed_methods(request.path()))
+            .unwrap_or("GET");
         let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
         response
             .headers_mut()
@@ -259,10 +263,14 @@ async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 }
 
 /// Any error response that is not already problem+json (actix's own, Swagger UI's) gets the same
-/// problem+json body as every other error.
+/// problem+json body as every other error; under `/fhir` every error becomes an OperationOutcome
+/// instead (`fhir::outcome`, docs/design.md §11).
 fn problem_json_for_plain_errors<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if fhir::is_fhir_path(response.request().path()) {
+        return Ok(ErrorHandlerResponse::Future(Box::pin(fhir::outcome::rewrite(response))));
+    }
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod fhir;
 pub mod hl7;
 pub mod metrics;
 pub mod openapi;

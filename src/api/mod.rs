@@ -90,7 +90,7 @@ fn v1() -> utoipa_actix_web::scope::Scope<
 
 /// Deserialises a JSON value into a request type, naming the field that was wrong: 422 with
 /// `errors: [{field, message}]`.
-fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();

@@ -44,7 +44,7 @@ pub struct RecordScreeningRequest {
 impl RecordScreeningRequest {
     /// The screening checked for shape: answers present exactly when completed, and complete for
     /// the rule (default `default_rule`).
-    fn into_input(self, default_rule: PatRule) -> Result<ScreeningInput, ApiError> {
+    pub fn into_input(self, default_rule: PatRule) -> Result<ScreeningInput, ApiError> {
         ScreeningInput::new(
             self.status,
             self.screened_at.map(|t| t.with_timezone(&Utc)),

@@ -11,6 +11,7 @@ mod concurrency;
 mod corrections;
 mod entered_in_error;
 mod errors;
+mod fhir;
 mod follow_up_worklist;
 mod helpers;
 mod hl7;
