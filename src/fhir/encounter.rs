@@ -305,9 +305,12 @@ pub fn subject(patient: &PatientView) -> Value {
 /// An attendance as a UK Core Encounter. `status` is `unknown`: the service records arrivals,
 /// not the Encounter's progress.
 pub fn render(view: &AttendanceView) -> Value {
-    let mut reason = json!({
-        "coding": [coding(&condition_system(), view.presenting_condition.code(), None)],
-    });
+    // The chief complaint as sent (SNOMED CT), beside the PAT condition it was recorded as.
+    let mut codings = vec![coding(&condition_system(), view.presenting_condition.code(), None)];
+    if let Some(code) = &view.presenting_condition_snomed {
+        codings.push(coding(SNOMED, code, None));
+    }
+    let mut reason = json!({ "coding": codings });
     if let Some(detail) = &view.presenting_condition_detail {
         reason["text"] = json!(detail);
     }

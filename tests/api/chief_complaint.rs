@@ -228,3 +228,47 @@ async fn the_funnel_by_presenting_condition_counts_coded_attendances_under_their
         .collect();
     assert!(!keys.iter().any(|k| k.chars().all(|c| c.is_ascii_digit())), "{keys:?}");
 }
+
+#[tokio::test]
+async fn a_fhir_encounter_keeps_the_chief_complaint_code_beside_the_condition() {
+    let app = spawn_app().await;
+    // SNOMED CT 29857009 |Chest pain|: `cardiac` in the shipped table.
+    let encounter = json!({
+        "resourceType": "Encounter",
+        "identifier": [{ "system": "https://ed.example.nhs.uk/attendance", "value": "cc-fhir-1" }],
+        "status": "arrived",
+        "class": { "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER" },
+        "subject": { "identifier": { "system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9434765919" } },
+        "period": { "start": "2025-03-01T10:00:00Z" },
+        "reasonCode": [{ "coding": [{ "system": "http://snomed.info/sct", "code": "29857009" }] }],
+    });
+    let response = app
+        .client
+        .post(app.url("/fhir/Encounter"))
+        .bearer_auth(app.token("integration"))
+        .header("content-type", "application/fhir+json")
+        .body(encounter.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.unwrap();
+    let codings = body["reasonCode"][0]["coding"].as_array().unwrap();
+    let codes: Vec<(&str, &str)> = codings
+        .iter()
+        .map(|c| (c["system"].as_str().unwrap(), c["code"].as_str().unwrap()))
+        .collect();
+    assert!(codes.contains(&("http://snomed.info/sct", "29857009")), "{body}");
+    assert!(codes.iter().any(|(_, code)| *code == "cardiac"), "{body}");
+    // The JSON API shows the same attendance with the code and the table's version.
+    let id = body["id"].as_str().unwrap();
+    let json: Value = app
+        .get(&format!("/api/v1/attendances/{id}"), "clinician")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["presenting_condition"], "cardiac");
+    assert_eq!(json["presenting_condition_snomed"], "29857009");
+    assert_eq!(json["presenting_condition_map_version"], SHIPPED_VERSION);
+}
