@@ -82,6 +82,9 @@ impl Application {
             Some(url) => db::pool(url.expose(), settings.statistics_pool_size, settings.db_timeout)?,
             None => pool.clone(),
         };
+        // The key is checked before the write batch threads start, as before there was a state
+        // to share.
+        let authenticator = web::Data::new(Authenticator::new(&settings.jwt)?);
         let state = state(pool, statistics_pool, settings)?;
         // Bound with the HTTP listener, in the same process, on the same state and stores.
         let mllp =
@@ -94,7 +97,7 @@ impl Application {
                 )?),
                 None => None,
             };
-        let server = serve(listener, state)?;
+        let server = serve(listener, state, authenticator)?;
         Ok(Application { port, server, mllp })
     }
 
@@ -142,8 +145,11 @@ fn state(pool: db::Pool, statistics_pool: db::Pool, settings: Settings) -> Resul
     }))
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
-    let authenticator = web::Data::new(Authenticator::new(&state.settings.jwt)?);
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    authenticator: web::Data<Authenticator>,
+) -> Result<Server, StartError> {
     let metrics = web::Data::new(Metrics::default());
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(
