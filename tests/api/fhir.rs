@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use chrono::{Duration, Timelike};
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::scheduling_helpers::{accepted_attendance, health_worker, now, rfc, slot_at};
+use crate::scheduling_helpers::{accepted_attendance, cancel, health_worker, now, rfc, slot_at};
 
 const FHIR_JSON: &str = "application/fhir+json";
 const NHS: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -760,6 +760,16 @@ async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_
     let search = format!("/fhir/Appointment?date={date}&patient.identifier={NHS}|9876543210");
     let (none, _) = fhir(app.get(&search, "ahw").await, 200, "Bundle").await;
     assert_eq!(none["total"], 0);
+
+    // Cancelled through the JSON API, the Appointment says `cancelled` (docs/domain.md §6).
+    cancel(&app, id).await;
+    let (read, _) = fhir(
+        app.get(&format!("/fhir/Appointment/{id}"), "ahw").await,
+        200,
+        "Appointment",
+    )
+    .await;
+    assert_eq!(read["status"], "cancelled");
 
     // A clinician may book but not list appointments (patient identifiers): 403.
     outcome(app.get("/fhir/Appointment", "clinician").await, 403).await;
