@@ -18,7 +18,7 @@ use super::{canonical, parse_resource, profile, reference_id, rename_fields, res
 use crate::api::attendances::{
     idempotency_conflict, record_attendance, CreateAttendance, PatientInput, ReadAttendance, RecordAttendance,
 };
-use crate::api::views::{AttendanceView, PatientView};
+use crate::api::views::{AttendanceView, PatientView, RecordStatus};
 use crate::api::AppState;
 use crate::auth::Authorized;
 use crate::domain::eligibility::PresentingCondition;
@@ -302,9 +302,14 @@ pub fn subject(patient: &PatientView) -> Value {
     }
 }
 
-/// An attendance as a UK Core Encounter. `status` is `unknown`: the service records arrivals,
-/// not the Encounter's progress.
+/// An attendance as a UK Core Encounter. `status` is `unknown` (the service records arrivals,
+/// not the Encounter's progress), or `entered-in-error` once it is marked so (docs/domain.md
+/// §10.1).
 pub fn render(view: &AttendanceView) -> Value {
+    let status = match view.record_status {
+        RecordStatus::EnteredInError => "entered-in-error",
+        RecordStatus::Current => "unknown",
+    };
     // The chief complaint as sent (SNOMED CT), beside the PAT condition it was recorded as.
     let mut codings = vec![coding(&condition_system(), view.presenting_condition.code(), None)];
     if let Some(code) = &view.presenting_condition_snomed {
@@ -319,7 +324,7 @@ pub fn render(view: &AttendanceView) -> Value {
         "id": view.id,
         "meta": meta(profile::ENCOUNTER),
         "identifier": [{ "system": view.source_system, "value": view.source_id }],
-        "status": "unknown",
+        "status": status,
         "class": { "system": ACT_CODE_SYSTEM, "code": "EMER", "display": "emergency" },
         "subject": subject(&view.patient),
         "period": { "start": view.arrived_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true) },

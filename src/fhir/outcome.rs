@@ -33,6 +33,13 @@ fn issue_code(status: u16, kind: &str) -> &'static str {
     }
 }
 
+/// Whether a field name is an element of a resource (`Encounter.period.start`): it starts with
+/// the resource type's capital. Search parameters (`start`), headers (`If-None-Exist`) and the
+/// body as a whole (`body`) are named in the diagnostics instead.
+fn is_expression(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase()) && !name.contains('-')
+}
+
 /// The OperationOutcome saying what a problem+json body says.
 pub fn from_problem(status: u16, problem: &Value) -> Value {
     let kind = problem["type"]
@@ -56,18 +63,29 @@ pub fn from_problem(status: u16, problem: &Value) -> Value {
             .iter()
             .map(|field| {
                 let message = field["message"].as_str().unwrap_or_default();
+                let name = field["field"].as_str().unwrap_or_default();
                 let code = if code == "invalid" && message.starts_with("required") {
                     "required"
                 } else {
                     code
                 };
-                json!({
-                    "severity": "error",
-                    "code": code,
-                    "details": details,
-                    "diagnostics": message,
-                    "expression": [field["field"].as_str().unwrap_or_default()],
-                })
+                if is_expression(name) {
+                    json!({
+                        "severity": "error",
+                        "code": code,
+                        "details": details,
+                        "diagnostics": message,
+                        "expression": [name],
+                    })
+                } else {
+                    // A search parameter, a header or the body as a whole: not an element.
+                    json!({
+                        "severity": "error",
+                        "code": code,
+                        "details": details,
+                        "diagnostics": format!("{name}: {message}"),
+                    })
+                }
             })
             .collect()
     };
@@ -153,5 +171,17 @@ mod tests {
         assert_eq!(outcome["issue"][0]["code"], "conflict");
         assert_eq!(outcome["issue"][0]["diagnostics"], "taken");
         assert!(outcome["issue"][0].get("expression").is_none());
+    }
+
+    #[test]
+    fn a_field_that_is_not_an_element_is_named_in_the_diagnostics() {
+        let problem = json!({ "type": "urn:pat-service:problem:bad-request", "title": "Bad request", "detail": "d",
+            "errors": [{ "field": "If-None-Exist", "message": "must be identifier=system|value" }] });
+        let outcome = from_problem(400, &problem);
+        assert!(outcome["issue"][0].get("expression").is_none());
+        assert_eq!(
+            outcome["issue"][0]["diagnostics"],
+            "If-None-Exist: must be identifier=system|value"
+        );
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use chrono::{Duration, Timelike};
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::scheduling_helpers::{accepted_attendance, health_worker, now, rfc, slot_at};
+use crate::scheduling_helpers::{accepted_attendance, cancel, health_worker, now, rfc, slot_at};
 
 const FHIR_JSON: &str = "application/fhir+json";
 const NHS: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -290,6 +290,19 @@ async fn an_encounter_is_recorded_as_an_attendance_visible_in_the_json_api() {
     let (read, _) = fhir(response, 200, "Encounter").await;
     assert_eq!(read["id"], created["id"]);
     assert_eq!(read["period"]["start"], "2025-03-01T10:00:00Z");
+    assert_eq!(read["status"], "unknown");
+
+    // Marked entered-in-error through the JSON API, the Encounter says so (docs/domain.md §10.1).
+    let response = app
+        .post_json(
+            &format!("/api/v1/attendances/{id}/entered-in-error"),
+            "clinician",
+            &json!({ "reason": "sent twice by the EPR" }),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let response = app.get(&format!("/fhir/Encounter/{id}"), "clinician").await;
+    assert_eq!(fhir(response, 200, "Encounter").await.0["status"], "entered-in-error");
 }
 
 #[tokio::test]
@@ -477,7 +490,12 @@ async fn every_error_under_fhir_is_an_operation_outcome() {
         .send()
         .await
         .unwrap();
-    outcome(response, 400).await;
+    let body = outcome(response, 400).await;
+    assert_eq!(body["issue"][0]["code"], "structure");
+    assert!(
+        body["issue"][0].get("expression").is_none(),
+        "the body is not an element: {body}"
+    );
     // 404: no such Encounter.
     let response = app
         .get("/fhir/Encounter/0190f0e2-0000-7000-8000-000000000001", "clinician")
@@ -742,6 +760,16 @@ async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_
     let search = format!("/fhir/Appointment?date={date}&patient.identifier={NHS}|9876543210");
     let (none, _) = fhir(app.get(&search, "ahw").await, 200, "Bundle").await;
     assert_eq!(none["total"], 0);
+
+    // Cancelled through the JSON API, the Appointment says `cancelled` (docs/domain.md §6).
+    cancel(&app, id).await;
+    let (read, _) = fhir(
+        app.get(&format!("/fhir/Appointment/{id}"), "ahw").await,
+        200,
+        "Appointment",
+    )
+    .await;
+    assert_eq!(read["status"], "cancelled");
 
     // A clinician may book but not list appointments (patient identifiers): 403.
     outcome(app.get("/fhir/Appointment", "clinician").await, 403).await;
