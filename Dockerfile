@@ -35,7 +35,8 @@ WORKDIR /var/lib/pat-service
 USER 10001:10001
 ENV PAT_LISTEN=0.0.0.0:8080 \
     RUST_LOG=info
-EXPOSE 8080
+# 2575: the HL7 v2 MLLP listener, only when PAT_MLLP_LISTEN is set (README, "HL7 v2 (MLLP)").
+EXPOSE 8080 2575
 # Shell form so that any failure exits 1, the code Docker documents for "unhealthy".
 # hadolint ignore=DL3025
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
