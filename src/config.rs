@@ -275,6 +275,10 @@ pub struct MllpSettings {
     /// `PAT_MLLP_MAX_MESSAGE_BYTES` (1 MiB): a larger message is answered AR and discarded
     /// without being kept in memory.
     pub max_message_bytes: usize,
+    /// `PAT_MLLP_MAX_CONNECTIONS` (64): connections served at once; more wait, unanswered, in the
+    /// kernel's queue until one closes. Bounds the memory the listener can be made to hold
+    /// (this × `max_message_bytes`).
+    pub max_connections: usize,
 }
 
 impl Default for MllpSettings {
@@ -288,6 +292,7 @@ impl Default for MllpSettings {
                 component: 1,
             },
             max_message_bytes: DEFAULT_MLLP_MAX_MESSAGE_BYTES,
+            max_connections: DEFAULT_MLLP_MAX_CONNECTIONS,
         }
     }
 }
@@ -362,6 +367,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://pat-service.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const MIN_SECRET_BYTES: usize = 32;
 pub const DEFAULT_MLLP_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// `PAT_MLLP_MAX_CONNECTIONS` when unset: an integration engine holds a handful of connections.
+pub const DEFAULT_MLLP_MAX_CONNECTIONS: usize = 64;
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -564,7 +571,8 @@ fn chief_complaint_map(
     }
 }
 
-/// `PAT_MLLP_LISTEN`, `PAT_MLLP_CHIEF_COMPLAINT_FIELD`, `PAT_MLLP_MAX_MESSAGE_BYTES`.
+/// `PAT_MLLP_LISTEN`, `PAT_MLLP_CHIEF_COMPLAINT_FIELD`, `PAT_MLLP_MAX_MESSAGE_BYTES`,
+/// `PAT_MLLP_MAX_CONNECTIONS`.
 fn mllp_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MllpSettings, ConfigError> {
     let defaults = MllpSettings::default();
     let listen = match get("PAT_MLLP_LISTEN") {
@@ -601,6 +609,13 @@ fn mllp_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MllpSettings, 
             DEFAULT_MLLP_MAX_MESSAGE_BYTES,
             |n| (1024..=64 * 1024 * 1024).contains(n),
             "a whole number of bytes from 1024 to 67108864",
+        )?,
+        max_connections: parse_number(
+            "PAT_MLLP_MAX_CONNECTIONS",
+            get("PAT_MLLP_MAX_CONNECTIONS"),
+            DEFAULT_MLLP_MAX_CONNECTIONS,
+            |n| (1..=4096).contains(n),
+            "a whole number of connections from 1 to 4096",
         )?,
     })
 }
@@ -691,12 +706,14 @@ mod tests {
         assert_eq!(s.mllp.listen, None);
         assert_eq!(s.mllp.chief_complaint_field.to_string(), "PV2^1^3");
         assert_eq!(s.mllp.max_message_bytes, 1_048_576);
+        assert_eq!(s.mllp.max_connections, 64);
 
         let set = [
             secret,
             ("PAT_MLLP_LISTEN", "0.0.0.0:2575"),
             ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "ZED-12.2"),
             ("PAT_MLLP_MAX_MESSAGE_BYTES", "2048"),
+            ("PAT_MLLP_MAX_CONNECTIONS", "8"),
         ];
         let s = settings(&set, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.mllp.listen.as_deref(), Some("0.0.0.0:2575"));
@@ -709,6 +726,7 @@ mod tests {
             }
         );
         assert_eq!(s.mllp.max_message_bytes, 2048);
+        assert_eq!(s.mllp.max_connections, 8);
 
         for (name, value) in [
             ("PAT_MLLP_LISTEN", "2575"),
@@ -721,6 +739,8 @@ mod tests {
             ("PAT_MLLP_CHIEF_COMPLAINT_FIELD", "PV2-3.x"),
             ("PAT_MLLP_MAX_MESSAGE_BYTES", "1023"),
             ("PAT_MLLP_MAX_MESSAGE_BYTES", "1MiB"),
+            ("PAT_MLLP_MAX_CONNECTIONS", "0"),
+            ("PAT_MLLP_MAX_CONNECTIONS", "4097"),
         ] {
             assert!(
                 matches!(

@@ -10,10 +10,12 @@
 //! answered AR. Bad input never closes the connection; only the peer, or a network error, does.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::AppState;
@@ -158,13 +160,25 @@ impl Listener {
     /// Accepts connections until dropped; each connection is served by its own task, and they
     /// end with it. A message in flight then is not acknowledged, so the sender sends it again
     /// and it is answered as a replay if it was committed.
+    ///
+    /// At most `PAT_MLLP_MAX_CONNECTIONS` are served at once: the next is not accepted until one
+    /// ends, so it waits in the kernel's queue (its sender sees a slow answer, never a refusal),
+    /// and the memory the listener holds stays bounded.
     pub async fn run(self) {
         let mut connections = JoinSet::new();
+        let permits = Arc::new(Semaphore::new(self.state.settings.mllp.max_connections));
         loop {
             while connections.try_join_next().is_some() {}
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return; // never closed: the semaphore lives as long as this loop
+            };
             match self.listener.accept().await {
                 Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, self.state.clone()));
+                    let state = self.state.clone();
+                    connections.spawn(async move {
+                        serve_connection(stream, state).await;
+                        drop(permit);
+                    });
                 }
                 Err(error) => {
                     // Out of file descriptors and the like: wait rather than spin.

@@ -628,3 +628,41 @@ async fn the_database_unavailable_is_ar_to_send_again_and_the_message_sent_again
     assert_eq!(after.code, "AA", "{after:?}");
     assert_eq!(attendances(&app), 1, "recorded once, when sent again");
 }
+
+#[tokio::test]
+async fn connections_over_the_limit_wait_and_are_answered_when_one_closes() {
+    let app = spawn_with_mllp_and(|s| s.mllp.max_connections = 2).await;
+    let message = |visit: &'static str, control_id: &'static str| {
+        Adt {
+            visit,
+            control_id,
+            ..Adt::default()
+        }
+        .message()
+    };
+    // Two connections are served: each gets its answer and stays open.
+    let mut first = connect(&app).await;
+    first.write_all(&framed(&message("LIM-1", "LIM00001"))).await.unwrap();
+    assert_eq!(Ack::parse(&read_acks(&mut first, 1).await[0]).code, "AA");
+    let mut second = connect(&app).await;
+    second.write_all(&framed(&message("LIM-2", "LIM00002"))).await.unwrap();
+    assert_eq!(Ack::parse(&read_acks(&mut second, 1).await[0]).code, "AA");
+
+    // A third connects (the kernel queues it) but is not served while both are open.
+    let mut third = connect(&app).await;
+    third.write_all(&framed(&message("LIM-3", "LIM00003"))).await.unwrap();
+    let mut byte = [0u8; 1];
+    let waited = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
+    assert!(waited.is_err(), "the third connection was answered over the limit");
+    assert_eq!(attendances(&app), 2, "the third message was not read");
+
+    // One closes: the third is accepted and its message answered.
+    drop(first);
+    let ack = Ack::parse(&read_acks(&mut third, 1).await[0]);
+    assert_eq!(ack.code, "AA", "{ack:?}");
+    assert_eq!(ack.control_id, "LIM00003");
+    assert_eq!(attendances(&app), 3);
+    // The second connection is still served.
+    second.write_all(&framed(&message("LIM-4", "LIM00004"))).await.unwrap();
+    assert_eq!(Ack::parse(&read_acks(&mut second, 1).await[0]).code, "AA");
+}
