@@ -22,7 +22,9 @@ use crate::api::views::{AttendanceView, PatientView, RecordStatus};
 use crate::api::AppState;
 use crate::auth::Authorized;
 use crate::domain::eligibility::PresentingCondition;
+use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
+use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
 use crate::error::ApiError;
 use crate::store::Recorded;
 
@@ -130,6 +132,35 @@ fn patient_from_identifiers(
         }
     }
     patient
+}
+
+/// The patient key (docs/domain.md §9, [`patient_key`]) of one identifier as an Encounter's
+/// subject gives it: the NHS number system (the number checked and written without separators),
+/// the local number system (no assigning system), or the `https://` URI of the system that
+/// assigned a local number (`local_id_system` without its scheme, as `patient_from_identifiers`
+/// reads it). The message says what is wrong with `system|value`.
+pub fn identifier_key(system: &str, value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must be system|value, with a value".into());
+    }
+    let local = local_number_system();
+    let key = if system == NHS_NUMBER_SYSTEM {
+        let number = NhsNumber::parse(value).map_err(|e| format!("the NHS number {e}"))?;
+        patient_key(Some(number.as_str()), None, None)
+    } else if system == local {
+        patient_key(None, Some(value), None)
+    } else if let Some(rest) = system.strip_prefix("https://").filter(|rest| !rest.is_empty()) {
+        if rest.contains(LOCAL_ID_SYSTEM_FORBIDDEN) {
+            return Err("the assigning system's URI must not contain ':' after https://".into());
+        }
+        patient_key(None, Some(value), Some(rest))
+    } else {
+        None
+    };
+    key.ok_or_else(|| {
+        format!("the system must be {NHS_NUMBER_SYSTEM}, {local}, or the https URI of the system that assigned a local number")
+    })
 }
 
 impl EncounterIn {
