@@ -427,6 +427,25 @@ async fn a_bad_nhs_number_is_a_422_naming_the_element() {
         .collect();
     assert_eq!(found, expected);
 
+    // No reasonCode: the problem in the Encounter's words, not the JSON API's field names.
+    let mut bare = encounter("ED-9", "9434765919");
+    bare.as_object_mut().unwrap().remove("reasonCode");
+    let body = outcome(
+        post_fhir(&app, "/fhir/Encounter", "integration", &bare, None).await,
+        422,
+    )
+    .await;
+    assert_eq!(expressions(&body), ["Encounter.reasonCode"]);
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        format!(
+            "give reasonCode: a SNOMED CT chief complaint (http://snomed.info/sct) or a PAT presenting \
+             condition ({BASE}CodeSystem/pat-presenting-condition), or both"
+        ),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("presenting_condition"), "{body}");
+
     // An If-None-Exist naming another identifier.
     let response = post_fhir(
         &app,
