@@ -133,10 +133,11 @@ pub async fn list(
     let date = query.date.unwrap_or_else(|| london_date(state.settings.clock.now()));
     let (starts_from, starts_before) = london_day(date);
     let filter = BookingFilter {
-        starts_from,
-        starts_before,
+        starts_from: Some(starts_from),
+        starts_before: Some(starts_before),
         health_worker_id: query.health_worker_id,
         status: query.status,
+        patient_keys: None,
     };
     let records = state.store.bookings().list(filter, &auth.actor()).await?;
     Ok(HttpResponse::Ok().json(BookingList {

@@ -70,8 +70,8 @@ pub const SUPPORTED: &[Supported] = &[
         profile: Some(profile::APPOINTMENT),
         interactions: &["create", "read", "search-type"],
         search: &[
-            ("date", "date", "the Europe/London day of the appointments (default today)"),
-            ("patient.identifier", "token", "system|value: narrows the day's list to one patient"),
+            ("date", "date", "the Europe/London day of the appointments (default today, unless patient.identifier is given)"),
+            ("patient.identifier", "token", "system|value (an NHS number, or a local number with its system): the patient's appointments on every day, or on date; patient links followed"),
         ],
         conditional_create: false,
         documentation: "A booking. Create: supportingInformation Encounter/{id}, slot[0] Slot/{id} (none: the earliest free in the window); the same rules and 409s as POST /api/v1/bookings.",

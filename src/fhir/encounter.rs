@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::resources::{coding, meta, CodeableConcept, Coding, ContainedPatient, Identifier, Period, Reference};
-use super::{canonical, parse_resource, profile, reference_id, rename_fields, respond, PREFIX};
+use super::{canonical, parse_resource, profile, reference_id, rename_issues, respond, PREFIX};
 use crate::api::attendances::{
     idempotency_conflict, record_attendance, CreateAttendance, PatientInput, ReadAttendance, RecordAttendance,
 };
@@ -22,7 +22,9 @@ use crate::api::views::{AttendanceView, PatientView, RecordStatus};
 use crate::api::AppState;
 use crate::auth::Authorized;
 use crate::domain::eligibility::PresentingCondition;
+use crate::domain::nhs_number::NhsNumber;
 use crate::domain::pat::Sex;
+use crate::domain::patient::{patient_key, LOCAL_ID_SYSTEM_FORBIDDEN};
 use crate::error::ApiError;
 use crate::store::Recorded;
 
@@ -91,6 +93,25 @@ impl Origins {
             other => format!("Encounter.{other}"),
         }
     }
+
+    /// The JSON API's problem with `field` as the Encounter's: the element as its expression,
+    /// and a message that names FHIR elements, not the JSON API's fields.
+    fn issue(&self, error: crate::domain::FieldError) -> crate::domain::FieldError {
+        let message = match (error.field.as_str(), error.message.as_str()) {
+            ("presenting_condition", m) if m.starts_with("give ") => format!(
+                "give reasonCode: a SNOMED CT chief complaint ({SNOMED}) or a PAT presenting condition ({}), or both",
+                condition_system()
+            ),
+            ("patient", m) if m.starts_with("give ") => {
+                format!("give the patient's identifier: an NHS number ({NHS_NUMBER_SYSTEM}) or a local number, or both")
+            }
+            ("patient.local_id_system", "must not contain ':'") => {
+                "the https URI of the system that assigned the local number must not contain ':' after https://".into()
+            }
+            _ => error.message.clone(),
+        };
+        crate::domain::FieldError::new(self.expression(&error.field), message)
+    }
 }
 
 /// The patient's identifiers: NHS number, and a local number with its system. `at` is the
@@ -130,6 +151,35 @@ fn patient_from_identifiers(
         }
     }
     patient
+}
+
+/// The patient key (docs/domain.md §9, [`patient_key`]) of one identifier as an Encounter's
+/// subject gives it: the NHS number system (the number checked and written without separators),
+/// the local number system (no assigning system), or the `https://` URI of the system that
+/// assigned a local number (`local_id_system` without its scheme, as `patient_from_identifiers`
+/// reads it). The message says what is wrong with `system|value`.
+pub fn identifier_key(system: &str, value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must be system|value, with a value".into());
+    }
+    let local = local_number_system();
+    let key = if system == NHS_NUMBER_SYSTEM {
+        let number = NhsNumber::parse(value).map_err(|e| format!("the NHS number {e}"))?;
+        patient_key(Some(number.as_str()), None, None)
+    } else if system == local {
+        patient_key(None, Some(value), None)
+    } else if let Some(rest) = system.strip_prefix("https://").filter(|rest| !rest.is_empty()) {
+        if rest.contains(LOCAL_ID_SYSTEM_FORBIDDEN) {
+            return Err("the assigning system's URI must not contain ':' after https://".into());
+        }
+        patient_key(None, Some(value), Some(rest))
+    } else {
+        None
+    };
+    key.ok_or_else(|| {
+        format!("the system must be {NHS_NUMBER_SYSTEM}, {local}, or the https URI of the system that assigned a local number")
+    })
 }
 
 impl EncounterIn {
@@ -396,7 +446,7 @@ pub async fn create(
     }
     let recorded = record_attendance(&state, create, &auth.actor())
         .await
-        .map_err(|e| rename_fields(e, |field| origins.expression(field)))?;
+        .map_err(|e| rename_issues(e, |issue| origins.issue(issue)))?;
     let (status, record) = match recorded {
         Recorded::Created(record) => (StatusCode::CREATED, record),
         Recorded::Replay(record) => (StatusCode::OK, record),
@@ -425,6 +475,29 @@ pub async fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_identifier_is_the_key_an_encounter_subject_gives() {
+        assert_eq!(
+            identifier_key(NHS_NUMBER_SYSTEM, "943 476 5919"),
+            Ok("nhs:9434765919".into())
+        );
+        assert_eq!(identifier_key(&local_number_system(), "RX-1"), Ok("local:RX-1".into()));
+        assert_eq!(
+            identifier_key("https://pas.example.nhs.uk", "RX-1"),
+            Ok("local@pas.example.nhs.uk:RX-1".into())
+        );
+        for (system, value) in [
+            (NHS_NUMBER_SYSTEM, "9434765918"),
+            (NHS_NUMBER_SYSTEM, " "),
+            ("https://pas.example.nhs.uk:8443", "RX-1"),
+            ("https://", "RX-1"),
+            ("urn:oid:1.2.3", "RX-1"),
+            ("", "RX-1"),
+        ] {
+            assert!(identifier_key(system, value).is_err(), "{system}|{value}");
+        }
+    }
 
     #[test]
     fn an_encoded_bar_is_decoded() {

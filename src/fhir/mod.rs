@@ -123,12 +123,13 @@ fn expression(resource_type: &str, field: &str) -> String {
 
 /// Renames the fields of a 4xx error's field list (the JSON API's names → FHIR expressions).
 pub fn rename_fields(error: ApiError, rename: impl Fn(&str) -> String) -> ApiError {
-    let renamed = |errors: Vec<FieldError>| -> Vec<FieldError> {
-        errors
-            .into_iter()
-            .map(|e| FieldError::new(rename(&e.field), e.message))
-            .collect()
-    };
+    rename_issues(error, |e| FieldError::new(rename(&e.field), e.message))
+}
+
+/// Rewrites each field of a 4xx error's field list, name and message: a message written with
+/// the JSON API's field names says it in the FHIR element's words.
+pub fn rename_issues(error: ApiError, rename: impl Fn(FieldError) -> FieldError) -> ApiError {
+    let renamed = |errors: Vec<FieldError>| -> Vec<FieldError> { errors.into_iter().map(&rename).collect() };
     match error {
         ApiError::Validation(errors) => ApiError::Validation(renamed(errors)),
         ApiError::Rule { kind, detail, errors } => ApiError::Rule {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::encounter::subject;
+use super::encounter::{identifier_key, subject};
 use super::resources::{meta, Reference};
 use super::{canonical, parse_resource, profile, reference_id, respond, PREFIX};
 use crate::api::bookings::{MakeBookings, ReadBookings};
@@ -199,16 +199,21 @@ pub async fn slots(
     Ok(respond(StatusCode::OK, &bundle(resources)))
 }
 
-/// `GET /fhir/Appointment?date=YYYY-MM-DD[&patient.identifier=system|value]`: a day's
-/// appointments (default today, Europe/London) as `GET /api/v1/bookings`, each read audited.
-/// `patient.identifier` narrows that day's list; it does not search other days.
+/// `GET /fhir/Appointment?date=YYYY-MM-DD&patient.identifier=system|value`, each read audited
+/// as `GET /api/v1/bookings`, ordered by slot start. `date` alone: that day's appointments
+/// (Europe/London); neither: today's. `patient.identifier` alone: the patient's appointments on
+/// every day; with `date`, on that day. The identifier is an NHS number
+/// (`https://fhir.nhs.uk/Id/nhs-number|9434765919`) or a local number (its assigning system's
+/// `https://` URI, or the service's `Id/local-number`), read as an Encounter's subject is, to its
+/// patient key (docs/domain.md §9); patient links are followed, so a local number traced to an
+/// NHS number finds the appointments of both records, by either identifier.
 pub async fn appointments(
     auth: Authorized<ReadBookings>,
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut date = None;
-    let mut patient = None;
+    let mut patient_key = None;
     for (name, value) in query_pairs(&request)? {
         match name.as_str() {
             "date" => {
@@ -223,26 +228,29 @@ pub async fn appointments(
                 let (system, number) = value
                     .split_once('|')
                     .ok_or_else(|| ApiError::validation("patient.identifier", "must be system|value"))?;
-                patient = Some(json!({ "system": system, "value": number }));
+                let key = identifier_key(system, number)
+                    .map_err(|message| ApiError::validation("patient.identifier", message))?;
+                patient_key = Some(key);
             }
             other => return Err(unsupported(other)),
         }
     }
-    let date = date.unwrap_or_else(|| london_date(state.settings.clock.now()));
-    let (starts_from, starts_before) = london_day(date);
+    let date = match (date, &patient_key) {
+        (None, None) => Some(london_date(state.settings.clock.now())),
+        (date, _) => date,
+    };
+    let day = date.map(london_day);
     let filter = BookingFilter {
-        starts_from,
-        starts_before,
-        health_worker_id: None,
-        status: None,
+        starts_from: day.map(|(from, _)| from),
+        starts_before: day.map(|(_, before)| before),
+        patient_keys: patient_key.map(|key| vec![key]),
+        ..BookingFilter::default()
     };
     let records = state.store.bookings().list(filter, &auth.actor()).await?;
     let resources = records
         .iter()
         .map(|r| BookingItem::new(&r.listing, &r.earlier_outcomes, &r.attendance, r.screening.as_ref()))
-        .map(|item| (subject(&item.patient), item))
-        .filter(|(subject, _)| patient.as_ref().is_none_or(|p| subject["identifier"] == *p))
-        .map(|(subject, item)| appointment(&item.booking, Some(subject)))
+        .map(|item| appointment(&item.booking, Some(subject(&item.patient))))
         .collect();
     Ok(respond(StatusCode::OK, &bundle(resources)))
 }

@@ -10,8 +10,12 @@ use serde_json::{json, Value};
 
 use chrono::{Duration, Timelike};
 
+use crate::helpers::attendance_body;
 use crate::helpers::{spawn_app, TestApp};
-use crate::scheduling_helpers::{accepted_attendance, cancel, health_worker, now, rfc, slot_at};
+use crate::scheduling_helpers::{
+    accepted_attendance, cancel, completed, decide, events_about, health_worker, json_with, london, london_today, now,
+    positive_answers, rfc, screen, slot_at, BOOKINGS,
+};
 
 const FHIR_JSON: &str = "application/fhir+json";
 const NHS: &str = "https://fhir.nhs.uk/Id/nhs-number";
@@ -423,6 +427,25 @@ async fn a_bad_nhs_number_is_a_422_naming_the_element() {
         .collect();
     assert_eq!(found, expected);
 
+    // No reasonCode: the problem in the Encounter's words, not the JSON API's field names.
+    let mut bare = encounter("ED-9", "9434765919");
+    bare.as_object_mut().unwrap().remove("reasonCode");
+    let body = outcome(
+        post_fhir(&app, "/fhir/Encounter", "integration", &bare, None).await,
+        422,
+    )
+    .await;
+    assert_eq!(expressions(&body), ["Encounter.reasonCode"]);
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        format!(
+            "give reasonCode: a SNOMED CT chief complaint (http://snomed.info/sct) or a PAT presenting \
+             condition ({BASE}CodeSystem/pat-presenting-condition), or both"
+        ),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("presenting_condition"), "{body}");
+
     // An If-None-Exist naming another identifier.
     let response = post_fhir(
         &app,
@@ -773,6 +796,194 @@ async fn an_appointment_booked_through_fhir_holds_the_slot_and_a_second_booking_
 
     // A clinician may book but not list appointments (patient identifiers): 403.
     outcome(app.get("/fhir/Appointment", "clinician").await, 403).await;
+}
+
+/// An attendance of `patient` that arrived two hours ago, screened PAT positive an hour ago, its
+/// referral accepted. Answers (attendance id, patient id).
+async fn accepted_attendance_of(app: &TestApp, patient: Value) -> (String, String) {
+    let mut body = attendance_body(&format!("appt-{}", uuid::Uuid::new_v4().simple()));
+    body["patient"] = patient;
+    body["arrived_at"] = json!(rfc(now() - Duration::hours(2)));
+    let attendance = app.create_attendance(&body).await;
+    let id = attendance["id"].as_str().unwrap().to_owned();
+    screen(app, &id, &completed(now() - Duration::hours(1), positive_answers())).await;
+    decide(app, &id, "accepted").await;
+    (id, attendance["patient"]["id"].as_str().unwrap().to_owned())
+}
+
+/// Books `slot` for the attendance through the JSON API (outside the window: the patient's
+/// preference); answers the booking's id.
+async fn book_later(app: &TestApp, attendance: &str, slot: &str) -> String {
+    let body = json!({ "attendance_id": attendance, "slot_id": slot, "outside_window_reason": "patient_preference" });
+    let booked = json_with(app.post_json(BOOKINGS, "clinician", &body).await, 201, "booking").await;
+    booked["id"].as_str().unwrap().to_owned()
+}
+
+/// The ids of a searchset Bundle's entries, in order; asserts `total` is their number.
+fn bundle_ids(bundle: &Value) -> Vec<String> {
+    let ids: Vec<String> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bundle["total"], ids.len(), "{bundle}");
+    ids
+}
+
+async fn search_appointments(app: &TestApp, query: &str) -> Vec<String> {
+    let (bundle, _) = fhir(
+        app.get(&format!("/fhir/Appointment?{query}"), "ahw").await,
+        200,
+        "Bundle",
+    )
+    .await;
+    bundle_ids(&bundle)
+}
+
+#[tokio::test]
+async fn an_appointment_search_by_patient_identifier_finds_their_appointments_on_every_day() {
+    let app = spawn_app().await;
+    let hw = health_worker(&app).await;
+    // Three future days, two days apart; every slot at 10:00 or 11:00 London time.
+    let (d1, d2, d3) = (
+        london_today() + Duration::days(2),
+        london_today() + Duration::days(4),
+        london_today() + Duration::days(6),
+    );
+    let a_first = slot_at(&app, &hw, london(d1, 10, 0)).await;
+    let b_slot = slot_at(&app, &hw, london(d1, 11, 0)).await;
+    let a_second = slot_at(&app, &hw, london(d2, 10, 0)).await;
+    let l_slot = slot_at(&app, &hw, london(d3, 10, 0)).await;
+
+    // Patient A (NHS 9434765919) twice, patient B (NHS 9434765870) once, patient L (a local
+    // number from the PAS, no NHS number) once: one accepted referral each.
+    let nhs_a = json!({ "nhs_number": "9434765919", "sex": "male" });
+    let nhs_b = json!({ "nhs_number": "9434765870", "sex": "male" });
+    let local = json!({ "local_id": "RX-77", "local_id_system": "pas.example.nhs.uk", "sex": "male" });
+    let (a1, _) = accepted_attendance_of(&app, nhs_a.clone()).await;
+    let (a2, _) = accepted_attendance_of(&app, nhs_a).await;
+    let (b1, _) = accepted_attendance_of(&app, nhs_b).await;
+    let (l1, l_patient) = accepted_attendance_of(&app, local).await;
+    let booking_a1 = book_later(&app, &a1, &a_first).await;
+    let booking_b1 = book_later(&app, &b1, &b_slot).await;
+    let booking_a2 = book_later(&app, &a2, &a_second).await;
+    let booking_l1 = book_later(&app, &l1, &l_slot).await;
+
+    let a = format!("patient.identifier={NHS}|9434765919");
+    let b = format!("patient.identifier={NHS}|9434765870");
+    let l = "patient.identifier=https://pas.example.nhs.uk|RX-77";
+    // A across days: d1 10:00 and d2 10:00, by slot start; not B's (d1 11:00) nor L's.
+    let reads_before = events_about(&app, "booking")
+        .await
+        .iter()
+        .filter(|e| e["action"] == "read")
+        .count();
+    assert_eq!(
+        search_appointments(&app, &a).await,
+        vec![booking_a1.clone(), booking_a2.clone()]
+    );
+    let reads_after = events_about(&app, "booking")
+        .await
+        .iter()
+        .filter(|e| e["action"] == "read")
+        .count();
+    assert_eq!(
+        reads_after - reads_before,
+        2,
+        "each appointment listed is an audited read"
+    );
+    // With a date: only that day's. d1 holds A's and B's; d3 none of A's.
+    assert_eq!(
+        search_appointments(&app, &format!("{a}&date={d2}")).await,
+        vec![booking_a2.clone()]
+    );
+    assert_eq!(
+        search_appointments(&app, &format!("{a}&date={d1}")).await,
+        vec![booking_a1.clone()]
+    );
+    assert_eq!(
+        search_appointments(&app, &format!("{a}&date={d3}")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        search_appointments(&app, &format!("date={d1}")).await,
+        vec![booking_a1.clone(), booking_b1.clone()]
+    );
+    // The NHS number in its printed grouping is the same patient.
+    assert_eq!(
+        search_appointments(&app, &format!("patient.identifier={NHS}|943%20476%205919")).await,
+        vec![booking_a1.clone(), booking_a2.clone()]
+    );
+    assert_eq!(search_appointments(&app, &b).await, vec![booking_b1.clone()]);
+    let (found, _) = fhir(app.get(&format!("/fhir/Appointment?{l}"), "ahw").await, 200, "Bundle").await;
+    assert_eq!(bundle_ids(&found), vec![booking_l1.clone()]);
+    let subject = &found["entry"][0]["resource"]["participant"][1]["actor"]["identifier"];
+    assert_eq!(
+        *subject,
+        json!({ "system": "https://pas.example.nhs.uk", "value": "RX-77" })
+    );
+    // No system: a local number of the service's own namespace, which RX-77 is not.
+    let own = format!("patient.identifier={BASE}Id/local-number|RX-77");
+    assert_eq!(search_appointments(&app, &own).await, Vec::<String>::new());
+
+    // A valid NHS number nobody attended with: an empty Bundle.
+    let (none, _) = fhir(
+        app.get(&format!("/fhir/Appointment?patient.identifier={NHS}|9876543210"), "ahw")
+            .await,
+        200,
+        "Bundle",
+    )
+    .await;
+    assert_eq!(none["total"], 0);
+    assert_eq!(none["entry"], json!([]));
+
+    // Malformed: no system, a check digit that does not match, a system the service does not
+    // know. A 422 OperationOutcome naming patient.identifier, never echoing the number.
+    for query in [
+        "patient.identifier=9434765919".to_owned(),
+        format!("patient.identifier={NHS}|9434765918"),
+        format!("patient.identifier={NHS}|"),
+        "patient.identifier=urn:oid:1.2.3|RX-77".to_owned(),
+    ] {
+        let body = outcome(app.get(&format!("/fhir/Appointment?{query}"), "ahw").await, 422).await;
+        // A search parameter, not an element: named in the diagnostics, not as an expression.
+        assert_eq!(body["issue"].as_array().unwrap().len(), 1, "{query}: {body}");
+        let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(diagnostics.starts_with("patient.identifier: "), "{query}: {body}");
+        assert!(!body.to_string().contains("943476591"), "{query}: {body}");
+    }
+
+    // A PDS trace links L's local number to A's NHS number: one person, so either identifier
+    // finds the appointments of both records, by slot start (A's d1, A's d2, L's d3).
+    let link = json!({ "nhs_number": "9434765919", "reason": "PDS trace" });
+    let linked = app
+        .post_json(&format!("/api/v1/patients/{l_patient}/link"), "integration", &link)
+        .await;
+    json_with(linked, 200, "the trace").await;
+    let all = vec![booking_a1.clone(), booking_a2.clone(), booking_l1.clone()];
+    assert_eq!(search_appointments(&app, &a).await, all);
+    assert_eq!(search_appointments(&app, l).await, all);
+    assert_eq!(
+        search_appointments(&app, &format!("{l}&date={d3}")).await,
+        vec![booking_l1.clone()]
+    );
+    assert_eq!(
+        search_appointments(&app, &b).await,
+        vec![booking_b1.clone()],
+        "B is not linked"
+    );
+    // Unlinked, they are two patients again.
+    let unlinked = app
+        .post_json(
+            &format!("/api/v1/patients/{l_patient}/unlink"),
+            "admin",
+            &json!({ "reason": "wrong person" }),
+        )
+        .await;
+    json_with(unlinked, 200, "the unlink").await;
+    assert_eq!(search_appointments(&app, &a).await, vec![booking_a1, booking_a2]);
+    assert_eq!(search_appointments(&app, l).await, vec![booking_l1]);
 }
 
 /// A validator for one resource type: the R4 schema with its root pointed at that type's

@@ -23,7 +23,8 @@ use super::{referrals, violates, Referral};
 use crate::db::batch::BatchError;
 use crate::db::prepared::Prepared;
 use crate::db::schema::{
-    attendances, booking_attempts, booking_outcome_versions, bookings, health_workers, screenings, slots as slots_table,
+    attendances, booking_attempts, booking_outcome_versions, bookings, health_workers, patients, screenings,
+    slots as slots_table,
 };
 use crate::db::types::{DbTime, DbUuid, PortableTime, PortableUuid};
 use crate::db::{single_write, write_transaction, DbConnection};
@@ -182,14 +183,20 @@ pub struct BookingRecord {
     pub screening: Option<Screening>,
 }
 
-/// Which bookings to list: those whose slot starts in `[starts_from, starts_before)`, of one
-/// health worker or all, in one state or any.
-#[derive(Clone, Debug)]
+/// Which bookings to list: those whose slot starts in `[starts_from, starts_before)` (either
+/// bound open when none), of one health worker or all, in one state or any, of one person or
+/// anyone.
+#[derive(Clone, Debug, Default)]
 pub struct BookingFilter {
-    pub starts_from: DateTime<Utc>,
-    pub starts_before: DateTime<Utc>,
+    pub starts_from: Option<DateTime<Utc>>,
+    pub starts_before: Option<DateTime<Utc>>,
     pub health_worker_id: Option<uuid::Uuid>,
     pub status: Option<BookingStatus>,
+    /// Patient keys (`nhs:<number>`, `local@<system>:<number>`, `local:<number>`,
+    /// docs/domain.md §9): the bookings of the persons they belong to, links followed — a local
+    /// number traced to an NHS number finds the bookings of both records, by either key. A key
+    /// no attendance brought finds nothing. `Some(vec![])` finds nothing.
+    pub patient_keys: Option<Vec<String>>,
 }
 
 /// How many free slots an automatic booking tries before answering that none is free: each try
@@ -301,10 +308,11 @@ impl<'a> Bookings<'a> {
     #[tracing::instrument(name = "store.bookings.list", skip_all, fields(count))]
     pub async fn list(&self, filter: BookingFilter, actor: &Actor) -> Result<Vec<BookingRecord>, StoreError> {
         let query = BookingQuery {
-            starts_from: Some(DbTime::new(filter.starts_from)),
-            starts_before: Some(DbTime::new(filter.starts_before)),
+            starts_from: filter.starts_from.map(DbTime::new),
+            starts_before: filter.starts_before.map(DbTime::new),
             health_worker_id: filter.health_worker_id.map(DbUuid),
             status: filter.status,
+            patient_keys: filter.patient_keys,
             ..BookingQuery::default()
         };
         let records = self.read(query, actor).await?;
@@ -861,6 +869,7 @@ pub struct BookingQuery {
     starts_before: Option<DbTime>,
     health_worker_id: Option<DbUuid>,
     status: Option<BookingStatus>,
+    patient_keys: Option<Vec<String>>,
 }
 
 /// The bookings matching `query`, each with its attendance and current screening (one query for
@@ -939,6 +948,18 @@ pub fn list(conn: &mut DbConnection, filter: &BookingQuery) -> QueryResult<Vec<B
     }
     if let Some(status) = &filter.status {
         query = query.filter(bookings::status.eq(*status));
+    }
+    if let Some(keys) = &filter.patient_keys {
+        // An attendance's `patient_key` is its person's key (a link moves it, store::patients),
+        // and the registry row of every key says its person now: the keys' persons are the
+        // persons whose attendances these are, whichever of their keys was asked for.
+        let persons = patients::table
+            .filter(patients::key.eq_any(keys))
+            .select(patients::person_key);
+        let of_persons = attendances::table
+            .filter(attendances::patient_key.eq_any(persons))
+            .select(attendances::id);
+        query = query.filter(bookings::attendance_id.eq_any(of_persons));
     }
     query
         .order((slots_table::starts_at, bookings::booked_at, bookings::id))
