@@ -262,7 +262,32 @@ pub struct Settings {
     pub chief_complaints: std::sync::Arc<crate::domain::chief_complaint::ChiefComplaintMap>,
     /// The HL7 v2 listener (`PAT_MLLP_*`, docs/design.md §10).
     pub mllp: MllpSettings,
+    /// `PAT_OIDC_*`: OpenID Connect sign-in for the web pages (docs/design.md §13); `None` when
+    /// `PAT_OIDC_ISSUER` is unset.
+    pub oidc: Option<OidcSettings>,
 }
+
+/// `PAT_OIDC_*`: the identity provider the web pages sign people in with (src/oidc,
+/// docs/design.md §13). Issuer, client id, client secret and redirect URL are set together.
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    /// `PAT_OIDC_ISSUER`: the provider's issuer URL, exactly as its discovery document and ID
+    /// tokens give it. `https`, or `http` on a loopback host (tests, development).
+    pub issuer: String,
+    /// `PAT_OIDC_CLIENT_ID`: this service's client id at the provider; the ID tokens' audience.
+    pub client_id: String,
+    /// `PAT_OIDC_CLIENT_SECRET`; its `Debug` is a placeholder.
+    pub client_secret: Secret,
+    /// `PAT_OIDC_REDIRECT_URL`: where the provider sends the browser back with the code, as
+    /// registered there (e.g. `https://pat.trust.nhs.uk/web/oidc/callback`).
+    pub redirect_url: String,
+    /// `PAT_OIDC_ROLES_CLAIM` (`roles`): the ID token claim holding the user's roles, an array of
+    /// strings or one space-separated string. Names other than the service's roles are ignored.
+    pub roles_claim: String,
+}
+
+/// `PAT_OIDC_ROLES_CLAIM` when unset: the claim Microsoft Entra ID puts app roles in.
+pub const DEFAULT_OIDC_ROLES_CLAIM: &str = "roles";
 
 /// `PAT_MLLP_*`: the HL7 v2 ADT listener over MLLP (docs/design.md §10).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -551,7 +576,97 @@ impl Settings {
             clock: crate::clock::Clock::system(),
             chief_complaints: std::sync::Arc::new(chief_complaint_map(&get)?),
             mllp: mllp_settings(&get)?,
+            oidc: oidc_settings(&get)?,
         })
+    }
+}
+
+/// `PAT_OIDC_ISSUER`, `PAT_OIDC_CLIENT_ID`, `PAT_OIDC_CLIENT_SECRET`, `PAT_OIDC_REDIRECT_URL`
+/// (all four, or none) and `PAT_OIDC_ROLES_CLAIM`. The secret is never quoted in an error.
+fn oidc_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OidcSettings>, ConfigError> {
+    const REQUIRED: [&str; 4] = [
+        "PAT_OIDC_ISSUER",
+        "PAT_OIDC_CLIENT_ID",
+        "PAT_OIDC_CLIENT_SECRET",
+        "PAT_OIDC_REDIRECT_URL",
+    ];
+    let values = REQUIRED.map(|name| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()));
+    if values.iter().all(Option::is_none) {
+        if get("PAT_OIDC_ROLES_CLAIM").is_some() {
+            return Err(invalid(
+                "PAT_OIDC_ROLES_CLAIM",
+                "is set but PAT_OIDC_ISSUER is not: set PAT_OIDC_ISSUER, PAT_OIDC_CLIENT_ID, \
+                 PAT_OIDC_CLIENT_SECRET and PAT_OIDC_REDIRECT_URL, or none of them",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(missing) = REQUIRED.iter().zip(&values).find(|(_, v)| v.is_none()).map(|(n, _)| *n) {
+        let set: Vec<&str> = REQUIRED
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_some())
+            .map(|(n, _)| *n)
+            .collect();
+        return Err(invalid(
+            missing,
+            format!(
+                "is not set but {} is: set PAT_OIDC_ISSUER, PAT_OIDC_CLIENT_ID, PAT_OIDC_CLIENT_SECRET \
+                 and PAT_OIDC_REDIRECT_URL together, or none of them",
+                set.join(", ")
+            ),
+        ));
+    }
+    let [Some(issuer), Some(client_id), Some(client_secret), Some(redirect_url)] = values else {
+        return Ok(None);
+    };
+    check_oidc_url("PAT_OIDC_ISSUER", &issuer)?;
+    check_oidc_url("PAT_OIDC_REDIRECT_URL", &redirect_url)?;
+    let roles_claim = get("PAT_OIDC_ROLES_CLAIM")
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| DEFAULT_OIDC_ROLES_CLAIM.to_owned());
+    if roles_claim.is_empty() || roles_claim.contains(char::is_whitespace) {
+        return Err(invalid(
+            "PAT_OIDC_ROLES_CLAIM",
+            format!("{roles_claim:?} is not a claim name (one word, e.g. roles)"),
+        ));
+    }
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret: Secret::new(client_secret),
+        redirect_url,
+        roles_claim,
+    }))
+}
+
+/// An `https://host…` URL, or `http://` to a loopback host (`localhost`, `127.0.0.0/8`, `[::1]`)
+/// for tests and development: anything else would send codes and tokens in the clear.
+fn check_oidc_url(name: &'static str, url: &str) -> Result<(), ConfigError> {
+    let refuse = || {
+        Err(invalid(
+            name,
+            format!("{url:?} is not an https:// URL (http:// only to localhost, 127.0.0.1 or [::1])"),
+        ))
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return refuse();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || url.contains(char::is_whitespace) {
+        return refuse();
+    }
+    let host = if authority.starts_with('[') {
+        authority.split_once(']').map_or("", |(h, _)| h).trim_start_matches('[')
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => refuse(),
     }
 }
 

@@ -23,6 +23,7 @@ pub mod error;
 pub mod fhir;
 pub mod hl7;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod store;
 pub mod telemetry;

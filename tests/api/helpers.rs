@@ -349,6 +349,7 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         ),
         // Off, as in production unless configured; `tests/api/hl7.rs` turns it on at port 0.
         mllp: MllpSettings::default(),
+        oidc: None,
     }
 }
 

@@ -17,6 +17,8 @@ mod helpers;
 mod hl7;
 mod instances;
 mod migrations;
+mod oidc;
+mod oidc_idp;
 mod openapi;
 mod operations;
 mod outcomes;
