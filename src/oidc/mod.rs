@@ -14,14 +14,18 @@
 //! (`Role::from_code`), and someone with none of them is not signed in (`OidcError::NoRole`).
 
 use std::fmt;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use base64::Engine as _;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata,
+};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse as _,
+    EndpointSet, IssuerUrl, JsonWebKeySetUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -117,6 +121,12 @@ pub struct OidcClient {
     client: DiscoveredClient,
     http: openidconnect::reqwest::Client,
     roles_claim: String,
+    issuer: IssuerUrl,
+    client_id: ClientId,
+    jwks_uri: JsonWebKeySetUrl,
+    /// The provider's signing keys: fetched by `discover`, fetched again when an ID token names a
+    /// key that is not among them (the provider rotated its keys).
+    jwks: RwLock<CoreJsonWebKeySet>,
 }
 
 impl OidcClient {
@@ -131,12 +141,14 @@ impl OidcClient {
             .timeout(PROVIDER_TIMEOUT)
             .build()
             .map_err(|_| OidcError::Configuration)?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
             .await
             .map_err(|error| {
                 tracing::warn!(error.cause = %error, "oidc: discovery failed");
                 OidcError::Discovery
             })?;
+        let jwks_uri = metadata.jwks_uri().clone();
+        let jwks = RwLock::new(metadata.jwks().clone());
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(settings.client_id.clone()),
@@ -147,6 +159,10 @@ impl OidcClient {
             client,
             http,
             roles_claim: settings.roles_claim.clone(),
+            issuer,
+            client_id: ClientId::new(settings.client_id.clone()),
+            jwks_uri,
+            jwks,
         })
     }
 
@@ -201,10 +217,15 @@ impl OidcClient {
                 }
             })?;
         let id_token = response.id_token().ok_or(OidcError::MissingIdToken)?;
-        let verifier = self.client.id_token_verifier();
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(pending.nonce))
-            .map_err(claims_error)?;
+        let nonce = Nonce::new(pending.nonce);
+        let claims = match id_token.claims(&self.verifier(), &nonce) {
+            Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+                self.refresh_keys().await?;
+                id_token.claims(&self.verifier(), &nonce)
+            }
+            verified => verified,
+        }
+        .map_err(claims_error)?;
         let subject = claims.subject().as_str().to_owned();
         let name = claims
             .name()
@@ -217,6 +238,34 @@ impl OidcClient {
             return Err(OidcError::NoRole);
         }
         Ok(SignedIn { subject, name, roles })
+    }
+}
+
+impl OidcClient {
+    /// Checks ID tokens with the keys as they are now: RS256 only, issuer, audience (the client
+    /// id), expiry, and (in `claims`) the nonce.
+    fn verifier(&self) -> CoreIdTokenVerifier<'static> {
+        let keys = match self.jwks.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        CoreIdTokenVerifier::new_public_client(self.client_id.clone(), self.issuer.clone(), keys)
+            .set_allowed_algs([CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256])
+    }
+
+    /// Fetches the provider's JWKS again.
+    async fn refresh_keys(&self) -> Result<(), OidcError> {
+        let keys = CoreJsonWebKeySet::fetch_async(&self.jwks_uri, &self.http)
+            .await
+            .map_err(|error| {
+                tracing::warn!(error.cause = %error, "oidc: cannot fetch the provider's keys again");
+                OidcError::InvalidSignature
+            })?;
+        match self.jwks.write() {
+            Ok(mut current) => *current = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
     }
 }
 

@@ -148,6 +148,16 @@ async fn an_id_token_signed_with_a_key_not_in_the_jwks_is_refused() {
 }
 
 #[tokio::test]
+async fn a_key_rotated_after_discovery_is_fetched_and_used() {
+    let options = IdpOptions {
+        rotated_key: true,
+        ..IdpOptions::default()
+    };
+    let signed_in = sign_in(options).await.unwrap();
+    assert_eq!(signed_in.subject, "user-1");
+}
+
+#[tokio::test]
 async fn someone_with_none_of_the_services_roles_is_not_signed_in() {
     for roles in [json!(["Nurse.Manager", "Clinician"]), json!([]), Value::Null] {
         let options = IdpOptions {

@@ -8,6 +8,7 @@
 //! nothing outside these tests.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use actix_web::{http::header, web, App, HttpRequest, HttpResponse, HttpServer};
@@ -25,6 +26,7 @@ pub const CLIENT_ID: &str = "pat-service-web";
 pub const CLIENT_SECRET: &str = "test-client-secret-not-used-anywhere-else";
 pub const REDIRECT_URL: &str = "https://pat.example.nhs.uk/web/oidc/callback";
 const KID: &str = "test-key-1";
+const ROTATED_KID: &str = "test-key-2";
 
 /// How the provider answers. `Default`: correctly, for subject `user-1` named "Test User" with
 /// roles `clinician`, `ahw` and one the service does not know.
@@ -42,6 +44,9 @@ pub struct IdpOptions {
     pub audience: Option<String>,
     /// Sign with a key that is not in the JWKS (same `kid`).
     pub wrong_key: bool,
+    /// Sign with a new key (`kid` `test-key-2`) that the JWKS publishes only from its second
+    /// fetch on: a key rotated after the client discovered the provider.
+    pub rotated_key: bool,
 }
 
 impl Default for IdpOptions {
@@ -54,6 +59,7 @@ impl Default for IdpOptions {
             expires_in: 300,
             audience: None,
             wrong_key: false,
+            rotated_key: false,
         }
     }
 }
@@ -64,7 +70,8 @@ struct TestKey {
     e: String,
 }
 
-/// The JWKS key and a second key the JWKS does not have, made once per test binary run.
+/// The JWKS key and a second key (not in the JWKS, except as `rotated_key`), made once per test
+/// binary run.
 fn keys() -> &'static (TestKey, TestKey) {
     static KEYS: OnceLock<(TestKey, TestKey)> = OnceLock::new();
     KEYS.get_or_init(|| {
@@ -91,6 +98,7 @@ struct Idp {
     issuer: String,
     options: IdpOptions,
     grants: Mutex<HashMap<String, Grant>>,
+    jwks_fetches: AtomicUsize,
 }
 
 pub struct TestIdp {
@@ -105,6 +113,7 @@ impl TestIdp {
             issuer: issuer.clone(),
             options,
             grants: Mutex::new(HashMap::new()),
+            jwks_fetches: AtomicUsize::new(0),
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -151,11 +160,14 @@ async fn discovery(idp: web::Data<Idp>) -> HttpResponse {
     }))
 }
 
-async fn jwks() -> HttpResponse {
-    let key = &keys().0;
-    HttpResponse::Ok().json(json!({
-        "keys": [{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": KID, "n": key.n, "e": key.e}]
-    }))
+async fn jwks(idp: web::Data<Idp>) -> HttpResponse {
+    let (key, new) = keys();
+    let jwk = |kid: &str, key: &TestKey| json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": key.n, "e": key.e});
+    let mut published = vec![jwk(KID, key)];
+    if idp.options.rotated_key && idp.jwks_fetches.fetch_add(1, Ordering::SeqCst) > 0 {
+        published.push(jwk(ROTATED_KID, new));
+    }
+    HttpResponse::Ok().json(json!({ "keys": published }))
 }
 
 async fn authorize(idp: web::Data<Idp>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
@@ -237,9 +249,13 @@ async fn token(idp: web::Data<Idp>, request: HttpRequest, form: web::Form<HashMa
         claims["roles"] = options.roles.clone();
     }
     let (good, wrong) = keys();
-    let key = if options.wrong_key { wrong } else { good };
+    let key = if options.wrong_key || options.rotated_key {
+        wrong
+    } else {
+        good
+    };
     let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(KID.into());
+    header.kid = Some(if options.rotated_key { ROTATED_KID } else { KID }.into());
     let id_token = encode(
         &header,
         &claims,
