@@ -131,7 +131,7 @@ pub struct OidcClient {
 
 impl OidcClient {
     /// Fetches the provider's discovery document (`<issuer>/.well-known/openid-configuration`) and
-    /// its JWKS. The document must name the issuer exactly as configured.
+    /// its JWKS. The document must name the issuer exactly as configured, and a token endpoint.
     pub async fn discover(settings: &OidcSettings) -> Result<OidcClient, OidcError> {
         let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(|_| OidcError::Configuration)?;
         let redirect = RedirectUrl::new(settings.redirect_url.clone()).map_err(|_| OidcError::Configuration)?;
@@ -147,6 +147,10 @@ impl OidcClient {
                 tracing::warn!(error.cause = %error, "oidc: discovery failed");
                 OidcError::Discovery
             })?;
+        if metadata.token_endpoint().is_none() {
+            tracing::warn!("oidc: the discovery document names no token endpoint");
+            return Err(OidcError::Discovery);
+        }
         let jwks_uri = metadata.jwks_uri().clone();
         let jwks = RwLock::new(metadata.jwks().clone());
         let client = CoreClient::from_provider_metadata(
