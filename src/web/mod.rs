@@ -52,6 +52,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/sign-out", web::post().to(pages::sign_in::sign_out))
             .route("/today", web::get().to(pages::today::today))
             .route("/bookings/{id}/outcome", web::post().to(pages::today::record_outcome))
+            .route("/referrals", web::get().to(pages::referrals::queue))
+            .route(
+                "/referrals/{attendance_id}/book",
+                web::post().to(pages::referrals::book_earliest),
+            )
             .default_service(web::to(not_found)),
     );
 }

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, TestApp};
 use crate::scheduling_helpers::{
-    accepted_attendance, at, booked, health_worker, json_with, now, rfc, slot_at, BOOKINGS, PATIENT_KEY,
+    accepted_attendance, accepted_attendance_at, at, booked, health_worker, json_with, now, rfc, slot_at, BOOKINGS,
+    PATIENT_KEY,
 };
 
 const KEY: &str = "test-dev-sign-in-key";
@@ -477,4 +478,69 @@ async fn a_date_that_is_not_a_date_is_answered_next_to_the_field() {
 
     assert!(page.contains("id=\"date-error\""), "{page}");
     assert!(page.contains("Enter the date as year-month-day"), "{page}");
+}
+
+#[tokio::test]
+async fn booking_the_earliest_slot_from_the_referral_queue_puts_it_on_the_day_list() {
+    // Arrange: an accepted referral (screened an hour ago) and a free slot in two hours.
+    let app = dev_app().await;
+    let hw = health_worker(&app).await;
+    let attendance = accepted_attendance(&app).await;
+    let slot = slot_at(&app, &hw, now() + Duration::hours(2)).await;
+    let mut clinician = Browser::new();
+    clinician.sign_in(&app, "clinician").await;
+    let queue = clinician.page(&app, "/web/referrals").await;
+    assert!(queue.contains("9434765919"), "the patient is in the queue: {queue}");
+    assert!(queue.contains("min left"), "the time left in the window: {queue}");
+    assert!(queue.contains(&format!("/web/referrals/{attendance}/book")));
+
+    // Act
+    let response = clinician
+        .post_form(
+            &app,
+            &format!("/web/referrals/{attendance}/book"),
+            &[("csrf", &csrf_of(&queue))],
+        )
+        .await;
+
+    // Assert: booked into that slot; gone from the queue; on the AHW's day list.
+    assert_eq!(response.status().as_u16(), 303);
+    let back = location(&response);
+    assert_eq!(back, "/web/referrals?flash=booked");
+    let queue = clinician.page(&app, &back).await;
+    assert!(queue.contains("Booked into the earliest free slot"), "{queue}");
+    assert!(
+        !queue.contains(&format!("/web/referrals/{attendance}/book")),
+        "no longer waiting"
+    );
+    let attendance_view = json_with(
+        app.get(&format!("/api/v1/attendances/{attendance}"), "admin").await,
+        200,
+        "the attendance",
+    )
+    .await;
+    let booking = &attendance_view["bookings"][0];
+    assert_eq!(booking["slot_id"], slot.as_str(), "{attendance_view}");
+    let date = at(&booking["starts_at"])
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive();
+    let mut ahw = Browser::new();
+    ahw.sign_in(&app, "ahw").await;
+    let today = ahw.page(&app, &format!("/web/today?date={date}")).await;
+    assert!(today.contains(booking["id"].as_str().unwrap()), "{today}");
+}
+
+#[tokio::test]
+async fn the_referral_queue_says_when_the_window_has_passed_and_an_admin_cannot_use_it() {
+    let app = dev_app().await;
+    accepted_attendance_at(&app, now() - Duration::hours(30)).await;
+    let mut ahw = Browser::new();
+    ahw.sign_in(&app, "ahw").await;
+
+    let queue = ahw.page(&app, "/web/referrals").await;
+
+    assert!(queue.contains("window passed"), "{queue}");
+    let mut admin = Browser::new();
+    admin.sign_in(&app, "admin").await;
+    assert_eq!(admin.get(&app, "/web/referrals").await.status().as_u16(), 403);
 }
