@@ -26,3 +26,4 @@ pub mod metrics;
 pub mod openapi;
 pub mod store;
 pub mod telemetry;
+pub mod web;

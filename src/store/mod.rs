@@ -74,6 +74,7 @@ pub mod retention;
 pub mod rows;
 pub mod scheduling;
 pub mod screenings;
+pub mod sessions;
 pub mod statistics;
 
 use std::sync::Arc;
@@ -255,6 +256,7 @@ store_accessors! {
     referrals: scheduling::Referrals,
     bookings: scheduling::Bookings,
     follow_ups: scheduling::FollowUps,
+    sessions: sessions::Sessions,
 }
 
 async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, StoreError>

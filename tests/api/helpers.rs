@@ -349,6 +349,9 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         ),
         // Off, as in production unless configured; `tests/api/hl7.rs` turns it on at port 0.
         mllp: MllpSettings::default(),
+        // Off, as in production; `tests/api/web.rs` turns it on for the development sign-in.
+        dev: false,
+        web: pat_service::config::WebSettings::default(),
     }
 }
 
