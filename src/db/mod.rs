@@ -349,3 +349,28 @@ pub fn failure_of(error: &diesel::result::Error) -> Failure {
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::{failure_of, Failure};
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_closed_or_terminated_connection_is_lost_not_merely_unavailable() {
+        // How diesel reports the first statement on a connection PostgreSQL terminated.
+        let closed = database_error(
+            DatabaseErrorKind::ClosedConnection,
+            "terminating connection due to administrator command",
+        );
+        assert_eq!(failure_of(&closed), Failure::ConnectionLost);
+        let unknown = database_error(DatabaseErrorKind::Unknown, "server closed the connection unexpectedly");
+        assert_eq!(failure_of(&unknown), Failure::ConnectionLost);
+        let locked = database_error(DatabaseErrorKind::Unknown, "database is locked");
+        assert_eq!(failure_of(&locked), Failure::Unavailable);
+    }
+}
