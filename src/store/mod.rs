@@ -198,8 +198,15 @@ impl Store {
 
     /// Checks the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|conn| db::ping(conn).map_err(|e| StoreError::Unavailable(e.to_string())))
-            .await
+        // A lost connection is dropped and the ping tried on another, as for any work; any
+        // other failure means the database does not answer.
+        self.run(|conn| {
+            db::ping(conn).map_err(|error| match StoreError::from(error) {
+                lost @ StoreError::ConnectionLost(_) => lost,
+                other => StoreError::Unavailable(other.to_string()),
+            })
+        })
+        .await
     }
 
     /// The write batches' counters in the Prometheus text format; empty when they do not run.
