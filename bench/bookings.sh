@@ -189,13 +189,7 @@ pgbench_bookings() {
     psql_bench -c "SELECT count(*) FROM bookings WHERE booked_by LIKE 'pgbench-%'"
 }
 run_pgbench() { # run_pgbench CLIENTS HOLD SECONDS OUTPUT
-    local threads=$(($1 < 2 ? $1 : 2))
-    if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
-        -D nslots="$NSLOTS" -D hold="$2" -f "$ROOT/bench/bookings.sql" -c "$1" -j "$threads" -T "$3" bench \
-        >"$4" 2>&1; then
-        cat "$4" >&2
-        die "pgbench failed ($4)"
-    fi
+    pgbench_run "$ROOT/bench/bookings.sql" "$1" "$3" "$4" -D nslots="$NSLOTS" -D hold="$2" >/dev/null
 }
 
 echo "clients,hold,round,service_attempts_per_sec,service_bookings_per_sec,service_conflicts_per_sec,service_cancels_per_sec,attempt_p50_ms,attempt_p99_ms,booked_p50_ms,booked_p99_ms,conflict_p50_ms,conflict_p99_ms,cancel_p50_ms,cancel_p99_ms,conflicts_not_slot_taken,errors,pgbench_attempts_per_sec,pgbench_bookings_per_sec,pgbench_conflicts_per_sec" \

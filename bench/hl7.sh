@@ -49,7 +49,6 @@ echo "clients,round,service_attendances_per_sec,p50_ms,p99_ms,errors,pgbench_tps
 TOTAL_ERRORS=0
 TABLE_ROWS=""
 for clients in $CLIENTS_LIST; do
-    threads=$((clients < 2 ? clients : 2))
     rates=() p50s=() p99s=() tpss=()
     for round in $(seq 1 "$ROUNDS"); do
         tag="c$clients-r$round"
@@ -74,15 +73,7 @@ for clients in $CLIENTS_LIST; do
         TOTAL_ERRORS=$((TOTAL_ERRORS + errors))
 
         log "round $round/$ROUNDS, $clients client(s): pgbench (${RUN_SECONDS}s)"
-        if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
-            -f "$ROOT/bench/hl7_attendances.sql" -c "$clients" -j "$threads" -T "$RUN_SECONDS" bench \
-            >"$RESULTS/pgbench-$tag.txt" 2>&1; then
-            cat "$RESULTS/pgbench-$tag.txt" >&2
-            die "pgbench failed"
-        fi
-        tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' \
-            "$RESULTS/pgbench-$tag.txt")"
-        [ -n "$tps" ] || die "no tps line in $RESULTS/pgbench-$tag.txt"
+        tps="$(pgbench_run "$ROOT/bench/hl7_attendances.sql" "$clients" "$RUN_SECONDS" "$RESULTS/pgbench-$tag.txt")"
 
         log "  service $rate attendances/s (p50 $p50 ms, p99 $p99 ms, $errors errors); pgbench $tps inserts/s"
         printf '%s,%s,%s,%s,%s,%s,%s\n' "$clients" "$round" "$rate" "$p50" "$p99" "$errors" "$tps" \

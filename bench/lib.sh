@@ -162,6 +162,23 @@ json_field() {
     sed -n "s/.*\"$2\":\\([-0-9.eE+]*\\).*/\\1/p" "$1"
 }
 
+# pgbench_run SCRIPT CLIENTS SECONDS OUTPUT [OPTION…]: pgbench running SCRIPT against database
+# `bench` (simple protocol, min(CLIENTS, 2) threads, OPTIONs before the script), its output kept
+# in OUTPUT; prints its transactions per second. Stops the benchmark if pgbench fails.
+pgbench_run() {
+    local script="$1" clients="$2" seconds="$3" output="$4" tps
+    shift 4
+    if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple "$@" \
+        -f "$script" -c "$clients" -j "$((clients < 2 ? clients : 2))" -T "$seconds" bench \
+        >"$output" 2>&1; then
+        cat "$output" >&2
+        die "pgbench failed ($output)"
+    fi
+    tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' "$output")"
+    [ -n "$tps" ] || die "no tps line in $output"
+    printf '%s\n' "$tps"
+}
+
 # median NUMBER…: the median ("nan" when there is none).
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }

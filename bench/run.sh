@@ -48,7 +48,6 @@ echo "clients,round,service_pairs_per_sec,service_requests_per_sec,pair_p50_ms,p
 TOTAL_ERRORS=0
 TABLE_ROWS=""
 for clients in $CLIENTS_LIST; do
-    threads=$((clients < 2 ? clients : 2))
     svc_pairs=() svc_reqs=() p50s=() p99s=() tpss=() sql_tpss=()
     for round in $(seq 1 "$ROUNDS"); do
         tag="c$clients-r$round"
@@ -74,26 +73,10 @@ for clients in $CLIENTS_LIST; do
         TOTAL_ERRORS=$((TOTAL_ERRORS + errors))
 
         log "round $round/$ROUNDS, $clients client(s): pgbench (${RUN_SECONDS}s)"
-        if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
-            -f "$ROOT/bench/attendances.sql" -c "$clients" -j "$threads" -T "$RUN_SECONDS" bench \
-            >"$RESULTS/pgbench-$tag.txt" 2>&1; then
-            cat "$RESULTS/pgbench-$tag.txt" >&2
-            die "pgbench failed"
-        fi
-        tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' \
-            "$RESULTS/pgbench-$tag.txt")"
-        [ -n "$tps" ] || die "no tps line in $RESULTS/pgbench-$tag.txt"
+        tps="$(pgbench_run "$ROOT/bench/attendances.sql" "$clients" "$RUN_SECONDS" "$RESULTS/pgbench-$tag.txt")"
 
         log "round $round/$ROUNDS, $clients client(s): pgbench with the service's own SQL (${RUN_SECONDS}s)"
-        if ! "$PG_BIN/pgbench" -h "$PG_HOST" -p "$PG_PORT" -U postgres -n -M simple \
-            -f "$ROOT/bench/service_sql.sql" -c "$clients" -j "$threads" -T "$RUN_SECONDS" bench \
-            >"$RESULTS/pgbench-sql-$tag.txt" 2>&1; then
-            cat "$RESULTS/pgbench-sql-$tag.txt" >&2
-            die "pgbench (service SQL) failed"
-        fi
-        sql_tps="$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' \
-            "$RESULTS/pgbench-sql-$tag.txt")"
-        [ -n "$sql_tps" ] || die "no tps line in $RESULTS/pgbench-sql-$tag.txt"
+        sql_tps="$(pgbench_run "$ROOT/bench/service_sql.sql" "$clients" "$RUN_SECONDS" "$RESULTS/pgbench-sql-$tag.txt")"
 
         log "  service $pairs_s pairs/s (p50 $p50 ms, p99 $p99 ms, $errors errors); pgbench $tps pairs/s; service SQL $sql_tps pairs/s"
         printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$clients" "$round" "$pairs_s" "$reqs_s" \

@@ -167,6 +167,7 @@ fn serve(
             SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/api-docs/openapi.json", crate::openapi::document()),
         )
         .configure(fhir::routes)
+        .configure(crate::web::routes)
         .route("/docs", web::get().to(redirect_to_docs))
         .default_service(web::to(no_route))
         .wrap(ErrorHandlers::new().default_handler(problem_json_for_plain_errors))
@@ -274,6 +275,14 @@ async fn no_route(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 fn problem_json_for_plain_errors<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    // The web pages answer their errors as HTML pages of their own (`web::WebError`).
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if crate::web::is_web_path(response.request().path()) && is_html {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
     if fhir::is_fhir_path(response.request().path()) {
         return Ok(ErrorHandlerResponse::Future(Box::pin(fhir::outcome::rewrite(response))));
     }

@@ -265,6 +265,36 @@ pub struct Settings {
     /// `PAT_OIDC_*`: OpenID Connect sign-in for the web pages (docs/design.md §13); `None` when
     /// `PAT_OIDC_ISSUER` is unset.
     pub oidc: Option<OidcSettings>,
+    /// `serve --dev`: the development sign-in links of the web pages exist (docs/design.md §12),
+    /// and the session cookie is not `Secure` when listening on loopback. False in production
+    /// and in tests unless a test sets it.
+    pub dev: bool,
+    pub web: WebSettings,
+}
+
+/// The web pages' settings (docs/design.md §12).
+#[derive(Clone, Debug)]
+pub struct WebSettings {
+    /// `PAT_SESSION_IDLE_MINUTES` (30): a session not used for longer is gone.
+    pub session_idle_minutes: i64,
+    /// The key the development sign-in links carry: random per process, so a link works only
+    /// for the process that printed it.
+    pub dev_sign_in_key: Secret,
+}
+
+impl Default for WebSettings {
+    fn default() -> WebSettings {
+        WebSettings {
+            session_idle_minutes: DEFAULT_SESSION_IDLE_MINUTES,
+            dev_sign_in_key: Secret::new(development_secret()),
+        }
+    }
+}
+
+impl WebSettings {
+    pub fn session_idle(&self) -> chrono::Duration {
+        chrono::Duration::minutes(self.session_idle_minutes)
+    }
 }
 
 /// `PAT_OIDC_*`: the identity provider the web pages sign people in with (src/oidc,
@@ -391,6 +421,8 @@ pub enum ConfigError {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pat-service.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const MIN_SECRET_BYTES: usize = 32;
+/// `PAT_SESSION_IDLE_MINUTES` when unset.
+pub const DEFAULT_SESSION_IDLE_MINUTES: i64 = 30;
 pub const DEFAULT_MLLP_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// `PAT_MLLP_MAX_CONNECTIONS` when unset: an integration engine holds a handful of connections.
 pub const DEFAULT_MLLP_MAX_CONNECTIONS: usize = 64;
@@ -577,6 +609,17 @@ impl Settings {
             chief_complaints: std::sync::Arc::new(chief_complaint_map(&get)?),
             mllp: mllp_settings(&get)?,
             oidc: oidc_settings(&get)?,
+            dev,
+            web: WebSettings {
+                session_idle_minutes: parse_number(
+                    "PAT_SESSION_IDLE_MINUTES",
+                    get("PAT_SESSION_IDLE_MINUTES"),
+                    DEFAULT_SESSION_IDLE_MINUTES,
+                    |m| (1..=720).contains(m),
+                    "a whole number of minutes from 1 to 720",
+                )?,
+                ..WebSettings::default()
+            },
         })
     }
 }
@@ -791,6 +834,28 @@ mod tests {
     fn refuses_to_start_without_a_key_unless_dev() {
         assert!(matches!(settings(&[], false), Err(ConfigError::NoKey)));
         assert!(settings(&[], true).is_ok(), "--dev makes a throwaway secret");
+    }
+
+    #[test]
+    fn session_idle_minutes_default_to_30_and_a_bad_value_stops_the_service() {
+        let key = ("PAT_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            settings(&[key], false).map(|s| s.web.session_idle_minutes).ok(),
+            Some(30)
+        );
+        assert_eq!(
+            settings(&[key, ("PAT_SESSION_IDLE_MINUTES", "15")], false)
+                .map(|s| s.web.session_idle_minutes)
+                .ok(),
+            Some(15)
+        );
+        for bad in ["0", "-5", "ten", "721"] {
+            let error = settings(&[key, ("PAT_SESSION_IDLE_MINUTES", bad)], false)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(error.starts_with("PAT_SESSION_IDLE_MINUTES:"), "{bad}: {error}");
+        }
     }
 
     #[test]

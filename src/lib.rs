@@ -27,3 +27,4 @@ pub mod oidc;
 pub mod openapi;
 pub mod store;
 pub mod telemetry;
+pub mod web;

@@ -220,6 +220,15 @@ fn serve(dev: bool) -> Result<(), String> {
                     println!("==> {:<11} token: {token}", role.code());
                 }
             }
+            println!("==> Web pages: {base}/web/ — sign in with a link:");
+            for role in Role::ALL {
+                println!(
+                    "==> {:<11} sign-in: {base}/web/dev/sign-in?role={}&key={}",
+                    role.code(),
+                    role.code(),
+                    settings.web.dev_sign_in_key.expose()
+                );
+            }
             println!();
         }
         tracing::info!(address = %base, "listening");

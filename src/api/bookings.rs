@@ -201,7 +201,7 @@ pub struct RecordOutcome {
 
 impl RecordOutcome {
     /// Every problem with the values at once.
-    fn into_recording(self) -> Result<OutcomeRecording, ApiError> {
+    pub fn into_recording(self) -> Result<OutcomeRecording, ApiError> {
         let checked = Outcome::new(
             self.status,
             self.brief_intervention_delivered,

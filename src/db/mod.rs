@@ -308,10 +308,10 @@ where
 /// What a failed statement means for the caller, as far as the database tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// The database closed this connection (a restart, a failover): drop it and use another.
+    /// The database closed this connection (a restart, a failover, a connection error): drop it
+    /// and use another.
     ConnectionLost,
-    /// The database cannot do the work now (SQLite locked past its busy timeout, a connection
-    /// closed before the statement): answer 503.
+    /// The database cannot do the work now (SQLite locked past its busy timeout): answer 503.
     Unavailable,
     /// PostgreSQL gave up a transaction to keep concurrent ones serialisable: retry.
     SerializationFailure,
@@ -320,13 +320,18 @@ pub enum Failure {
 
 /// Classifies a database error, in one place for every caller (the stores, the write batches).
 ///
-/// diesel reports a connection that PostgreSQL terminated (`57P01 admin_shutdown`, a backend
-/// killed by a restart or failover) as an unknown database error; only the server's message tells
-/// it apart, so this is the one place that reads it.
+/// A connection PostgreSQL terminated (`57P01 admin_shutdown`: a restart, a failover, a killed
+/// backend) is found dead only by the first statement sent on it afterwards. diesel reports that
+/// statement's error as `ClosedConnection` once libpq has marked the connection bad (and as
+/// `ClosedConnection` for the `08…` connection-exception codes); an older libpq or diesel may
+/// still report it as an unknown error that only the server's message tells apart, so the
+/// message is read here too. Either way the connection is lost, never merely unavailable: it must
+/// not go back to the pool, where every later request handed it would fail (docs/design.md §6,
+/// "Lost connections").
 pub fn failure_of(error: &diesel::result::Error) -> Failure {
     use diesel::result::{DatabaseErrorKind, Error};
     match error {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Failure::Unavailable,
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Failure::ConnectionLost,
         Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Failure::SerializationFailure,
         Error::DatabaseError(_, info)
             if info.message().contains("terminating connection")
@@ -343,4 +348,29 @@ pub fn failure_of(error: &diesel::result::Error) -> Failure {
 /// Checks the database answers (readiness).
 pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::{failure_of, Failure};
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> Error {
+        Error::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_closed_or_terminated_connection_is_lost_not_merely_unavailable() {
+        // How diesel reports the first statement on a connection PostgreSQL terminated.
+        let closed = database_error(
+            DatabaseErrorKind::ClosedConnection,
+            "terminating connection due to administrator command",
+        );
+        assert_eq!(failure_of(&closed), Failure::ConnectionLost);
+        let unknown = database_error(DatabaseErrorKind::Unknown, "server closed the connection unexpectedly");
+        assert_eq!(failure_of(&unknown), Failure::ConnectionLost);
+        let locked = database_error(DatabaseErrorKind::Unknown, "database is locked");
+        assert_eq!(failure_of(&locked), Failure::Unavailable);
+    }
 }

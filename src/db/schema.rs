@@ -256,6 +256,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::PortableTime;
+
+    // Web page sessions (docs/design.md §12): only the SHA-256 of the cookie's token is kept.
+    web_sessions (token_hash) {
+        token_hash -> Text,
+        subject -> Text,
+        display_name -> Text,
+        roles -> Text,
+        csrf_token -> Text,
+        created_at -> PortableTime,
+        last_seen_at -> PortableTime,
+    }
+}
+
 diesel::joinable!(referrals -> attendances (attendance_id));
 diesel::joinable!(slots -> health_workers (health_worker_id));
 diesel::joinable!(bookings -> slots (slot_id));

@@ -74,6 +74,7 @@ pub mod retention;
 pub mod rows;
 pub mod scheduling;
 pub mod screenings;
+pub mod sessions;
 pub mod statistics;
 
 use std::sync::Arc;
@@ -197,8 +198,15 @@ impl Store {
 
     /// Checks the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|conn| db::ping(conn).map_err(|e| StoreError::Unavailable(e.to_string())))
-            .await
+        // A lost connection is dropped and the ping tried on another, as for any work; any
+        // other failure means the database does not answer.
+        self.run(|conn| {
+            db::ping(conn).map_err(|error| match StoreError::from(error) {
+                lost @ StoreError::ConnectionLost(_) => lost,
+                other => StoreError::Unavailable(other.to_string()),
+            })
+        })
+        .await
     }
 
     /// The write batches' counters in the Prometheus text format; empty when they do not run.
@@ -255,6 +263,7 @@ store_accessors! {
     referrals: scheduling::Referrals,
     bookings: scheduling::Bookings,
     follow_ups: scheduling::FollowUps,
+    sessions: sessions::Sessions,
 }
 
 async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, StoreError>

@@ -16,7 +16,7 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, AUDIENCE, ISSUER};
+use crate::helpers::{free_port, spawn_app, TestApp, AUDIENCE, ISSUER};
 use crate::scheduling_helpers::{
     accepted_attendance, accepted_attendance_at, assert_kind, at, attendance_at, attendance_of, book, booked, cancel,
     completed, decide, events_about, health_worker, health_worker_named, id_of, ids, json_with, list_slots, near,
@@ -650,14 +650,6 @@ impl Drop for ServerProcess {
         }
         let _ = std::fs::remove_file(&self.log);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts the real binary on `database_url` and waits until `/health/ready` answers 200.

@@ -540,6 +540,12 @@ fn answer(link_id: &str, value: Value) -> Value {
     json!({ "linkId": link_id, "answer": [value] })
 }
 
+/// POSTs a QuestionnaireResponse of `rule` for the Encounter, as `role`.
+async fn send_response(app: &TestApp, role: &str, encounter_id: &str, rule: &str, items: Value) -> reqwest::Response {
+    let body = response_for(encounter_id, rule, items);
+    post_fhir(app, "/fhir/QuestionnaireResponse", role, &body, None).await
+}
+
 fn response_for(encounter_id: &str, rule: &str, items: Value) -> Value {
     json!({
         "resourceType": "QuestionnaireResponse",
@@ -573,14 +579,7 @@ async fn a_questionnaire_response_is_scored_as_an_observation() {
         answer("drinking_frequency", json!({ "valueCoding": { "code": "daily" } })),
         answer("attendance_related", json!({ "valueBoolean": false })),
     ]);
-    let response = post_fhir(
-        &app,
-        "/fhir/QuestionnaireResponse",
-        "clinician",
-        &response_for(&id, "pat-2009", items),
-        None,
-    )
-    .await;
+    let response = send_response(&app, "clinician", &id, "pat-2009", items).await;
     let (observation, _) = fhir(response, 201, "Observation").await;
     assert_eq!(observation["valueCodeableConcept"]["coding"][0]["code"], "positive");
     assert_eq!(observation["method"]["coding"][0]["code"], "pat-2009");
@@ -632,14 +631,7 @@ async fn a_non_drinker_under_sips_pat_is_negative_and_a_missing_answer_is_named(
     let id = create_encounter(&app, "ED-11").await;
     // sips-pat: "does not drink" alone is negative (docs/domain.md §4); no next steps.
     let items = json!([answer("drinks_alcohol", json!({ "valueBoolean": false }))]);
-    let response = post_fhir(
-        &app,
-        "/fhir/QuestionnaireResponse",
-        "integration",
-        &response_for(&id, "sips-pat", items),
-        None,
-    )
-    .await;
+    let response = send_response(&app, "integration", &id, "sips-pat", items).await;
     let (observation, _) = fhir(response, 201, "Observation").await;
     assert_eq!(observation["valueCodeableConcept"]["coding"][0]["code"], "negative");
     assert!(observation.get("note").is_none());
@@ -651,14 +643,7 @@ async fn a_non_drinker_under_sips_pat_is_negative_and_a_missing_answer_is_named(
         answer("max_units_in_a_day", json!({ "valueDecimal": 9 })),
         answer("attendance_related", json!({ "valueBoolean": false })),
     ]);
-    let response = post_fhir(
-        &app,
-        "/fhir/QuestionnaireResponse",
-        "integration",
-        &response_for(&id, "pat-2004", items),
-        None,
-    )
-    .await;
+    let response = send_response(&app, "integration", &id, "pat-2004", items).await;
     let body = outcome(response, 422).await;
     assert_eq!(
         expressions(&body),
@@ -669,28 +654,14 @@ async fn a_non_drinker_under_sips_pat_is_negative_and_a_missing_answer_is_named(
         "heavy_drinking_frequency",
         json!({ "valueCoding": { "code": "weekly" } })
     )]);
-    let response = post_fhir(
-        &app,
-        "/fhir/QuestionnaireResponse",
-        "integration",
-        &response_for(&id, "pat-2009", items),
-        None,
-    )
-    .await;
+    let response = send_response(&app, "integration", &id, "pat-2009", items).await;
     assert_eq!(
         expressions(&outcome(response, 422).await),
         ["QuestionnaireResponse.item[0].linkId"]
     );
     let items = json!([answer("drinks_alcohol", json!({ "valueBoolean": false }))]);
     let unknown = "0190f0e2-0000-7000-8000-000000000001";
-    let response = post_fhir(
-        &app,
-        "/fhir/QuestionnaireResponse",
-        "integration",
-        &response_for(unknown, "pat-2009", items),
-        None,
-    )
-    .await;
+    let response = send_response(&app, "integration", unknown, "pat-2009", items).await;
     outcome(response, 404).await;
 }
 

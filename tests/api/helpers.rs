@@ -350,6 +350,9 @@ pub fn test_settings(database_url: String, secret: &str) -> Settings {
         // Off, as in production unless configured; `tests/api/hl7.rs` turns it on at port 0.
         mllp: MllpSettings::default(),
         oidc: None,
+        // Off, as in production; `tests/api/web.rs` turns it on for the development sign-in.
+        dev: false,
+        web: pat_service::config::WebSettings::default(),
     }
 }
 
@@ -524,4 +527,25 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
         "{body}"
     );
     body
+}
+
+/// A free loopback port, for a process a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process a test started: killed and reaped when dropped, so a failing test leaves none behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{free_port, spawn_app_with, KillOnDrop, TestApp};
 
 /// The NHS number the other tests use. Checked by hand: 9·10 + 4·9 + 3·8 + 4·7 + 7·6 + 6·5 +
 /// 5·4 + 9·3 + 1·2 = 299; 299 mod 11 = 2; 11 − 2 = 9 = the tenth digit.
@@ -469,26 +469,6 @@ async fn bad_content_is_answered_ae_naming_each_field_and_nothing_is_written() {
     assert_eq!(attendances(&app), 0, "nothing was written");
 }
 
-/// Kills the binary if the test ends early.
-struct Binary(std::process::Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn the_binary_logs_hl7_messages_without_patient_identifiers() {
     use std::io::Read;
@@ -501,7 +481,7 @@ async fn the_binary_logs_hl7_messages_without_patient_identifiers() {
     let identifiers = ["4857773457", "4857773458", "HL7LEAK-5521", "19610713", "VISIT-LEAK-77"];
     let db_path = std::env::temp_dir().join(format!("pat-hl7-bin-{}.db", uuid::Uuid::new_v4().simple()));
     let (http, mllp) = (free_port(), free_port());
-    let mut binary = Binary(
+    let mut binary = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_pat-service"))
             .arg("serve")
             .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))

@@ -30,3 +30,4 @@ mod scheduling_helpers;
 mod screening;
 mod slots;
 mod statistics;
+mod web;

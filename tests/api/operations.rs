@@ -5,13 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::helpers::{attendance_body, spawn_app, spawn_app_with, TestApp, AUDIENCE, ISSUER};
+use crate::helpers::{attendance_body, free_port, spawn_app, spawn_app_with, KillOnDrop, TestApp, AUDIENCE, ISSUER};
 
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
@@ -252,26 +252,6 @@ async fn every_response_carries_a_request_id() {
     }
 }
 
-/// The running binary; killed if the test fails before it exits by itself.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn read_all(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
@@ -294,7 +274,7 @@ async fn the_binary_logs_json_without_patient_identifiers_and_stops_on_sigterm()
     assert_eq!(SECRET.len(), 40);
     let db_path = std::env::temp_dir().join(format!("pat-bin-{}.db", uuid::Uuid::new_v4().simple()));
     let port = free_port();
-    let mut server = Server(
+    let mut server = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_pat-service"))
             .arg("serve")
             .env("DATABASE_URL", format!("sqlite://{}", db_path.display()))

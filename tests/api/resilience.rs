@@ -81,6 +81,63 @@ async fn database_unavailable_is_503_not_500_and_not_a_hang() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_database_comes_back_the_first_requests_all_succeed() {
+    // A restart or failover ends every connection the service holds. Once the database is back,
+    // no request may fail on one of those dead connections left in a pool: the first write, and
+    // the reads and writes after it, all succeed.
+    let app = spawn_app_with(|s| s.db_timeout = Duration::from_secs(2)).await;
+    if app.backend != "postgres" {
+        // SQLite is a file inside the process: it cannot go away while the process holds it.
+        return;
+    }
+    let before = app.create_attendance(&attendance_body("before-restart")).await;
+    let before_id = before["id"].as_str().unwrap().to_owned();
+    // Several reads at once, so that the pool holds several idle connections when they all die.
+    let (url, token) = (
+        app.url(&format!("/api/v1/attendances/{before_id}")),
+        app.token("clinician"),
+    );
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (client, url, token) = (app.client.clone(), url.clone(), token.clone());
+        reads.spawn(async move { client.get(&url).bearer_auth(&token).send().await.unwrap().status() });
+    }
+    while let Some(status) = reads.join_next().await {
+        assert_eq!(status.unwrap().as_u16(), 200);
+    }
+
+    take_database_away(&app.database_url);
+    let response = app
+        .post_json("/api/v1/attendances", "integration", &attendance_body("during-restart"))
+        .await;
+    assert_problem(response, 503).await;
+    give_database_back(&app.database_url);
+
+    let created = app.create_attendance(&attendance_body("after-restart")).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    for n in 0..12 {
+        for attendance in [&id, &before_id] {
+            let response = app.get(&format!("/api/v1/attendances/{attendance}"), "clinician").await;
+            assert_eq!(
+                response.status().as_u16(),
+                200,
+                "read {n} of {attendance} after the restart"
+            );
+        }
+        let response = app
+            .post_json(
+                "/api/v1/attendances",
+                "integration",
+                &attendance_body(&format!("after-restart-{n}")),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 201, "write {n} after the restart");
+    }
+    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_write_batch_loses_nothing_of_the_other_requests_in_it() {
     // Arrange: on PostgreSQL, a trigger that refuses one particular attendance stands in for any
     // error that fails a whole batch statement, and makes two others slow. The two slow ones go

@@ -369,3 +369,66 @@ fn refused_if_unknown_health_worker(error: diesel::result::Error) -> StoreError 
         error.into()
     }
 }
+
+/// An accepted referral waiting for a booking, with its attendance and current screening.
+#[derive(Clone, Debug)]
+pub struct QueuedReferral {
+    pub referral: Referral,
+    pub attendance: crate::store::rows::Attendance,
+    pub screening: Option<crate::store::rows::Screening>,
+}
+
+impl<'a> Referrals<'a> {
+    /// The referral queue: accepted referrals whose attendance is not entered in error and that
+    /// hold no booking other than cancelled ones, oldest decision first, at most `limit`. Each
+    /// referral read is an audit event (they carry patient identifiers), written with the read.
+    #[tracing::instrument(name = "store.referrals.queue", skip_all, fields(count))]
+    pub async fn queue(&self, limit: i64, actor: &Actor) -> Result<Vec<QueuedReferral>, StoreError> {
+        let actor = actor.clone();
+        let queued = self
+            .store
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    use crate::db::schema::attendances;
+                    let live_booking = bookings::table
+                        .filter(bookings::attendance_id.eq(referrals::attendance_id))
+                        .filter(bookings::status.ne("cancelled"));
+                    let waiting: Vec<Referral> = referrals::table
+                        .inner_join(attendances::table)
+                        .filter(referrals::decision.eq(ReferralDecision::Accepted))
+                        .filter(attendances::entered_in_error_at.is_null())
+                        .filter(diesel::dsl::not(diesel::dsl::exists(live_booking)))
+                        .order((referrals::decided_at.asc(), referrals::attendance_id.asc()))
+                        .limit(limit)
+                        .select(COLUMNS)
+                        .load(conn)?;
+                    let ids: Vec<DbUuid> = waiting.iter().map(|r| r.attendance_id).collect();
+                    let mut found = crate::store::rows::find_many_with_current_screening(conn, &ids)?;
+                    let mut queued = Vec::with_capacity(waiting.len());
+                    let mut events = Vec::with_capacity(waiting.len());
+                    for referral in waiting {
+                        let Some((attendance, screening)) = found.remove(&referral.attendance_id) else {
+                            continue;
+                        };
+                        events.push(AuditEvent::new(
+                            &actor,
+                            Action::Read,
+                            "referral",
+                            referral.attendance_id.0,
+                            Some(&attendance.patient_key),
+                        ));
+                        queued.push(QueuedReferral {
+                            referral,
+                            attendance,
+                            screening,
+                        });
+                    }
+                    audit::record_all(conn, &events)?;
+                    Ok::<_, StoreError>(queued)
+                })
+            })
+            .await?;
+        tracing::Span::current().record("count", queued.len());
+        Ok(queued)
+    }
+}
