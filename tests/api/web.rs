@@ -24,6 +24,14 @@ async fn dev_app() -> TestApp {
     .await
 }
 
+/// A development app and a browser signed in to it as `role`.
+async fn signed_in(role: &str) -> (TestApp, Browser) {
+    let app = dev_app().await;
+    let mut browser = Browser::new();
+    browser.sign_in(&app, role).await;
+    (app, browser)
+}
+
 /// A browser: one cookie (`pat_session`), no redirects followed.
 struct Browser {
     client: reqwest::Client,
@@ -190,9 +198,7 @@ async fn a_signed_in_ahw_sees_the_day_list_with_a_booking_made_through_the_api_a
 
 #[tokio::test]
 async fn a_clinician_gets_a_403_page_on_the_day_list() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "clinician").await;
+    let (app, mut browser) = signed_in("clinician").await;
 
     let response = browser.get(&app, "/web/today").await;
 
@@ -295,9 +301,7 @@ async fn an_invalid_outcome_form_is_answered_in_words_and_changes_nothing() {
 
 #[tokio::test]
 async fn every_web_response_has_the_security_headers_without_unsafe_inline() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "ahw").await;
+    let (app, mut browser) = signed_in("ahw").await;
 
     for (path, status) in [
         ("/web/today", 200),
@@ -366,9 +370,7 @@ async fn the_session_cookie_is_http_only_same_site_lax_and_secure_outside_dev_on
 
 #[tokio::test]
 async fn signing_out_ends_the_session_and_the_old_cookie_no_longer_works() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "ahw").await;
+    let (app, mut browser) = signed_in("ahw").await;
     let old = browser.cookie.clone();
     let csrf = csrf_of(&browser.page(&app, "/web/today").await);
 
@@ -385,9 +387,7 @@ async fn signing_out_ends_the_session_and_the_old_cookie_no_longer_works() {
 
 #[tokio::test]
 async fn signing_out_without_the_csrf_token_is_refused() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "ahw").await;
+    let (app, mut browser) = signed_in("ahw").await;
 
     let response = browser.post_form(&app, "/web/sign-out", &[]).await;
 
@@ -397,9 +397,7 @@ async fn signing_out_without_the_csrf_token_is_refused() {
 
 #[tokio::test]
 async fn a_session_idle_for_longer_than_the_timeout_is_gone() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "ahw").await;
+    let (app, mut browser) = signed_in("ahw").await;
     browser.page(&app, "/web/today").await;
 
     // 29 minutes idle: still signed in (and seen again now).
@@ -470,9 +468,7 @@ async fn free_text_from_the_epr_is_escaped_on_the_day_list() {
 
 #[tokio::test]
 async fn a_date_that_is_not_a_date_is_answered_next_to_the_field() {
-    let app = dev_app().await;
-    let mut browser = Browser::new();
-    browser.sign_in(&app, "ahw").await;
+    let (app, mut browser) = signed_in("ahw").await;
 
     let page = browser.page(&app, "/web/today?date=31%2F12%2F2026").await;
 
