@@ -6,6 +6,7 @@ mod attendances;
 mod audit;
 mod auth;
 mod bookings;
+mod browser;
 mod chief_complaint;
 mod concurrency;
 mod corrections;
