@@ -303,25 +303,9 @@ impl Browser {
         self.check_accessibility().await;
     }
 
-    /// Runs axe-core on the page (injected through WebDriver) and fails listing every violation.
+    /// Runs axe-core on the page and fails listing every violation.
     async fn check_accessibility(&self) {
-        let loaded = self
-            .run(&format!("{}\n;return typeof window.axe;", self.axe), vec![])
-            .await;
-        assert_eq!(loaded, "object", "axe-core did not load into the page");
-        let script = "const done = arguments[arguments.length - 1];\
-            window.axe.run(document, { runOnly: { type: 'tag', values: arguments[0] } })\
-              .then(r => done({ violations: r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, \
-                  targets: v.nodes.map(n => n.target.join(' ')) })), \
-                  incomplete: r.incomplete.map(v => v.id), passes: r.passes.length }))\
-              .catch(e => done({ error: String(e) }));";
-        let result = self
-            .client
-            .execute_async(script, vec![json!(AXE_TAGS)])
-            .await
-            .unwrap_or_else(|e| panic!("running axe-core: {e}"));
-        assert!(result["error"].is_null(), "axe-core failed: {}", result["error"]);
-        let violations: Vec<Violation> = serde_json::from_value(result["violations"].clone()).unwrap();
+        let (violations, result) = self.axe_violations().await;
         let url = self.path().await;
         if !violations.is_empty() {
             let list: Vec<String> = violations
@@ -344,19 +328,42 @@ impl Browser {
         }
         let passes = result["passes"].as_u64().unwrap_or_default();
         assert!(passes > 0, "axe-core checked nothing on {url}: {result}");
-        let incomplete = result["incomplete"].as_array().cloned().unwrap_or_default();
-        if !incomplete.is_empty() {
-            // What axe could not decide (e.g. contrast over a gradient) is for a person to look at.
-            eprintln!(
-                "browser::{}: axe-core on {url}: {passes} rules passed, none violated; left for a person: {}",
-                self.journey,
-                incomplete
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+        let incomplete: Vec<&str> = result["incomplete"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        // What axe could not decide (e.g. contrast over an image) is for a person to look at.
+        eprintln!(
+            "browser::{}: axe-core on {url}: {passes} rules passed, no violation; undecided: {}",
+            self.journey,
+            if incomplete.is_empty() {
+                "none".to_owned()
+            } else {
+                incomplete.join(", ")
+            }
+        );
+    }
+
+    /// axe-core's violations on the page (injected through WebDriver), and its whole answer.
+    async fn axe_violations(&self) -> (Vec<Violation>, Value) {
+        let loaded = self
+            .run(&format!("{}\n;return typeof window.axe;", self.axe), vec![])
+            .await;
+        assert_eq!(loaded, "object", "axe-core did not load into the page");
+        let script = "const done = arguments[arguments.length - 1];\
+            window.axe.run(document, { runOnly: { type: 'tag', values: arguments[0] } })\
+              .then(r => done({ violations: r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, \
+                  targets: v.nodes.map(n => n.target.join(' ')) })), \
+                  incomplete: r.incomplete.map(v => v.id), passes: r.passes.length }))\
+              .catch(e => done({ error: String(e) }));";
+        let result = self
+            .client
+            .execute_async(script, vec![json!(AXE_TAGS)])
+            .await
+            .unwrap_or_else(|e| panic!("running axe-core: {e}"));
+        assert!(result["error"].is_null(), "axe-core failed: {}", result["error"]);
+        let violations = serde_json::from_value(result["violations"].clone()).unwrap();
+        (violations, result)
     }
 
     /// Saves a PNG of the window into the test output directory; returns its path.
@@ -481,13 +488,15 @@ async fn dev_app() -> TestApp {
 /// it passes. Nothing at all (but a line on stderr) when `TEST_BROWSER` is not set.
 async fn journey<F, Fut>(name: &'static str, body: F)
 where
-    F: FnOnce(Browser, TestApp) -> Fut,
+    F: FnOnce(Browser, Arc<TestApp>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(setup) = Setup::from_env(name) else {
         return;
     };
-    let app = dev_app().await;
+    // Held here as well as by the journey, so that the database outlives a journey that does not
+    // use the app after it signs in.
+    let app = Arc::new(dev_app().await);
     let backend = app.backend;
     let (driver, client, downloads) = Driver::start(&setup).await;
     let browser = Browser {
@@ -499,13 +508,14 @@ where
         pages: Arc::new(AtomicUsize::new(0)),
         downloads,
     };
-    let outcome = tokio::spawn(body(browser.clone(), app)).await;
+    let outcome = tokio::spawn(body(browser.clone(), app.clone())).await;
     if outcome.is_err() {
         let file = browser.screenshot(&format!("{name}-failed")).await;
         eprintln!("browser::{name}: failed on this page: {}", file.display());
     }
     let closed = client.close().await;
     drop(driver);
+    drop(app);
     match outcome {
         Ok(()) => {}
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -775,6 +785,27 @@ async fn sign_out_ends_the_session() {
             )
             .await;
         assert_eq!(csp, "[false,\"object\"]", "inline script blocked, WebDriver's not");
+
+        // axe-core is not blind: an input without a label, added to this page, is a violation.
+        b.run(
+            "const i = document.createElement('input'); i.id = 'pat-unlabelled';\
+             document.querySelector('main').appendChild(i); return null;",
+            vec![],
+        )
+        .await;
+        let (violations, _) = b.axe_violations().await;
+        assert!(
+            violations
+                .iter()
+                .any(|v| v.id == "label" && v.targets.iter().any(|t| t == "#pat-unlabelled")),
+            "axe-core reports the unlabelled input: {violations:?}"
+        );
+        b.run(
+            "document.getElementById('pat-unlabelled').remove(); return null;",
+            vec![],
+        )
+        .await;
+        assert!(b.axe_violations().await.0.is_empty(), "and nothing once it is gone");
 
         b.click(Locator::XPath("//button[normalize-space()='Sign out']")).await;
         assert_eq!(b.path().await, "/web/sign-in");
