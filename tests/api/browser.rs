@@ -456,16 +456,16 @@ impl Browser {
                 .unwrap()
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .collect();
-            let partial = files
-                .iter()
-                .any(|f| f.extension().is_some_and(|e| e == "crdownload" || e == "tmp"));
-            if let [file] = files.as_slice() {
-                if !partial {
-                    let name = file.file_name().unwrap().to_string_lossy().into_owned();
-                    return (name, std::fs::read(file).unwrap());
-                }
+            // Chromium writes into a hidden temporary file, then `<name>.crdownload`, then renames.
+            let (partial, complete): (Vec<&PathBuf>, Vec<&PathBuf>) = files.iter().partition(|f| {
+                f.extension().is_some_and(|e| e == "crdownload")
+                    || f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            });
+            if let ([], [file]) = (partial.as_slice(), complete.as_slice()) {
+                let name = file.file_name().unwrap().to_string_lossy().into_owned();
+                return (name, std::fs::read(file).unwrap());
             }
-            assert!(files.len() <= 1, "more than one file was downloaded: {files:?}");
+            assert!(complete.len() <= 1, "more than one file was downloaded: {files:?}");
             assert!(
                 started.elapsed() < PATIENCE,
                 "no complete download within {PATIENCE:?}: {files:?}"
