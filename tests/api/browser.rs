@@ -354,7 +354,9 @@ impl Browser {
             window.axe.run(document, { runOnly: { type: 'tag', values: arguments[0] } })\
               .then(r => done({ violations: r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, \
                   targets: v.nodes.map(n => n.target.join(' ')) })), \
-                  incomplete: r.incomplete.map(v => v.id), passes: r.passes.length }))\
+                  incomplete: r.incomplete.map(v => v.id + ' at ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') \
+                  + (v.nodes.length > 3 ? ' and ' + (v.nodes.length - 3) + ' more' : '')), \
+                  passes: r.passes.length }))\
               .catch(e => done({ error: String(e) }));";
         let result = self
             .client
