@@ -32,6 +32,8 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Datelike, Duration};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -301,6 +303,93 @@ impl Browser {
             self.screenshot(&format!("{}-{n:02}-{slug}", self.journey)).await;
         }
         self.check_accessibility().await;
+        self.check_keyboard().await;
+    }
+
+    /// What axe cannot check (WCAG 2.1.1 and 2.4.7): pressing Tab from the top of the page reaches
+    /// every control on it (one radio per group), and each control shows where the focus is (an
+    /// outline, the browser's focus ring or a shadow). Fails listing the controls that are not.
+    async fn check_keyboard(&self) {
+        let (unseen_focus, unreached) = self.keyboard_problems().await;
+        let url = self.path().await;
+        assert!(
+            unseen_focus.is_empty(),
+            "on {url}, these controls show no focus outline when reached with Tab: {}",
+            unseen_focus.join("; ")
+        );
+        assert!(
+            unreached.is_empty(),
+            "on {url}, pressing Tab never reaches: {unreached}"
+        );
+    }
+
+    /// The controls Tab reached that showed no focus, and (in words) the controls it never reached.
+    async fn keyboard_problems(&self) -> (Vec<String>, String) {
+        const CONTROLS: &str = "const controls = Array.from(document.querySelectorAll(\
+              'a[href], button, input, select, textarea, [tabindex]'))\
+              .filter(e => !e.disabled && e.type !== 'hidden' && e.tabIndex >= 0\
+                && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden');\
+            const describe = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')\
+              + (e.name ? '[name=' + e.name + ']' : '') + ' \"' + (e.textContent || '').trim().slice(0, 30) + '\"';";
+        let expected: usize = self
+            .run(&format!("{CONTROLS} return String(controls.length);"), vec![])
+            .await
+            .parse()
+            .unwrap();
+        let tab = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: Key::Tab.into() })
+            .then(KeyAction::Up { value: Key::Tab.into() });
+        let mut unseen_focus = vec![];
+        for _ in 0..expected + 20 {
+            self.client
+                .perform_actions(tab.clone())
+                .await
+                .unwrap_or_else(|e| panic!("pressing Tab: {e}"));
+            let focused = self
+                .client
+                .execute(
+                    &format!(
+                        "{CONTROLS} const e = document.activeElement;\
+                         if (!e || e === document.body || e === document.documentElement) {{ return null; }}\
+                         if (e.dataset.patTabbed) {{ return e.dataset.patTabbed === 'first' ? 'round' : 'again'; }}\
+                         e.dataset.patTabbed = document.querySelector('[data-pat-tabbed]') ? 'yes' : 'first';\
+                         const s = getComputedStyle(e);\
+                         const shown = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)\
+                           || s.boxShadow !== 'none';\
+                         return shown ? 'shown' : describe(e);"
+                    ),
+                    vec![],
+                )
+                .await
+                .unwrap();
+            match focused.as_str() {
+                // Out of the page, or round to its first control again: every stop has been seen.
+                None | Some("round") => break,
+                // The same control again: a date input's day, month and year are stops of their own.
+                Some("shown" | "again") => {}
+                Some(other) => unseen_focus.push(other.to_owned()),
+            }
+        }
+        let unreached = self
+            .run(
+                &format!(
+                    "{CONTROLS} const missing = []; const groups = new Map();\
+                     for (const e of controls) {{\
+                       const tabbed = Boolean(e.dataset.patTabbed);\
+                       if (e.type === 'radio') {{\
+                         const key = e.name + ' in form ' + Array.from(document.forms).indexOf(e.form);\
+                         groups.set(key, (groups.get(key) || false) || tabbed);\
+                       }} else if (!tabbed) {{ missing.push(describe(e)); }}\
+                     }}\
+                     for (const [key, tabbed] of groups) {{ if (!tabbed) {{ missing.push('radio group ' + key); }} }}\
+                     document.querySelectorAll('[data-pat-tabbed]').forEach(e => delete e.dataset.patTabbed);\
+                     if (document.activeElement) {{ document.activeElement.blur(); }}\
+                     return missing.join('; ');"
+                ),
+                vec![],
+            )
+            .await;
+        (unseen_focus, unreached)
     }
 
     /// Runs axe-core on the page and fails listing every violation.
@@ -808,6 +897,26 @@ async fn sign_out_ends_the_session() {
         )
         .await;
         assert!(b.axe_violations().await.0.is_empty(), "and nothing once it is gone");
+
+        // Nor is the keyboard check: a button whose focus outline is taken away is reported.
+        b.run(
+            "const x = document.createElement('button'); x.id = 'pat-no-outline'; x.textContent = 'Nothing';\
+             x.style.outline = 'none'; x.style.boxShadow = 'none';\
+             document.querySelector('main').appendChild(x); return null;",
+            vec![],
+        )
+        .await;
+        let (unseen_focus, unreached) = b.keyboard_problems().await;
+        assert!(
+            unseen_focus.iter().any(|c| c.starts_with("button#pat-no-outline")),
+            "the button without an outline is reported: {unseen_focus:?}"
+        );
+        assert_eq!(unreached, "", "Tab reached every control");
+        b.run(
+            "document.getElementById('pat-no-outline').remove(); return null;",
+            vec![],
+        )
+        .await;
 
         b.click(Locator::XPath("//button[normalize-space()='Sign out']")).await;
         assert_eq!(b.path().await, "/web/sign-in");
