@@ -1,6 +1,7 @@
 //! Journeys through the web pages in a real browser (issue 13 "Tests"; docs/design.md §12):
 //! headless Chromium (Debian's `chromium`) driven over WebDriver by `chromedriver`, from Rust with
-//! fantoccini, and axe-core's WCAG 2.2 AA rules run on every page a journey visits.
+//! fantoccini. On every page a journey visits, axe-core's WCAG 2.2 A/AA rules run, and Tab is
+//! pressed through the page: every control must be reached and show its focus.
 //!
 //! Off unless `TEST_BROWSER=chromium`, as PostgreSQL is off unless `TEST_DATABASE_URL` is set: a
 //! journey then says on stderr that it did nothing, and passes. `.ci/run` always turns them on, on
@@ -328,7 +329,7 @@ impl Browser {
         const CONTROLS: &str = "const controls = Array.from(document.querySelectorAll(\
               'a[href], button, input, select, textarea, [tabindex]'))\
               .filter(e => !e.disabled && e.type !== 'hidden' && e.tabIndex >= 0\
-                && e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden');\
+                && e.checkVisibility({ visibilityProperty: true }));\
             const describe = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')\
               + (e.name ? '[name=' + e.name + ']' : '') + ' \"' + (e.textContent || '').trim().slice(0, 30) + '\"';";
         let expected: usize = self
