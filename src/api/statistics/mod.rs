@@ -397,7 +397,8 @@ pub fn funnel_csv(report: &FunnelReport) -> Result<String, ApiError> {
         "from": report.from, "to": report.to, "site": report.site,
         "group_by": report.group_by, "disclosure": report.disclosure,
     });
-    Ok(csv::from_rows(&group_rows(&head, &report.groups, |group| &group.suppressed)?))
+    let rows = group_rows(&head, &report.groups, |group| &group.suppressed)?;
+    Ok(csv::from_rows(&rows))
 }
 
 // ----- Referral trend -----
@@ -475,7 +476,8 @@ pub async fn referrals_report(
 /// The referral trend as CSV: one row per financial year (`referrals.csv`).
 pub fn referrals_csv(report: &ReferralsReport) -> Result<String, ApiError> {
     let head = json!({ "site": report.site, "disclosure": report.disclosure });
-    Ok(csv::from_rows(&group_rows(&head, &report.years, |year| &year.suppressed)?))
+    let rows = group_rows(&head, &report.years, |year| &year.suppressed)?;
+    Ok(csv::from_rows(&rows))
 }
 
 // ----- Reattendance -----
@@ -648,6 +650,7 @@ pub async fn outcomes(
             "site": report.site, "disclosure": report.disclosure, "as_of": report.as_of,
             "observational": report.observational,
         });
-        Ok(csv::from_rows(&group_rows(&head, &report.years, |year| &year.suppressed)?))
+        let rows = group_rows(&head, &report.years, |year| &year.suppressed)?;
+        Ok(csv::from_rows(&rows))
     })
 }
