@@ -5,6 +5,7 @@
 //! carries the session's CSRF token; every response carries the security headers below. No
 //! JavaScript, no inline style or script, nothing fetched from elsewhere.
 
+pub mod chart;
 pub mod html;
 pub mod pages;
 pub mod session;
@@ -57,6 +58,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 "/referrals/{attendance_id}/book",
                 web::post().to(pages::referrals::book_earliest),
             )
+            .route("/audit", web::get().to(pages::audit::audit))
+            .route("/audit/funnel.csv", web::get().to(pages::audit::funnel_csv))
+            .route("/audit/referrals.csv", web::get().to(pages::audit::referrals_csv))
+            .route("/audit/reattendance.csv", web::get().to(pages::audit::reattendance_csv))
             .default_service(web::to(not_found)),
     );
 }
