@@ -20,11 +20,11 @@ pub struct Bar {
 }
 
 /// Width of the whole drawing (user units; the SVG scales to its container).
-const WIDTH: i64 = 760;
+const WIDTH: i64 = 600;
 /// Where bars start (labels are right-aligned before it).
-const BAR_X: i64 = 250;
+const BAR_X: i64 = 200;
 /// The longest bar.
-const BAR_MAX: i64 = 260;
+const BAR_MAX: i64 = 190;
 const ROW: i64 = 30;
 const BAR_HEIGHT: i64 = 20;
 /// Bar colour: NHS blue, 7.6:1 on white, so the bars are visible to everyone; no meaning rests
@@ -51,14 +51,14 @@ pub fn bar_chart(id: &str, title: &str, description: &str, bars: &[Bar]) -> Stri
     let mut svg = format!(
         "<svg class=\"chart\" id=\"{id}\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" \
          viewBox=\"0 0 {WIDTH} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\" \
-         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui, Arial, sans-serif\" font-size=\"14\">\
+         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui, Arial, sans-serif\" font-size=\"16\">\
          <title id=\"{id}-title\">{title}</title><desc id=\"{id}-desc\">{description}</desc>",
         title = escape(title),
         description = escape(description),
     );
     for (i, bar) in bars.iter().enumerate() {
         let top = 5 + ROW * i as i64;
-        let baseline = top + 15;
+        let baseline = top + 17;
         svg.push_str(&format!(
             "<text x=\"{x}\" y=\"{baseline}\" text-anchor=\"end\" fill=\"{TEXT_FILL}\">{label}</text>",
             x = BAR_X - 8,

@@ -247,6 +247,11 @@ async fn the_audit_page_shows_the_funnel_the_trend_and_reattendance_worked_out_b
     // The chart: every value written as text; the chart is an image named by its title.
     assert!(page.contains("role=\"img\" aria-labelledby=\"funnel-chart-title funnel-chart-desc\""));
     assert!(page.contains(">6 · 66.7% of eligible</text>"), "{page}");
+    assert!(page.contains(">4 · acceptance 80.0%</text>"), "{page}");
+    assert!(
+        page.contains(">0 · no rate</text>"),
+        "attended: 0 / 0 has no rate: {page}"
+    );
     assert!(page.contains(">10</text>"), "{page}");
 
     // Referral trend: from 2024/25 (the first year offered) to 2025/26: 2 accepted (A1, A2),

@@ -348,16 +348,39 @@ fn funnel_section(report: &FunnelReport, period: &str, place: &str, query: &str)
         "rates.ahw_attendance",
         "of attended or did not attend",
     );
+    // The chart's labels are short (the table says the rest): "62.5% of eligible", nothing for a
+    // withheld rate (its count already says "withheld"), "no rate" for a zero denominator.
+    let short = |value: Option<f64>, path: &str, words: &str| match percent(value, s, path) {
+        text if value.is_some() => words.replace("{}", &text),
+        text if text == "*" => String::new(),
+        _ => "no rate".to_owned(),
+    };
     let bars = vec![
         ("Attendances", c.attendances, String::new()),
         ("Eligible for PAT", c.eligible, String::new()),
-        ("Screened", c.screened, screening.clone()),
-        ("PAT positive", c.positive, positive.clone()),
+        (
+            "Screened",
+            c.screened,
+            short(r.screening, "rates.screening", "{} of eligible"),
+        ),
+        (
+            "PAT positive",
+            c.positive,
+            short(r.positive, "rates.positive", "{} of screened"),
+        ),
         ("Offered a referral", c.offered, String::new()),
-        ("Accepted", c.accepted, acceptance.clone()),
+        (
+            "Accepted",
+            c.accepted,
+            short(r.acceptance, "rates.acceptance", "acceptance {}"),
+        ),
         ("Seen in the department", c.seen_in_department, String::new()),
         ("Booked", c.booked, String::new()),
-        ("Attended", c.attended, attendance.clone()),
+        (
+            "Attended",
+            c.attended,
+            short(r.ahw_attendance, "rates.ahw_attendance", "attendance {}"),
+        ),
     ]
     .into_iter()
     .map(|(label, value, note)| Bar {
@@ -450,6 +473,8 @@ fn trend_section(report: &ReferralsReport, place: &str, query: &str) -> String {
         };
         let note = if i == 0 {
             String::new()
+        } else if change == "*" {
+            "change withheld".to_owned()
         } else {
             format!("change {change} ({change_percent})")
         };
