@@ -288,6 +288,10 @@ async fn the_audit_page_shows_the_funnel_the_trend_and_reattendance_worked_out_b
         page.contains("Two different measures"),
         "the two measures are named apart"
     );
+    assert!(
+        !page.contains("<script") && !page.contains("style="),
+        "no inline script or style (CSP)"
+    );
 }
 
 #[tokio::test]
@@ -541,4 +545,45 @@ async fn the_page_writes_the_audit_events_the_api_writes_for_the_same_reports() 
     let link = href(&page, "csv-referrals");
     assert_eq!(auditor.get(&app, &link).await.status().as_u16(), 200);
     assert_eq!(statistics_reads(&app, "dev-auditor").await["referrals"], 2);
+}
+
+#[tokio::test]
+async fn a_download_with_a_bad_query_is_refused_as_the_api_refuses_it() {
+    let app = dev_app().await;
+    let mut auditor = Browser::signed_in(&app, "auditor").await;
+
+    for (path, status, words) in [
+        (
+            "/web/audit/funnel.csv?from=2025-13-01&to=2026-04-01",
+            422,
+            "must be a date YYYY-MM-DD",
+        ),
+        (
+            "/web/audit/reattendance.csv?from=2025-04-01&to=2025-04-01",
+            422,
+            "must be after from",
+        ),
+        ("/web/audit/referrals.csv?year=2025", 400, "query string is not valid"),
+        (
+            "/web/audit/referrals.csv?group_by=month",
+            400,
+            "query string is not valid",
+        ),
+    ] {
+        // Act
+        let response = auditor.get(&app, path).await;
+
+        // Assert: the API's status, as an HTML page in words; no CSV.
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/html"), "{path}: {content_type}");
+        assert!(response.headers().get("content-disposition").is_none(), "{path}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(words), "{path}: {text}");
+    }
+    assert_eq!(
+        statistics_reads(&app, "dev-auditor").await,
+        BTreeMap::new(),
+        "nothing was computed"
+    );
 }
