@@ -1,6 +1,7 @@
 //! The pages (docs/design.md §12): each parses its request, makes the store call the JSON API's
 //! handler makes (so the same audit events are written) and renders HTML.
 
+pub mod form;
 pub mod referrals;
 pub mod sign_in;
 pub mod today;
