@@ -53,9 +53,10 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/today", web::get().to(pages::today::today))
             .route("/bookings/{id}/outcome", web::post().to(pages::today::record_outcome))
             .route("/referrals", web::get().to(pages::referrals::queue))
+            .route("/referrals/{attendance_id}", web::get().to(pages::referrals::choose))
             .route(
                 "/referrals/{attendance_id}/book",
-                web::post().to(pages::referrals::book_earliest),
+                web::post().to(pages::referrals::book),
             )
             .default_service(web::to(not_found)),
     );
