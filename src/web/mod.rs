@@ -58,6 +58,11 @@ pub fn routes(config: &mut web::ServiceConfig) {
                 "/referrals/{attendance_id}/book",
                 web::post().to(pages::referrals::book),
             )
+            .route("/slots", web::get().to(pages::slots::week))
+            .route("/slots", web::post().to(pages::slots::publish))
+            .route("/slots/{id}/withdraw", web::post().to(pages::slots::withdraw))
+            .route("/follow-ups", web::get().to(pages::follow_ups::due))
+            .route("/follow-ups/{attendance_id}", web::post().to(pages::follow_ups::record))
             .default_service(web::to(not_found)),
     );
 }
