@@ -32,3 +32,4 @@ mod slots;
 mod statistics;
 mod web;
 mod web_audit;
+mod web_ahw;
