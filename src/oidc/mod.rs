@@ -33,6 +33,9 @@ use subtle::ConstantTimeEq as _;
 use crate::auth::Role;
 use crate::config::OidcSettings;
 
+mod provider;
+pub use provider::Provider;
+
 pub use openidconnect::url::Url;
 
 /// How long one request to the identity provider may take.
@@ -168,6 +171,13 @@ impl OidcClient {
             jwks_uri,
             jwks,
         })
+    }
+
+    /// The origin (`https://host[:port]`) of the provider's authorization endpoint: the sign-in
+    /// page's `form-action` must allow it, because browsers apply `form-action` to the redirect
+    /// that follows the "Sign in" form too.
+    pub fn authorization_origin(&self) -> String {
+        self.client.auth_uri().url().origin().ascii_serialization()
     }
 
     /// Starts a sign-in: the URL to send the browser to (scope `openid profile`, PKCE S256, a

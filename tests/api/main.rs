@@ -31,3 +31,4 @@ mod screening;
 mod slots;
 mod statistics;
 mod web;
+mod web_oidc;
