@@ -445,3 +445,27 @@ async fn in_development_mode_the_sign_in_page_offers_both() {
     assert!(page.contains("<button type=\"submit\">Sign in</button>"), "{page}");
     assert!(page.contains("development sign-in links"), "{page}");
 }
+
+#[tokio::test]
+async fn of_two_callbacks_racing_with_the_same_sign_in_one_signs_in() {
+    let idp = TestIdp::start(IdpOptions::default()).await;
+    let app = app_for(&idp).await;
+    let mut browser = Browser::new();
+    let callback = browser.sign_in_at_the_provider(&app, None).await;
+    let mut first = Browser::new();
+    let mut second = Browser::new();
+    for racer in [&mut first, &mut second] {
+        racer.cookies = browser.cookies.clone();
+    }
+
+    let (a, b) = tokio::join!(first.get(&app, &callback), second.get(&app, &callback));
+
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 400], "the sign-in is taken once");
+    let sessions = [&first, &second]
+        .iter()
+        .filter(|racer| racer.cookies.contains_key(SESSION))
+        .count();
+    assert_eq!(sessions, 1);
+}
