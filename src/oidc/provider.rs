@@ -4,7 +4,6 @@
 //! sign-in tries again. A discovered client is kept for the life of the process (its keys are
 //! fetched again when an ID token names a new one).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Mutex;
@@ -17,8 +16,6 @@ pub struct Provider {
     settings: Option<OidcSettings>,
     /// One discovery at a time: sign-ins arriving during it wait for its result.
     client: Mutex<Option<Arc<OidcClient>>>,
-    /// The last discovery failed (for the sign-in page to say so).
-    unreachable: AtomicBool,
 }
 
 impl Provider {
@@ -27,17 +24,11 @@ impl Provider {
         Provider {
             settings,
             client: Mutex::new(None),
-            unreachable: AtomicBool::new(false),
         }
     }
 
     pub fn is_configured(&self) -> bool {
         self.settings.is_some()
-    }
-
-    /// True when the last attempt to discover the provider failed and none has succeeded since.
-    pub fn was_unreachable(&self) -> bool {
-        self.unreachable.load(Ordering::Relaxed)
     }
 
     /// The client: the one discovered before, or one discovered now. `Err(Discovery)` when the
@@ -49,17 +40,8 @@ impl Provider {
         if let Some(client) = cached.as_ref() {
             return Ok(Arc::clone(client));
         }
-        match OidcClient::discover(settings).await {
-            Ok(client) => {
-                let client = Arc::new(client);
-                *cached = Some(Arc::clone(&client));
-                self.unreachable.store(false, Ordering::Relaxed);
-                Ok(client)
-            }
-            Err(error) => {
-                self.unreachable.store(true, Ordering::Relaxed);
-                Err(error)
-            }
-        }
+        let client = Arc::new(OidcClient::discover(settings).await?);
+        *cached = Some(Arc::clone(&client));
+        Ok(client)
     }
 }

@@ -469,3 +469,17 @@ async fn of_two_callbacks_racing_with_the_same_sign_in_one_signs_in() {
         .count();
     assert_eq!(sessions, 1);
 }
+
+#[tokio::test]
+async fn without_oidc_settings_the_sign_in_button_does_not_exist() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut browser = Browser::new();
+
+    let response = browser.post_form(&app, "/web/sign-in", &[]).await;
+
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(browser.cookies.is_empty(), "{:?}", browser.set_cookies);
+    let page = browser.get(&app, "/web/sign-in?next=%ZZ").await.text().await.unwrap();
+    assert!(page.contains("Sign-in is not configured"), "{page}");
+    assert!(!page.contains("<button"), "{page}");
+}

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header::{self, ContentType};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::api::AppState;
 use crate::auth::Role;
@@ -21,7 +21,11 @@ const DEV_LINKS: &str = "<p>This service is running in development mode: the dev
 /// provider is discovered now if it has not been yet: when it cannot be reached the page says so,
 /// 503); in development mode, a word about the development links; otherwise, that sign-in is not
 /// configured.
-pub async fn sign_in(state: web::Data<AppState>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+pub async fn sign_in(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+    // Read by hand: a malformed query is no `next`, not an error.
+    let query = web::Query::<HashMap<String, String>>::from_query(request.query_string())
+        .map(web::Query::into_inner)
+        .unwrap_or_default();
     let dev_links = if state.settings.dev { DEV_LINKS } else { "" };
     if !state.oidc.is_configured() {
         let body = if state.settings.dev {
@@ -121,4 +125,31 @@ pub async fn sign_out(
         .insert_header((header::LOCATION, "/web/sign-in"))
         .cookie(cookie)
         .finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_in_form_may_go_to_the_provider_and_nothing_else_changes() {
+        let policy = policy_allowing_form_to("https://login.microsoftonline.com");
+        assert!(
+            policy.contains("form-action 'self' https://login.microsoftonline.com"),
+            "{policy}"
+        );
+        assert_eq!(
+            policy.replace(" https://login.microsoftonline.com", ""),
+            CONTENT_SECURITY_POLICY,
+            "only form-action changes"
+        );
+        for odd in [
+            "null",
+            "https://a.example; script-src *",
+            "https://a.example 'unsafe-inline'",
+            "javascript:x",
+        ] {
+            assert_eq!(policy_allowing_form_to(odd), CONTENT_SECURITY_POLICY, "{odd}");
+        }
+    }
 }
