@@ -483,3 +483,21 @@ async fn without_oidc_settings_the_sign_in_button_does_not_exist() {
     assert!(page.contains("Sign-in is not configured"), "{page}");
     assert!(!page.contains("<button"), "{page}");
 }
+
+#[tokio::test]
+async fn starting_a_sign_in_removes_the_expired_ones() {
+    let idp = TestIdp::start(IdpOptions::default()).await;
+    let app = app_for(&idp).await;
+    let mut stale = Browser::new();
+    let stale_callback = stale.sign_in_at_the_provider(&app, None).await;
+    app.advance_clock(Duration::minutes(11));
+
+    // Someone else starts a sign-in: the one started 11 minutes ago is removed, not kept.
+    let mut fresh = Browser::new();
+    fresh.sign_in_at_the_provider(&app, None).await;
+    let response = stale.get(&app, &stale_callback).await;
+
+    // Gone (not found at all), where without the purge it would be found and refused as expired.
+    let page = assert_refused(&stale, response, 400, "each sign-in can be used once").await;
+    assert!(!page.contains("expired"), "{page}");
+}
