@@ -7,6 +7,7 @@
 
 pub mod chart;
 pub mod html;
+pub mod oidc;
 pub mod pages;
 pub mod session;
 
@@ -49,6 +50,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/", web::get().to(pages::home))
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/sign-in", web::get().to(pages::sign_in::sign_in))
+            .route("/sign-in", web::post().to(oidc::start))
+            .route("/oidc/callback", web::get().to(oidc::callback))
             .route("/dev/sign-in", web::get().to(pages::sign_in::dev_sign_in))
             .route("/sign-out", web::post().to(pages::sign_in::sign_out))
             .route("/today", web::get().to(pages::today::today))

@@ -33,3 +33,4 @@ mod statistics;
 mod web;
 mod web_audit;
 mod web_ahw;
+mod web_oidc;
