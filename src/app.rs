@@ -141,6 +141,7 @@ fn state(pool: db::Pool, statistics_pool: db::Pool, settings: Settings) -> Resul
     };
     Ok(web::Data::new(AppState {
         store: Store::new(pool, statistics_pool, batches),
+        oidc: Arc::new(crate::oidc::Provider::new(settings.oidc.clone())),
         settings: Arc::new(settings),
     }))
 }

@@ -36,6 +36,8 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<Settings>,
+    /// The identity provider the web pages sign in with (`PAT_OIDC_*`), discovered on first use.
+    pub oidc: Arc<crate::oidc::Provider>,
 }
 
 /// Every documented route: operations endpoints and `/api/v1`, added to `app` (whose OpenAPI

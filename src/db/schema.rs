@@ -272,6 +272,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::PortableTime;
+
+    // OpenID Connect sign-ins in progress (docs/design.md §13): only the SHA-256 of the cookie's
+    // handle is kept; each row is taken once.
+    oidc_sign_ins (handle_hash) {
+        handle_hash -> Text,
+        pending -> Text,
+        return_to -> Nullable<Text>,
+        expires_at -> PortableTime,
+    }
+}
+
 diesel::joinable!(referrals -> attendances (attendance_id));
 diesel::joinable!(slots -> health_workers (health_worker_id));
 diesel::joinable!(bookings -> slots (slot_id));

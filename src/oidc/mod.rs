@@ -1,8 +1,9 @@
 //! OpenID Connect sign-in for the web pages (docs/design.md §13): the authorization code flow with
 //! PKCE (S256), against the identity provider of `PAT_OIDC_*` (`config::OidcSettings`), with the
 //! maintained `openidconnect` crate doing the protocol and the ID token checks. No routes here:
-//! the web layer calls `begin` when someone signs in, keeps the `PendingSignIn` in its
-//! server-side session, and calls `complete` from its callback route.
+//! the web layer (`web::oidc`) calls `begin` when someone presses "Sign in", keeps the
+//! `PendingSignIn` server-side (`store::oidc_sign_ins`), and calls `complete` from its callback
+//! route. `Provider` holds the client, discovered on first use.
 //!
 //! ```text
 //! discover ──► begin ──► (browser to the provider and back with code and state) ──► complete
@@ -32,6 +33,9 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::Role;
 use crate::config::OidcSettings;
+
+mod provider;
+pub use provider::Provider;
 
 pub use openidconnect::url::Url;
 
@@ -116,7 +120,7 @@ pub struct SignedIn {
     pub roles: Vec<Role>,
 }
 
-/// The client of one identity provider, made once at start by `discover`.
+/// The client of one identity provider, made by `discover` (on first use, by `Provider`).
 pub struct OidcClient {
     client: DiscoveredClient,
     http: openidconnect::reqwest::Client,
@@ -168,6 +172,13 @@ impl OidcClient {
             jwks_uri,
             jwks,
         })
+    }
+
+    /// The origin (`https://host[:port]`) of the provider's authorization endpoint: the sign-in
+    /// page's `form-action` must allow it, because browsers apply `form-action` to the redirect
+    /// that follows the "Sign in" form too.
+    pub fn authorization_origin(&self) -> String {
+        self.client.auth_uri().url().origin().ascii_serialization()
     }
 
     /// Starts a sign-in: the URL to send the browser to (scope `openid profile`, PKCE S256, a

@@ -69,6 +69,7 @@ macro_rules! audit_input_columns {
 pub mod attendances;
 pub mod audit;
 pub mod batches;
+pub mod oidc_sign_ins;
 pub mod patients;
 pub mod retention;
 pub mod rows;
@@ -264,6 +265,7 @@ store_accessors! {
     bookings: scheduling::Bookings,
     follow_ups: scheduling::FollowUps,
     sessions: sessions::Sessions,
+    oidc_sign_ins: oidc_sign_ins::OidcSignIns,
 }
 
 async fn run_on<T, F>(pool: Pool, work: F) -> Result<T, StoreError>

@@ -5,7 +5,9 @@
 //! carries the session's CSRF token; every response carries the security headers below. No
 //! JavaScript, no inline style or script, nothing fetched from elsewhere.
 
+pub mod chart;
 pub mod html;
+pub mod oidc;
 pub mod pages;
 pub mod session;
 
@@ -48,15 +50,27 @@ pub fn routes(config: &mut web::ServiceConfig) {
             .route("/", web::get().to(pages::home))
             .route("/static/app.css", web::get().to(stylesheet))
             .route("/sign-in", web::get().to(pages::sign_in::sign_in))
+            .route("/sign-in", web::post().to(oidc::start))
+            .route("/oidc/callback", web::get().to(oidc::callback))
             .route("/dev/sign-in", web::get().to(pages::sign_in::dev_sign_in))
             .route("/sign-out", web::post().to(pages::sign_in::sign_out))
             .route("/today", web::get().to(pages::today::today))
             .route("/bookings/{id}/outcome", web::post().to(pages::today::record_outcome))
             .route("/referrals", web::get().to(pages::referrals::queue))
+            .route("/referrals/{attendance_id}", web::get().to(pages::referrals::choose))
             .route(
                 "/referrals/{attendance_id}/book",
-                web::post().to(pages::referrals::book_earliest),
+                web::post().to(pages::referrals::book),
             )
+            .route("/audit", web::get().to(pages::audit::audit))
+            .route("/audit/funnel.csv", web::get().to(pages::audit::funnel_csv))
+            .route("/audit/referrals.csv", web::get().to(pages::audit::referrals_csv))
+            .route("/audit/reattendance.csv", web::get().to(pages::audit::reattendance_csv))
+            .route("/slots", web::get().to(pages::slots::week))
+            .route("/slots", web::post().to(pages::slots::publish))
+            .route("/slots/{id}/withdraw", web::post().to(pages::slots::withdraw))
+            .route("/follow-ups", web::get().to(pages::follow_ups::due))
+            .route("/follow-ups/{attendance_id}", web::post().to(pages::follow_ups::record))
             .default_service(web::to(not_found)),
     );
 }

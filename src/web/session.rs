@@ -4,8 +4,8 @@
 //! longer than `PAT_SESSION_IDLE_MINUTES` is gone. Every instance on the database knows every
 //! session.
 //!
-//! Sign-in itself is not here: `start_session` is the seam the OpenID Connect client (being built
-//! in `src/oidc/`) calls once it knows who signed in; the development sign-in calls it too.
+//! Sign-in itself is not here: `start_session` is the seam the OpenID Connect callback
+//! (`web::oidc`) calls once it knows who signed in; the development sign-in calls it too.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -85,7 +85,7 @@ impl SignedIn {
 }
 
 /// 32 random bytes from the operating system, hex.
-fn random_token() -> Result<String, StoreError> {
+pub(super) fn random_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| StoreError::internal(format!("no randomness: {e}")))?;
     Ok(hex(&bytes))
@@ -95,7 +95,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash_token(token: &str) -> String {
+pub(super) fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 

@@ -108,6 +108,12 @@ pub struct TestIdp {
 impl TestIdp {
     pub async fn start(options: IdpOptions) -> TestIdp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the test identity provider");
+        TestIdp::start_on(listener, options).await
+    }
+
+    /// As `start`, on a listener the test bound (e.g. at a port a service was told about while
+    /// nothing listened there).
+    pub async fn start_on(listener: std::net::TcpListener, options: IdpOptions) -> TestIdp {
         let issuer = format!("http://127.0.0.1:{}", listener.local_addr().expect("address").port());
         let idp = web::Data::new(Idp {
             issuer: issuer.clone(),

@@ -13,10 +13,10 @@ use crate::scheduling_helpers::{
     PATIENT_KEY,
 };
 
-const KEY: &str = "test-dev-sign-in-key";
+pub(crate) const KEY: &str = "test-dev-sign-in-key";
 
 /// An app in development mode (so the development sign-in exists) with a known sign-in key.
-async fn dev_app() -> TestApp {
+pub(crate) async fn dev_app() -> TestApp {
     spawn_app_with(|s| {
         s.dev = true;
         s.web.dev_sign_in_key = pat_service::config::Secret::new(KEY.to_owned());
@@ -25,7 +25,7 @@ async fn dev_app() -> TestApp {
 }
 
 /// A development app and a browser signed in to it as `role`.
-async fn signed_in(role: &str) -> (TestApp, Browser) {
+pub(crate) async fn signed_in(role: &str) -> (TestApp, Browser) {
     let app = dev_app().await;
     let mut browser = Browser::new();
     browser.sign_in(&app, role).await;
@@ -33,13 +33,13 @@ async fn signed_in(role: &str) -> (TestApp, Browser) {
 }
 
 /// A browser: one cookie (`pat_session`), no redirects followed.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
-    cookie: Option<String>,
+    pub(crate) cookie: Option<String>,
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -59,7 +59,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, app: &TestApp, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, app: &TestApp, path: &str) -> reqwest::Response {
         let mut request = self.client.get(app.url(path));
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", format!("pat_session={cookie}"));
@@ -69,7 +69,7 @@ impl Browser {
         response
     }
 
-    async fn post_form(&mut self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post_form(&mut self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let mut request = self.client.post(app.url(path)).form(form);
         if let Some(cookie) = &self.cookie {
             request = request.header("cookie", format!("pat_session={cookie}"));
@@ -80,14 +80,14 @@ impl Browser {
     }
 
     /// Signs in through the development link; asserts the redirect and the cookie.
-    async fn sign_in(&mut self, app: &TestApp, role: &str) {
+    pub(crate) async fn sign_in(&mut self, app: &TestApp, role: &str) {
         let response = self.get(app, &format!("/web/dev/sign-in?role={role}&key={KEY}")).await;
         assert_eq!(response.status().as_u16(), 303, "development sign-in as {role}");
         assert!(self.cookie.is_some(), "the sign-in set the session cookie");
     }
 
     /// A page's HTML; asserts 200.
-    async fn page(&mut self, app: &TestApp, path: &str) -> String {
+    pub(crate) async fn page(&mut self, app: &TestApp, path: &str) -> String {
         let response = self.get(app, path).await;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
@@ -97,13 +97,13 @@ impl Browser {
 }
 
 /// The CSRF token in a page's forms.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("the page has a form with a CSRF token") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")

@@ -2,8 +2,11 @@
 //! (docs/domain.md §7), as JSON or, with `Accept: text/csv`, as CSV; `disclosure=nhs` applies NHS
 //! small-number suppression (§8). No response carries a patient identifier.
 //!
-//! The handlers parse the query, take the periods from `domain::financial_year`, run the
-//! report's queries (`store::statistics`), then build the answer: [`reports`] turns the rows into
+//! Each report is built by a function the handler and the web Audit page (`web::pages::audit`)
+//! both call (`funnel_report`, `referrals_report`, `reattendance_report`; the CSV by
+//! `funnel_csv`, …), so the page makes the same store calls (the same audit events) and its CSV
+//! downloads are the API's bytes. They parse the query, take the periods from
+//! `domain::financial_year`, run the report's queries (`store::statistics`), then build the answer: [`reports`] turns the rows into
 //! the published report (the JSON view, NHS disclosure control from `domain::disclosure`
 //! applied) and [`csv`] writes that view as CSV.
 
@@ -29,6 +32,7 @@ use crate::domain::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::role_set;
 use crate::store::statistics::{FunnelRow, GroupRow, Scope, TWELVE_MONTH_DAYS};
+use crate::store::Actor;
 
 role_set!(
     /// Audit teams and administrators read the statistics.
@@ -217,7 +221,9 @@ fn wants_csv(request: &HttpRequest) -> bool {
         .any(|item| item.split(';').next().map(str::trim) == Some("text/csv"))
 }
 
-fn csv_response(name: &str, body: String) -> HttpResponse {
+/// A CSV document as the attachment `{name}.csv` (`text/csv; charset=utf-8`): the answer of every
+/// CSV download, the API's and the web pages'.
+pub fn csv_response(name: &str, body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -259,16 +265,16 @@ fn group_rows<G: Serialize>(
         .collect()
 }
 
-/// The report as JSON, or, when the caller asked for CSV, `csv_rows(report)` as the CSV
-/// attachment `{name}.csv`.
+/// The report as JSON, or, when the caller asked for CSV, `csv(report)` as the CSV attachment
+/// `{name}.csv`.
 fn answer<R: Serialize>(
     request: &HttpRequest,
     name: &str,
     report: &R,
-    csv_rows: impl FnOnce(&R) -> Result<Vec<CsvRow>, ApiError>,
+    csv: impl FnOnce(&R) -> Result<String, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
     if wants_csv(request) {
-        return Ok(csv_response(name, csv::from_rows(&csv_rows(report)?)));
+        return Ok(csv_response(name, csv(report)?));
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -348,7 +354,14 @@ pub async fn funnel(
     request: HttpRequest,
     query: web::Query<StatisticsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner().parse(year_to_date(&state))?;
+    let report = funnel_report(&state, query.into_inner(), &auth.actor()).await?;
+    answer(&request, "funnel", &report, funnel_csv)
+}
+
+/// The funnel for `query` as the API answers it: checks the query, runs the funnel's queries as
+/// `actor` (one audit event) and publishes the figures. `GET /web/audit` calls it too.
+pub async fn funnel_report(state: &AppState, query: StatisticsQuery, actor: &Actor) -> Result<FunnelReport, ApiError> {
+    let q = query.parse(year_to_date(state))?;
     let whole = Period::whole(q.from, q.to);
     let periods = match q.group_by {
         GroupBy::None | GroupBy::PresentingCondition => vec![whole],
@@ -360,7 +373,7 @@ pub async fn funnel(
         _ => periods.iter().map(|p| p.key.clone()).collect(),
     };
     let scope = Scope::new(&periods, q.site.clone(), q.group_by == GroupBy::PresentingCondition);
-    let rows = state.store.statistics().funnel(scope, &auth.actor()).await?;
+    let rows = state.store.statistics().funnel(scope, actor).await?;
     let groups: Vec<FunnelGroup> = keys
         .into_iter()
         .map(|key| {
@@ -368,21 +381,24 @@ pub async fn funnel(
             reports::funnel_group(key, &row, q.disclosure)
         })
         .collect();
-    let report = FunnelReport {
+    Ok(FunnelReport {
         from: q.from,
         to: q.to,
         site: q.site,
         group_by: q.group_by,
         disclosure: q.disclosure,
         groups,
-    };
-    answer(&request, "funnel", &report, |report| {
-        let head = json!({
-            "from": report.from, "to": report.to, "site": report.site,
-            "group_by": report.group_by, "disclosure": report.disclosure,
-        });
-        group_rows(&head, &report.groups, |group| &group.suppressed)
     })
+}
+
+/// The funnel as CSV: one row per group (`funnel.csv`).
+pub fn funnel_csv(report: &FunnelReport) -> Result<String, ApiError> {
+    let head = json!({
+        "from": report.from, "to": report.to, "site": report.site,
+        "group_by": report.group_by, "disclosure": report.disclosure,
+    });
+    let rows = group_rows(&head, &report.groups, |group| &group.suppressed)?;
+    Ok(csv::from_rows(&rows))
 }
 
 // ----- Referral trend -----
@@ -425,15 +441,25 @@ pub async fn referrals(
     request: HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = StatisticsQuery::from(query.into_inner());
+    let report = referrals_report(&state, query.into_inner(), &auth.actor()).await?;
+    answer(&request, "referrals", &report, referrals_csv)
+}
+
+/// The referral trend for `query` as the API answers it (one audit event, as `actor`).
+pub async fn referrals_report(
+    state: &AppState,
+    query: ReportQuery,
+    actor: &Actor,
+) -> Result<ReferralsReport, ApiError> {
+    let query = StatisticsQuery::from(query);
     let today = london_date(state.settings.clock.now());
-    let range = trend_range(&state, &query).await?;
+    let range = trend_range(state, &query).await?;
     let q = query.parse(range)?;
     let periods = financial_years(q.from, q.to);
     let scope = Scope::new(&periods, q.site.clone(), false);
-    let rows = state.store.statistics().referrals(scope, &auth.actor()).await?;
+    let rows = state.store.statistics().referrals(scope, actor).await?;
     let counted = year_counts(&periods, &rows, today);
-    let report = ReferralsReport {
+    Ok(ReferralsReport {
         from: q.from,
         to: q.to,
         site: q.site,
@@ -444,11 +470,14 @@ pub async fn referrals(
                      at once are counted apart."
             .into(),
         years: reports::referral_years(&counted, q.disclosure),
-    };
-    answer(&request, "referrals", &report, |report| {
-        let head = json!({ "site": report.site, "disclosure": report.disclosure });
-        group_rows(&head, &report.years, |year| &year.suppressed)
     })
+}
+
+/// The referral trend as CSV: one row per financial year (`referrals.csv`).
+pub fn referrals_csv(report: &ReferralsReport) -> Result<String, ApiError> {
+    let head = json!({ "site": report.site, "disclosure": report.disclosure });
+    let rows = group_rows(&head, &report.years, |year| &year.suppressed)?;
+    Ok(csv::from_rows(&rows))
 }
 
 // ----- Reattendance -----
@@ -498,13 +527,23 @@ pub async fn reattendance(
     request: HttpRequest,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = StatisticsQuery::from(query.into_inner());
-    let q = query.parse(year_to_date(&state))?;
+    let report = reattendance_report(&state, query.into_inner(), &auth.actor()).await?;
+    answer(&request, "reattendance", &report, reattendance_csv)
+}
+
+/// Both reattendance measures for `query` as the API answers them (one audit event, as `actor`).
+pub async fn reattendance_report(
+    state: &AppState,
+    query: ReportQuery,
+    actor: &Actor,
+) -> Result<ReattendanceReport, ApiError> {
+    let query = StatisticsQuery::from(query);
+    let q = query.parse(year_to_date(state))?;
     let scope = Scope::new(&[Period::whole(q.from, q.to)], q.site.clone(), false);
     let now = state.settings.clock.now();
-    let (cohorts, seven) = state.store.statistics().reattendance(scope, now, &auth.actor()).await?;
+    let (cohorts, seven) = state.store.statistics().reattendance(scope, now, actor).await?;
     let (twelve_month, seven_day, suppressed) = reports::reattendance(&cohorts, &seven, q.disclosure);
-    let report = ReattendanceReport {
+    Ok(ReattendanceReport {
         from: q.from,
         to: q.to,
         site: q.site,
@@ -513,11 +552,13 @@ pub async fn reattendance(
         twelve_month,
         seven_day,
         suppressed,
-    };
-    // One row: the whole report (the list of withheld paths is an array, so not a column).
-    answer(&request, "reattendance", &report, |report| {
-        Ok(vec![(to_value(report)?, report.suppressed.clone())])
     })
+}
+
+/// The reattendance report as CSV: one row, the whole report (the list of withheld paths is an
+/// array, so not a column) (`reattendance.csv`).
+pub fn reattendance_csv(report: &ReattendanceReport) -> Result<String, ApiError> {
+    Ok(csv::from_rows(&[(to_value(report)?, report.suppressed.clone())]))
 }
 
 // ----- Outcomes -----
@@ -609,6 +650,7 @@ pub async fn outcomes(
             "site": report.site, "disclosure": report.disclosure, "as_of": report.as_of,
             "observational": report.observational,
         });
-        group_rows(&head, &report.years, |year| &year.suppressed)
+        let rows = group_rows(&head, &report.years, |year| &year.suppressed)?;
+        Ok(csv::from_rows(&rows))
     })
 }

@@ -1,20 +1,27 @@
 //! The AHW's day list (`GET /web/today`) and the outcome form (`POST
 //! /web/bookings/{id}/outcome`): the JSON API's `GET /api/v1/bookings` and `POST
 //! /api/v1/bookings/{id}/outcome` as pages, with the same store calls (every booking shown is a
-//! read in the audit trail) and the same validation.
+//! read in the audit trail) and the same validation. A recorded outcome has a "Correct the
+//! outcome" form (the API's `corrects: true`, with a reason the page requires). A refused form
+//! is shown again on the day list with what was typed and each problem next to its field.
 
 use std::collections::HashMap;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentType};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::form::{self, FieldErrors, Refused};
 use super::TODAY_ROLES;
 use crate::api::bookings::RecordOutcome;
 use crate::api::views::BookingItem;
 use crate::api::AppState;
+use crate::auth::Role;
 use crate::domain::calendar::{london_date, london_day};
 use crate::domain::scheduling::BookingStatus;
+use crate::domain::FieldError;
+use crate::error::ApiError;
 use crate::store::scheduling::bookings::BookingFilter;
 use crate::web::html::{escape, query_component};
 use crate::web::session::{SignedIn, CSRF_FIELD};
@@ -22,7 +29,13 @@ use crate::web::{html, page, WebError};
 
 /// Flash messages a redirect may ask for, by code: fixed text, so a link cannot put words on the
 /// page.
-const FLASHES: &[(&str, &str)] = &[("outcome-recorded", "The outcome was recorded.")];
+const FLASHES: &[(&str, &str)] = &[
+    ("outcome-recorded", "The outcome was recorded."),
+    (
+        "outcome-corrected",
+        "The outcome was corrected; the earlier one is kept.",
+    ),
+];
 
 fn words(code: &str) -> String {
     code.replace('_', " ")
@@ -40,6 +53,16 @@ fn code_of<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
+/// An outcome or correction form that was refused, shown again on the day list with what was
+/// typed, the problems next to their fields (422) or the refusal in words (409).
+pub struct FailedForm {
+    pub booking_id: uuid::Uuid,
+    pub corrects: bool,
+    pub values: HashMap<String, String>,
+    pub errors: FieldErrors,
+    pub notice: Option<String>,
+}
+
 /// `GET /web/today?date=YYYY-MM-DD&health_worker=<id>` (ahw, admin).
 pub async fn today(
     state: web::Data<AppState>,
@@ -47,7 +70,20 @@ pub async fn today(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, WebError> {
     user.require(TODAY_ROLES)?;
+    let body = day_list(&state, &user, &query, None).await?;
+    Ok(html(page("Today", Some(&user), &body)))
+}
+
+/// The day list's HTML for the query (`date`, `health_worker`, `flash`), with a refused form
+/// shown again when there is one.
+async fn day_list(
+    state: &AppState,
+    user: &SignedIn,
+    query: &HashMap<String, String>,
+    failed: Option<&FailedForm>,
+) -> Result<String, WebError> {
     let today = london_date(state.settings.clock.now());
+
     let raw_date = query.get("date").map(|d| d.trim()).filter(|d| !d.is_empty());
     let date = raw_date.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"));
     let date_error =
@@ -90,6 +126,12 @@ pub async fn today(
     };
 
     let mut body = String::new();
+    if let Some(failed) = failed {
+        body.push_str(&failed.errors.summary());
+        if let Some(notice) = &failed.notice {
+            body.push_str(&form::notice(notice));
+        }
+    }
     if let Some((_, text)) = query
         .get("flash")
         .and_then(|code| FLASHES.iter().find(|(c, _)| c == code))
@@ -142,14 +184,20 @@ pub async fn today(
                 if items.len() == 1 { "" } else { "s" }
             ));
             for (item, detail) in &items {
-                body.push_str(&booking_section(item, detail.as_deref(), &user, &back));
+                body.push_str(&booking_section(item, detail.as_deref(), user, &back, failed));
             }
         }
     }
-    Ok(html(page("Today", Some(&user), &body)))
+    Ok(body)
 }
 
-fn booking_section(item: &BookingItem, detail: Option<&str>, user: &SignedIn, back: &str) -> String {
+fn booking_section(
+    item: &BookingItem,
+    detail: Option<&str>,
+    user: &SignedIn,
+    back: &str,
+    failed: Option<&FailedForm>,
+) -> String {
     let b = &item.booking;
     let id = b.id;
     let mut s = format!(
@@ -236,43 +284,176 @@ fn booking_section(item: &BookingItem, detail: Option<&str>, user: &SignedIn, ba
     if let Some(reason) = &b.cancel_reason {
         rows.push(("Cancellation reason", reason.clone()));
     }
+    if let Some(reason) = &b.correction_reason {
+        rows.push(("Outcome corrected", format!("version {}: {reason}", b.version)));
+    }
     s.push_str("<dl>");
     for (term, value) in rows {
         s.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(term), escape(&value)));
     }
     s.push_str("</dl>");
-    if b.status == BookingStatus::Booked && user.has_any(&[crate::auth::Role::Ahw]) {
-        s.push_str(&outcome_form(id, user, back));
+    if user.has_any(OUTCOME_ROLES) {
+        let failed = failed.filter(|f| f.booking_id == id);
+        if b.status == BookingStatus::Booked {
+            s.push_str(&outcome_form(
+                id,
+                user,
+                back,
+                false,
+                failed.filter(|f| !f.corrects),
+                None,
+            ));
+        } else {
+            // What is recorded fills the correction form, unless a refused one is shown again.
+            let mut current = HashMap::new();
+            current.insert("status".to_owned(), b.status.code().to_owned());
+            if let Some(bi) = b.brief_intervention_delivered {
+                current.insert(
+                    "brief_intervention_delivered".to_owned(),
+                    if bi { "yes" } else { "no" }.to_owned(),
+                );
+            }
+            if let Some(units) = b.units_per_week {
+                current.insert("units_per_week".to_owned(), units.to_string());
+            }
+            if let Some(reason) = &b.cancel_reason {
+                current.insert("reason".to_owned(), reason.clone());
+            }
+            s.push_str(&outcome_form(
+                id,
+                user,
+                back,
+                true,
+                failed.filter(|f| f.corrects),
+                Some(&current),
+            ));
+        }
     }
     s.push_str("</section>");
     s
 }
 
-fn outcome_form(id: uuid::Uuid, user: &SignedIn, back: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/web/bookings/{id}/outcome?{back}\">\
-         <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\">\
-         <fieldset><legend>Record what happened</legend>\
-         <label for=\"status-{id}\">Outcome</label>\
-         <select id=\"status-{id}\" name=\"status\">\
-         <option value=\"attended\">Attended</option>\
-         <option value=\"did_not_attend\">Did not attend</option>\
-         <option value=\"cancelled\">Cancelled</option></select>\
-         <label for=\"bi-{id}\">Brief intervention delivered (if attended)</label>\
-         <select id=\"bi-{id}\" name=\"brief_intervention_delivered\">\
-         <option value=\"\">Not applicable</option><option value=\"yes\">Yes</option><option value=\"no\">No</option></select>\
-         <label for=\"units-{id}\">Units per week (if attended)</label>\
-         <input type=\"number\" id=\"units-{id}\" name=\"units_per_week\" min=\"0\" step=\"0.1\">\
-         <label for=\"reason-{id}\">Reason (if cancelled)</label>\
-         <input type=\"text\" id=\"reason-{id}\" name=\"reason\" maxlength=\"500\">\
-         <p><button type=\"submit\">Record</button></p></fieldset></form>",
-        back = escape(back),
-        csrf = escape(&user.csrf_token),
-    )
+/// Who records outcomes (the API's `RecordOutcomes`).
+const OUTCOME_ROLES: &[Role] = &[Role::Ahw];
+
+/// The element id of an outcome form's field (the API's field name): the first outcome's
+/// fields are `status-{id}`, `bi-{id}`, `units-{id}`, `reason-{id}`; a correction's the same
+/// with a `c` before them, and `why-{id}` for the correction's reason.
+fn field_id(field: &str, booking: uuid::Uuid, corrects: bool) -> String {
+    let base = match field {
+        "brief_intervention_delivered" => "bi",
+        "units_per_week" => "units",
+        "reason" => "reason",
+        "correction_reason" => return format!("why-{booking}"),
+        _ => "status",
+    };
+    format!("{}{base}-{booking}", if corrects { "c" } else { "" })
 }
 
-/// `POST /web/bookings/{id}/outcome` (ahw; CSRF-checked): the JSON API's outcome, then back to
-/// the day list with a message. A first outcome only; corrections go through the API.
+/// The label of an outcome form's field, as the summary names it.
+fn field_label(field: &str) -> &'static str {
+    match field {
+        "brief_intervention_delivered" => "Brief intervention delivered",
+        "units_per_week" => "Units per week",
+        "reason" => "Reason (if cancelled)",
+        "correction_reason" => "Why the outcome is corrected",
+        _ => "Outcome",
+    }
+}
+
+/// The form recording a booking's first outcome (`corrects` false: the day list's "Record") or
+/// correcting the recorded one (in a disclosure, open when it was refused). `kept` holds the
+/// values to show: those typed into a refused form, else (a correction) the recorded ones.
+fn outcome_form(
+    id: uuid::Uuid,
+    user: &SignedIn,
+    back: &str,
+    corrects: bool,
+    failed: Option<&FailedForm>,
+    current: Option<&HashMap<String, String>>,
+) -> String {
+    let empty = FieldErrors::default();
+    let errors = failed.map_or(&empty, |f| &f.errors);
+    let kept = failed.map(|f| &f.values).or(current);
+    let value = |name: &str| kept.and_then(|k| k.get(name));
+    let ids = |field: &str| field_id(field, id, corrects);
+    let (status, bi, units, reason) = (
+        ids("status"),
+        ids("brief_intervention_delivered"),
+        ids("units_per_week"),
+        ids("reason"),
+    );
+    let mut s = String::new();
+    if corrects {
+        s.push_str(&format!(
+            "<details{}><summary>Correct the outcome</summary>",
+            if failed.is_some() { " open" } else { "" }
+        ));
+    }
+    s.push_str(&format!(
+        "<form method=\"post\" action=\"/web/bookings/{id}/outcome?{back}\">\
+         <input type=\"hidden\" name=\"{CSRF_FIELD}\" value=\"{csrf}\">",
+        back = escape(back),
+        csrf = escape(&user.csrf_token),
+    ));
+    if let Some(notice) = failed.and_then(|f| f.notice.as_deref()) {
+        s.push_str(&format!("<p class=\"error\">Error: {}</p>", escape(notice)));
+    }
+    if corrects {
+        s.push_str("<input type=\"hidden\" name=\"corrects\" value=\"yes\">");
+    }
+    s.push_str(&format!(
+        "<fieldset><legend>{legend}</legend>\
+         <label for=\"{status}\">Outcome</label>{status_error}\
+         <select id=\"{status}\" name=\"status\"{status_attrs}>\
+         <option value=\"attended\"{a}>Attended</option>\
+         <option value=\"did_not_attend\"{d}>Did not attend</option>\
+         <option value=\"cancelled\"{c}>Cancelled</option></select>\
+         <label for=\"{bi}\">Brief intervention delivered (if attended)</label>{bi_error}\
+         <select id=\"{bi}\" name=\"brief_intervention_delivered\"{bi_attrs}>\
+         <option value=\"\">Not applicable</option><option value=\"yes\"{yes}>Yes</option>\
+         <option value=\"no\"{no}>No</option></select>\
+         <label for=\"{units}\">Units per week (if attended)</label>{units_error}\
+         <input type=\"number\" id=\"{units}\" name=\"units_per_week\" min=\"0\" step=\"0.1\"{units_value}{units_attrs}>\
+         <label for=\"{reason}\">Reason (if cancelled)</label>{reason_error}\
+         <input type=\"text\" id=\"{reason}\" name=\"reason\" maxlength=\"500\"{reason_value}{reason_attrs}>",
+        legend = if corrects { "Correct what was recorded" } else { "Record what happened" },
+        status_error = errors.message(&status),
+        status_attrs = errors.attrs(&status),
+        a = form::selected(value("status"), "attended"),
+        d = form::selected(value("status"), "did_not_attend"),
+        c = form::selected(value("status"), "cancelled"),
+        bi_error = errors.message(&bi),
+        bi_attrs = errors.attrs(&bi),
+        yes = form::selected(value("brief_intervention_delivered"), "yes"),
+        no = form::selected(value("brief_intervention_delivered"), "no"),
+        units_error = errors.message(&units),
+        units_value = form::value_attr(value("units_per_week")),
+        units_attrs = errors.attrs(&units),
+        reason_error = errors.message(&reason),
+        reason_value = form::value_attr(value("reason")),
+        reason_attrs = errors.attrs(&reason),
+    ));
+    if corrects {
+        let why = ids("correction_reason");
+        s.push_str(&format!(
+            "<label for=\"{why}\">Why the outcome is corrected (required)</label>{error}\
+             <input type=\"text\" id=\"{why}\" name=\"correction_reason\" maxlength=\"500\"{value}{attrs}>\
+             <p><button type=\"submit\">Correct</button></p></fieldset></form></details>",
+            error = errors.message(&why),
+            value = form::value_attr(failed.and_then(|f| f.values.get("correction_reason"))),
+            attrs = errors.attrs(&why),
+        ));
+    } else {
+        s.push_str("<p><button type=\"submit\">Record</button></p></fieldset></form>");
+    }
+    s
+}
+
+/// `POST /web/bookings/{id}/outcome` (ahw; CSRF-checked): the JSON API's outcome — a first one,
+/// or with `corrects=yes` a correction, which the page asks a reason for — then back to the day
+/// list with a message. Refused, the day list is shown again with what was typed: 422 with each
+/// problem next to its field, 409 with the refusal in words; nothing is recorded.
 pub async fn record_outcome(
     state: web::Data<AppState>,
     user: SignedIn,
@@ -281,14 +462,82 @@ pub async fn record_outcome(
     form: web::Form<HashMap<String, String>>,
 ) -> Result<HttpResponse, WebError> {
     user.check_csrf(&form)?;
-    user.require(&[crate::auth::Role::Ahw])?;
+    user.require(OUTCOME_ROLES)?;
     let id = uuid::Uuid::parse_str(&path).map_err(|_| WebError::NotFound)?;
+    let corrects = form.get("corrects").is_some_and(|v| v == "yes");
+    match outcome_of_form(&state, &user, id, corrects, &form).await {
+        Ok(()) => {
+            let date = query.get("date").cloned().unwrap_or_default();
+            let worker = query.get("health_worker").cloned().unwrap_or_default();
+            let flash = if corrects {
+                "outcome-corrected"
+            } else {
+                "outcome-recorded"
+            };
+            let location = format!(
+                "/web/today?date={}&health_worker={}&flash={flash}",
+                query_component(&date),
+                query_component(&worker)
+            );
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish())
+        }
+        Err(refused) => {
+            let mut failed = FailedForm {
+                booking_id: id,
+                corrects,
+                values: form.into_inner(),
+                errors: FieldErrors::default(),
+                notice: None,
+            };
+            failed.values.remove(CSRF_FIELD);
+            let status = match refused {
+                Refused::Page(error) => return Err(error.into()),
+                Refused::Conflict(detail) => {
+                    failed.notice = Some(format!("Nothing was recorded: {detail}."));
+                    StatusCode::CONFLICT
+                }
+                Refused::Fields(errors, detail) => {
+                    for error in &errors {
+                        failed.errors.add(
+                            field_id(&error.field, id, corrects),
+                            field_label(&error.field),
+                            &error.message,
+                        );
+                    }
+                    if errors.is_empty() {
+                        failed.notice = Some(format!("Nothing was recorded: {detail}."));
+                    }
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+            };
+            // The day list the form was sent from, without the redirect's message.
+            let mut back: HashMap<String, String> = query.into_inner();
+            back.remove("flash");
+            let body = day_list(&state, &user, &back, Some(&failed)).await?;
+            Ok(HttpResponse::build(status)
+                .content_type(ContentType::html())
+                .body(page("Today", Some(&user), &body)))
+        }
+    }
+}
+
+/// The form's outcome recorded through the store, or why not (every problem with the values at
+/// once, as the API answers them).
+async fn outcome_of_form(
+    state: &AppState,
+    user: &SignedIn,
+    id: uuid::Uuid,
+    corrects: bool,
+    form: &HashMap<String, String>,
+) -> Result<(), Refused> {
     let field = |name: &str| form.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let mut errors = vec![];
     let status =
         field("status").and_then(|s| serde_json::from_value::<BookingStatus>(serde_json::Value::String(s)).ok());
     if status.is_none() {
-        errors.push(crate::domain::FieldError::new(
+        errors.push(FieldError::new(
             "status",
             "choose attended, did not attend or cancelled",
         ));
@@ -298,51 +547,63 @@ pub async fn record_outcome(
         Some("yes") => Some(true),
         Some("no") => Some(false),
         Some(_) => {
-            errors.push(crate::domain::FieldError::new(
-                "brief_intervention_delivered",
-                "choose yes or no",
-            ));
+            errors.push(FieldError::new("brief_intervention_delivered", "choose yes or no"));
             None
         }
     };
     let units = match field("units_per_week") {
         None => None,
         Some(text) => match text.parse::<f64>() {
-            Ok(units) => Some(units),
-            Err(_) => {
-                errors.push(crate::domain::FieldError::new(
+            Ok(units) if units.is_finite() => Some(units),
+            _ => {
+                errors.push(FieldError::new(
                     "units_per_week",
-                    "enter a number of units, such as 14",
+                    "enter the units a week as a number, such as 14",
                 ));
                 None
             }
         },
     };
-    let (Some(status), true) = (status, errors.is_empty()) else {
-        return Err(crate::error::ApiError::from(errors).into());
-    };
-    let recording = RecordOutcome {
-        status,
-        brief_intervention_delivered: brief,
-        units_per_week: units,
-        reason: field("reason"),
-        corrects: false,
-        correction_reason: None,
+    let correction_reason = field("correction_reason");
+    if corrects && correction_reason.is_none() {
+        errors.push(FieldError::new(
+            "correction_reason",
+            "enter why the recorded outcome is corrected",
+        ));
     }
-    .into_recording()?;
-    state
-        .store
-        .bookings()
-        .record_outcome(id, recording, state.settings.clock.now(), &user.actor())
-        .await?;
-    let date = query.get("date").cloned().unwrap_or_default();
-    let worker = query.get("health_worker").cloned().unwrap_or_default();
-    let location = format!(
-        "/web/today?date={}&health_worker={}&flash=outcome-recorded",
-        query_component(&date),
-        query_component(&worker)
-    );
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish())
+    let recording = match status {
+        Some(status) => {
+            let outcome = RecordOutcome {
+                status,
+                brief_intervention_delivered: brief,
+                units_per_week: units,
+                reason: field("reason"),
+                corrects,
+                correction_reason: if corrects { correction_reason } else { None },
+            };
+            match outcome.into_recording() {
+                Ok(recording) => Some(recording),
+                Err(ApiError::Validation(more)) => {
+                    let new: Vec<FieldError> = more
+                        .into_iter()
+                        .filter(|e| !errors.iter().any(|f| f.field == e.field))
+                        .collect();
+                    errors.extend(new);
+                    None
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        None => None,
+    };
+    match recording {
+        Some(recording) if errors.is_empty() => state
+            .store
+            .bookings()
+            .record_outcome(id, recording, state.settings.clock.now(), &user.actor())
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::from(e).into()),
+        _ => Err(Refused::Fields(errors, String::new())),
+    }
 }

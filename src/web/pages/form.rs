@@ -1,0 +1,140 @@
+//! A form's errors where they happened (GOV.UK's error pattern; WCAG 3.3.1 and 3.3.3): a summary
+//! at the top of the page listing every problem as a link to its field, and each message beside
+//! its field, which says `aria-invalid="true"` and points at the message with
+//! `aria-describedby`. The words say what is wrong, never the colour alone.
+
+use crate::error::ApiError;
+use crate::web::html::escape;
+
+/// The problems of one form: (field's element id, label, message), in the form's order.
+#[derive(Clone, Debug, Default)]
+pub struct FieldErrors {
+    items: Vec<(String, String, String)>,
+}
+
+impl FieldErrors {
+    pub fn add(&mut self, id: impl Into<String>, label: impl Into<String>, message: impl Into<String>) {
+        self.items.push((id.into(), label.into(), message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The first message about the field `id`.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.items
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, _, message)| message.as_str())
+    }
+
+    /// The attributes an invalid field carries (none for a valid one), to put inside its tag.
+    pub fn attrs(&self, id: &str) -> String {
+        if self.get(id).is_some() {
+            format!(" aria-invalid=\"true\" aria-describedby=\"{}-error\"", escape(id))
+        } else {
+            String::new()
+        }
+    }
+
+    /// The message beside the field `id` (nothing for a valid one).
+    pub fn message(&self, id: &str) -> String {
+        self.get(id).map_or_else(String::new, |message| {
+            format!(
+                "<p class=\"error\" id=\"{}-error\">Error: {}</p>",
+                escape(id),
+                escape(message)
+            )
+        })
+    }
+
+    /// The summary at the top of the page: every problem, linked to its field.
+    pub fn summary(&self) -> String {
+        if self.items.is_empty() {
+            return String::new();
+        }
+        let items: String = self
+            .items
+            .iter()
+            .map(|(id, label, message)| {
+                format!(
+                    "<li><a href=\"#{}\">{}: {}</a></li>",
+                    escape(id),
+                    escape(label),
+                    escape(message)
+                )
+            })
+            .collect();
+        format!(
+            "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\">\
+             <h2 id=\"error-summary-title\">There is a problem</h2><ul>{items}</ul></div>"
+        )
+    }
+}
+
+/// A refusal in words at the top of the page (a 409: nothing was done).
+pub fn notice(text: &str) -> String {
+    format!(
+        "<div class=\"error-summary\" role=\"alert\" aria-labelledby=\"error-summary-title\">\
+         <h2 id=\"error-summary-title\">There is a problem</h2><p>{}</p></div>",
+        escape(text)
+    )
+}
+
+/// How a store's refusal of a form is shown: the fields it names (422), a refusal in words
+/// (409), or an error page (anything else: not found, the database unavailable, …).
+pub enum Refused {
+    Fields(Vec<crate::domain::FieldError>, String),
+    Conflict(String),
+    Page(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(error: ApiError) -> Refused {
+        match error {
+            ApiError::Validation(errors) => Refused::Fields(errors, String::new()),
+            ApiError::Rule { detail, errors, .. } => Refused::Fields(errors, detail),
+            ApiError::Conflict { detail, .. } => Refused::Conflict(detail),
+            other => Refused::Page(other),
+        }
+    }
+}
+
+/// `value` as an HTML attribute's text (`value="…"`), escaped.
+pub fn value_attr(value: Option<&String>) -> String {
+    value.map_or_else(String::new, |v| format!(" value=\"{}\"", escape(v)))
+}
+
+/// `selected` when the kept value is `option`.
+pub fn selected(value: Option<&String>, option: &str) -> &'static str {
+    if value.is_some_and(|v| v == option) {
+        " selected"
+    } else {
+        ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_field_points_at_its_message_and_the_summary_links_to_it() {
+        let mut errors = FieldErrors::default();
+        errors.add("units-1", "Units per week", "must be a number of at least 0 <b>");
+        assert_eq!(
+            errors.attrs("units-1"),
+            " aria-invalid=\"true\" aria-describedby=\"units-1-error\""
+        );
+        assert_eq!(errors.attrs("bi-1"), "");
+        assert_eq!(
+            errors.message("units-1"),
+            "<p class=\"error\" id=\"units-1-error\">Error: must be a number of at least 0 &lt;b&gt;</p>"
+        );
+        assert!(errors
+            .summary()
+            .contains("<a href=\"#units-1\">Units per week: must be a number of at least 0 &lt;b&gt;</a>"));
+        assert_eq!(FieldErrors::default().summary(), "");
+    }
+}
