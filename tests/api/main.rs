@@ -32,6 +32,6 @@ mod screening;
 mod slots;
 mod statistics;
 mod web;
-mod web_audit;
 mod web_ahw;
+mod web_audit;
 mod web_oidc;
