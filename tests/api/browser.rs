@@ -16,7 +16,7 @@
 //! - `TEST_BROWSER_PROOF=<file>`: each journey that passed appends a line `<database> <journey>`.
 //!
 //! Each journey starts its own app in development mode, its own `chromedriver` on a free loopback
-//! port and Chromium under it (a temporary profile and download directory, a 1280×800 window),
+//! port and Chromium under it (a temporary profile and download directory, a 1280×800 page),
 //! and signs in through the development link, as a person following `serve --dev`'s link would.
 //! The journey runs in a task of its own so that, when it fails, the page it failed on is still
 //! there to photograph: `<CARGO_TARGET_TMPDIR>/browser-screenshots/<journey>-failed.png`.
@@ -222,7 +222,7 @@ impl Drop for Driver {
     }
 }
 
-/// The browser as a journey uses it: pages by path on the journey's app, each checked with axe.
+/// The browser as a journey uses it: pages by path on the journey's app, each one checked.
 #[derive(Clone)]
 struct Browser {
     client: Client,
@@ -288,7 +288,8 @@ impl Browser {
         self.arrived(&path).await;
     }
 
-    /// Every page visited: axe-core's checks, and a screenshot when all pages are asked for.
+    /// Every page visited: a screenshot when all pages are asked for, axe-core's checks and the
+    /// keyboard checks.
     async fn arrived(&self, label: &str) {
         let n = self.pages.fetch_add(1, Ordering::SeqCst) + 1;
         if self.screenshots_all {
