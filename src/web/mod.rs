@@ -90,10 +90,13 @@ async fn not_found() -> Result<HttpResponse, WebError> {
 pub enum WebError {
     #[error("not signed in")]
     SignIn,
+    /// The signed-in user's roles cannot use the page (the user, when known, for the page's
+    /// header: their own pages and "Sign out").
     #[error("forbidden for the role")]
-    Forbidden,
+    Forbidden(Option<Box<SignedIn>>),
+    /// A form POST without this session's CSRF token (the user, for the page's header).
     #[error("the form's CSRF token is missing or wrong")]
-    Csrf,
+    Csrf(Option<Box<SignedIn>>),
     #[error("not found")]
     NotFound,
     /// What the JSON API would answer as a problem, in words.
@@ -117,13 +120,17 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::SignIn => StatusCode::SEE_OTHER,
-            WebError::Forbidden | WebError::Csrf => StatusCode::FORBIDDEN,
+            WebError::Forbidden(_) | WebError::Csrf(_) => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Api(error) => error.status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        let user = match self {
+            WebError::Forbidden(user) | WebError::Csrf(user) => user.as_deref(),
+            _ => None,
+        };
         let (title, body) = match self {
             WebError::SignIn => {
                 return HttpResponse::SeeOther()
@@ -131,11 +138,11 @@ impl ResponseError for WebError {
                     .cookie(session::removal_cookie())
                     .finish()
             }
-            WebError::Forbidden => (
+            WebError::Forbidden(_) => (
                 "Your role cannot use this page".to_owned(),
                 "<p>Your role cannot use this page. <a href=\"/web/\">Go to the pages you can use</a>.</p>".to_owned(),
             ),
-            WebError::Csrf => (
+            WebError::Csrf(_) => (
                 "The form could not be accepted".to_owned(),
                 "<p>The form was not sent from this service's page, or your session changed since the page was \
                  shown: nothing was done. <a href=\"/web/\">Start again</a>.</p>"
@@ -168,7 +175,7 @@ impl ResponseError for WebError {
         };
         HttpResponse::build(self.status_code())
             .content_type(ContentType::html())
-            .body(page(&title, None, &body))
+            .body(page(&title, user, &body))
     }
 }
 

@@ -52,7 +52,7 @@ impl SignedIn {
         if self.has_any(allowed) {
             Ok(())
         } else {
-            Err(WebError::Forbidden)
+            Err(WebError::Forbidden(Some(Box::new(self.clone()))))
         }
     }
 
@@ -74,7 +74,7 @@ impl SignedIn {
     pub fn check_csrf(&self, form: &HashMap<String, String>) -> Result<(), WebError> {
         match form.get(CSRF_FIELD) {
             Some(given) if bool::from(given.as_bytes().ct_eq(self.csrf_token.as_bytes())) => Ok(()),
-            _ => Err(WebError::Csrf),
+            _ => Err(WebError::Csrf(Some(Box::new(self.clone())))),
         }
     }
 

@@ -207,6 +207,10 @@ async fn a_clinician_gets_a_403_page_on_the_day_list() {
     assert!(content_type.starts_with("text/html"), "{content_type}");
     let text = response.text().await.unwrap();
     assert!(text.contains("Your role cannot use this page"), "{text}");
+    // The page keeps the signed-in header: the clinician's own page and a way to sign out.
+    assert!(text.contains("href=\"/web/referrals\""), "{text}");
+    assert!(!text.contains("href=\"/web/today\""), "{text}");
+    assert!(text.contains("action=\"/web/sign-out\""), "{text}");
 }
 
 #[tokio::test]

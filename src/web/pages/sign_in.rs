@@ -98,7 +98,7 @@ pub async fn dev_sign_in(
         .get("key")
         .is_some_and(|key| key == state.settings.web.dev_sign_in_key.expose());
     if !key_matches {
-        return Err(WebError::Forbidden);
+        return Err(WebError::Forbidden(None));
     }
     let role = query
         .get("role")
