@@ -88,8 +88,10 @@ async fn not_found() -> Result<HttpResponse, WebError> {
 /// Why a page was not shown, as an HTML page (or, not signed in, a redirect to sign in).
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
+    /// Not signed in (or the session is gone): to the sign-in page, with the page asked for when
+    /// it was a GET of a page that may be returned to (`oidc::return_to`).
     #[error("not signed in")]
-    SignIn,
+    SignIn(Option<String>),
     /// The signed-in user's roles cannot use the page (the user, when known, for the page's
     /// header: their own pages and "Sign out").
     #[error("forbidden for the role")]
@@ -119,7 +121,7 @@ impl From<ApiError> for WebError {
 impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
-            WebError::SignIn => StatusCode::SEE_OTHER,
+            WebError::SignIn(_) => StatusCode::SEE_OTHER,
             WebError::Forbidden(_) | WebError::Csrf(_) => StatusCode::FORBIDDEN,
             WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::Api(error) => error.status_code(),
@@ -132,11 +134,15 @@ impl ResponseError for WebError {
             _ => None,
         };
         let (title, body) = match self {
-            WebError::SignIn => {
+            WebError::SignIn(next) => {
+                let location = match next {
+                    Some(next) => format!("/web/sign-in?next={}", html::query_component(next)),
+                    None => "/web/sign-in".to_owned(),
+                };
                 return HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, "/web/sign-in"))
+                    .insert_header((header::LOCATION, location))
                     .cookie(session::removal_cookie())
-                    .finish()
+                    .finish();
             }
             WebError::Forbidden(_) => (
                 "Your role cannot use this page".to_owned(),

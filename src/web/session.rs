@@ -161,11 +161,12 @@ async fn signed_in(
     state: Option<web::Data<AppState>>,
     token: Option<String>,
     request_id: Option<String>,
+    return_to: Option<String>,
 ) -> Result<SignedIn, WebError> {
     let state = state.ok_or_else(|| WebError::Api(crate::error::ApiError::internal("no state")))?;
     let token = token
         .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or(WebError::SignIn)?;
+        .ok_or_else(|| WebError::SignIn(return_to.clone()))?;
     let session = state
         .store
         .sessions()
@@ -175,7 +176,7 @@ async fn signed_in(
             state.settings.web.session_idle(),
         )
         .await?
-        .ok_or(WebError::SignIn)?;
+        .ok_or(WebError::SignIn(return_to))?;
     Ok(SignedIn {
         subject: session.subject,
         display_name: session.display_name,
@@ -194,7 +195,12 @@ impl FromRequest for SignedIn {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = req.cookie(COOKIE).map(|c| c.value().to_owned());
         let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
-        Box::pin(signed_in(state, token, request_id))
+        // A page asked for by GET is returned to after signing in; a form POST is not replayed.
+        let return_to = (req.method() == actix_web::http::Method::GET)
+            .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
+            .flatten()
+            .and_then(|p| super::oidc::return_to(&p));
+        Box::pin(signed_in(state, token, request_id, return_to))
     }
 }
 

@@ -926,7 +926,11 @@ async fn sign_out_ends_the_session() {
 
         b.visit("/web/today").await;
 
-        assert_eq!(b.path().await, "/web/sign-in", "the day list needs signing in again");
+        assert_eq!(
+            b.path().await,
+            "/web/sign-in?next=%2Fweb%2Ftoday",
+            "the day list needs signing in again, and is returned to after"
+        );
         assert_eq!(b.heading().await, "Sign in");
     })
     .await;

@@ -160,7 +160,25 @@ async fn not_signed_in_is_sent_to_sign_in() {
     let response = browser.get(&app, "/web/today").await;
 
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(location(&response), "/web/sign-in");
+    assert_eq!(location(&response), "/web/sign-in?next=%2Fweb%2Ftoday");
+}
+
+#[tokio::test]
+async fn the_sign_in_page_returns_to_the_page_asked_for_with_its_query_but_never_replays_a_form() {
+    let app = dev_app().await;
+    let mut browser = Browser::new();
+
+    let page = browser.get(&app, "/web/today?date=2026-12-01").await;
+    let form = browser.post_form(&app, "/web/referrals/not-a-uuid/book", &[]).await;
+    let sign_in = browser
+        .get(&app, "/web/sign-in?next=%2Fweb%2Ftoday%3Fdate%3D2026-12-01")
+        .await;
+
+    assert_eq!(page.status().as_u16(), 303);
+    assert_eq!(location(&page), "/web/sign-in?next=%2Fweb%2Ftoday%3Fdate%3D2026-12-01");
+    assert_eq!(form.status().as_u16(), 303);
+    assert_eq!(location(&form), "/web/sign-in", "a POST is not returned to");
+    assert_eq!(sign_in.status().as_u16(), 200);
 }
 
 #[tokio::test]
@@ -386,7 +404,7 @@ async fn signing_out_ends_the_session_and_the_old_cookie_no_longer_works() {
     replay.cookie = old;
     let response = replay.get(&app, "/web/today").await;
     assert_eq!(response.status().as_u16(), 303, "the old cookie is refused");
-    assert_eq!(location(&response), "/web/sign-in");
+    assert_eq!(location(&response), "/web/sign-in?next=%2Fweb%2Ftoday");
 }
 
 #[tokio::test]
@@ -412,7 +430,7 @@ async fn a_session_idle_for_longer_than_the_timeout_is_gone() {
     let response = browser.get(&app, "/web/today").await;
 
     assert_eq!(response.status().as_u16(), 303);
-    assert_eq!(location(&response), "/web/sign-in");
+    assert_eq!(location(&response), "/web/sign-in?next=%2Fweb%2Ftoday");
 }
 
 #[tokio::test]
