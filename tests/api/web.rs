@@ -80,6 +80,13 @@ impl Browser {
     }
 
     /// Signs in through the development link; asserts the redirect and the cookie.
+    /// A new browser signed in to `app` as `role` (development sign-in).
+    pub(crate) async fn signed_in(app: &TestApp, role: &str) -> Browser {
+        let mut browser = Browser::new();
+        browser.sign_in(app, role).await;
+        browser
+    }
+
     pub(crate) async fn sign_in(&mut self, app: &TestApp, role: &str) {
         let response = self.get(app, &format!("/web/dev/sign-in?role={role}&key={KEY}")).await;
         assert_eq!(response.status().as_u16(), 303, "development sign-in as {role}");

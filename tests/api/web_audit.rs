@@ -3,76 +3,17 @@
 //! against the JSON API's CSV, the roles, the pickers' errors, no patient identifier, and the
 //! audit events.
 //!
-//! The browser is a cookie-carrying reqwest client, as in `web.rs` (kept apart so the two files
-//! can change independently).
+//! The browser is `web.rs`'s cookie-carrying reqwest client.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::TestApp;
 use crate::statistics::fixtures::{
     positive_visit, screen_negative, screen_not_done, t, visit, Patient, FUNNEL, REATTENDANCE, REFERRALS,
 };
-
-const KEY: &str = "test-dev-sign-in-key";
-
-/// An app in development mode (so the development sign-in exists).
-async fn dev_app() -> TestApp {
-    spawn_app_with(|s| {
-        s.dev = true;
-        s.web.dev_sign_in_key = pat_service::config::Secret::new(KEY.to_owned());
-    })
-    .await
-}
-
-/// A browser: the session cookie, no redirects followed.
-struct Browser {
-    client: reqwest::Client,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    async fn signed_in(app: &TestApp, role: &str) -> Browser {
-        let mut browser = Browser {
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        };
-        let response = browser
-            .get(app, &format!("/web/dev/sign-in?role={role}&key={KEY}"))
-            .await;
-        assert_eq!(response.status().as_u16(), 303, "development sign-in as {role}");
-        assert!(browser.cookie.is_some(), "signed in as {role}");
-        browser
-    }
-
-    async fn get(&mut self, app: &TestApp, path: &str) -> reqwest::Response {
-        let mut request = self.client.get(app.url(path));
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", format!("pat_session={cookie}"));
-        }
-        let response = request.send().await.unwrap();
-        for value in response.headers().get_all("set-cookie") {
-            if let Some(rest) = value.to_str().unwrap().strip_prefix("pat_session=") {
-                let value = rest.split(';').next().unwrap_or_default();
-                self.cookie = (!value.is_empty()).then(|| value.to_owned());
-            }
-        }
-        response
-    }
-
-    /// A page's HTML; asserts 200.
-    async fn page(&mut self, app: &TestApp, path: &str) -> String {
-        let response = self.get(app, path).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        assert_eq!(status, 200, "GET {path}: {text}");
-        text
-    }
-}
+use crate::web::{dev_app, Browser};
 
 /// The seeded patients, by the letter the dataset's table gives them.
 struct Dataset {

@@ -69,27 +69,13 @@ async fn due_page(
     failed: Option<&Failed>,
 ) -> Result<String, WebError> {
     let today = london_date(state.settings.clock.now());
-    let raw = query.get("due_before").map(|d| d.trim()).filter(|d| !d.is_empty());
-    let parsed = raw.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"));
-    let date_error = matches!(parsed, Some(Err(_)));
-    let due_before = match parsed {
-        Some(Ok(date)) => date,
-        _ => today,
-    };
+    let (raw, due_before, date_error) = form::date_field(query, "due_before", today);
 
     let mut body = String::new();
     if let Some(failed) = failed {
-        body.push_str(&failed.errors.summary());
-        if let Some(notice) = &failed.notice {
-            body.push_str(&form::notice(notice));
-        }
+        body.push_str(&form::refusal(&failed.errors, failed.notice.as_ref()));
     }
-    if let Some((_, text)) = query
-        .get("flash")
-        .and_then(|code| FLASHES.iter().find(|(c, _)| c == code))
-    {
-        body.push_str(&format!("<p class=\"flash\" role=\"status\">{}</p>", escape(text)));
-    }
+    body.push_str(&form::flash(query, FLASHES));
     body.push_str(&format!(
         "<form method=\"get\" action=\"/web/follow-ups\">\
          <label for=\"due_before\">Due on or before (Europe/London)</label>\

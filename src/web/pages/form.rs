@@ -3,6 +3,10 @@
 //! its field, which says `aria-invalid="true"` and points at the message with
 //! `aria-describedby`. The words say what is wrong, never the colour alone.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
 use crate::error::ApiError;
 use crate::web::html::escape;
 
@@ -80,6 +84,42 @@ pub fn notice(text: &str) -> String {
          <h2 id=\"error-summary-title\">There is a problem</h2><p>{}</p></div>",
         escape(text)
     )
+}
+
+/// The top of a page shown again after a refused form: the summary of the problems at their
+/// fields (422) and the refusal in words (409), whichever there are.
+pub fn refusal(errors: &FieldErrors, notice_text: Option<&String>) -> String {
+    let mut out = errors.summary();
+    if let Some(text) = notice_text {
+        out.push_str(&notice(text));
+    }
+    out
+}
+
+/// The message a redirect asked for with `?flash=<code>`, as a status line, when `code` is one of
+/// the page's `flashes` (fixed text, so a link cannot put words on the page); else nothing.
+pub fn flash(query: &HashMap<String, String>, flashes: &[(&str, &str)]) -> String {
+    query
+        .get("flash")
+        .and_then(|code| flashes.iter().find(|(c, _)| c == code))
+        .map_or_else(String::new, |(_, text)| {
+            format!("<p class=\"flash\" role=\"status\">{}</p>", escape(text))
+        })
+}
+
+/// An optional date field of a query (`YYYY-MM-DD`; blank is absent): the text as typed, the
+/// date (`default` when absent or not a date), and whether the text was not a date.
+pub fn date_field<'q>(
+    query: &'q HashMap<String, String>,
+    name: &str,
+    default: NaiveDate,
+) -> (Option<&'q str>, NaiveDate, bool) {
+    let raw = query.get(name).map(|d| d.trim()).filter(|d| !d.is_empty());
+    match raw.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d")) {
+        None => (raw, default, false),
+        Some(Ok(date)) => (raw, date, false),
+        Some(Err(_)) => (raw, default, true),
+    }
 }
 
 /// How a store's refusal of a form is shown: the fields it names (422), a refusal in words

@@ -71,12 +71,7 @@ pub async fn queue(
     let now = state.settings.clock.now();
     let window = Duration::hours(state.settings.booking_window_hours);
     let mut body = String::new();
-    if let Some((_, text)) = query
-        .get("flash")
-        .and_then(|code| FLASHES.iter().find(|(c, _)| c == code))
-    {
-        body.push_str(&format!("<p class=\"flash\" role=\"status\">{}</p>", escape(text)));
-    }
+    body.push_str(&form::flash(&query, FLASHES));
     if queued.is_empty() {
         body.push_str("<p>No accepted referral is waiting for a booking.</p>");
     } else {
@@ -192,10 +187,7 @@ async fn choose_page(
     let a = &record.attendance;
     let mut body = String::new();
     if let Some(failed) = failed {
-        body.push_str(&failed.errors.summary());
-        if let Some(notice) = &failed.notice {
-            body.push_str(&form::notice(notice));
-        }
+        body.push_str(&form::refusal(&failed.errors, failed.notice.as_ref()));
     }
     let screened_at = record.screenings.first().map(|s| s.screened_at.get());
     let rows = [

@@ -88,13 +88,7 @@ async fn week_page(
 ) -> Result<String, WebError> {
     let now = state.settings.clock.now();
     let today = london_date(now);
-    let raw_week = query.get("week").map(|d| d.trim()).filter(|d| !d.is_empty());
-    let parsed = raw_week.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"));
-    let week_error = matches!(parsed, Some(Err(_)));
-    let day = match parsed {
-        Some(Ok(day)) => day,
-        _ => today,
-    };
+    let (raw_week, day, week_error) = form::date_field(query, "week", today);
     let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
     let raw_worker = query.get("health_worker").map(|w| w.trim()).filter(|w| !w.is_empty());
     let worker = raw_worker.map(uuid::Uuid::parse_str);
@@ -104,17 +98,9 @@ async fn week_page(
 
     let mut body = String::new();
     if let Some(failed) = failed {
-        body.push_str(&failed.errors.summary());
-        if let Some(notice) = &failed.notice {
-            body.push_str(&form::notice(notice));
-        }
+        body.push_str(&form::refusal(&failed.errors, failed.notice.as_ref()));
     }
-    if let Some((_, text)) = query
-        .get("flash")
-        .and_then(|code| FLASHES.iter().find(|(c, _)| c == code))
-    {
-        body.push_str(&format!("<p class=\"flash\" role=\"status\">{}</p>", escape(text)));
-    }
+    body.push_str(&form::flash(query, FLASHES));
 
     // The week and health worker pickers: a GET form.
     body.push_str("<form method=\"get\" action=\"/web/slots\">");

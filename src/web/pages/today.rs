@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::form::{self, FieldErrors, Refused};
 use super::TODAY_ROLES;
@@ -84,14 +84,8 @@ async fn day_list(
 ) -> Result<String, WebError> {
     let today = london_date(state.settings.clock.now());
 
-    let raw_date = query.get("date").map(|d| d.trim()).filter(|d| !d.is_empty());
-    let date = raw_date.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"));
-    let date_error =
-        matches!(date, Some(Err(_))).then_some("Enter the date as year-month-day, for example 2026-12-06.");
-    let date = match date {
-        Some(Ok(date)) => date,
-        _ => today,
-    };
+    let (raw_date, date, date_invalid) = form::date_field(query, "date", today);
+    let date_error = date_invalid.then_some("Enter the date as year-month-day, for example 2026-12-06.");
     let raw_worker = query.get("health_worker").map(|w| w.trim()).filter(|w| !w.is_empty());
     let worker = raw_worker.map(uuid::Uuid::parse_str);
     let worker_error = matches!(worker, Some(Err(_))).then_some("Choose a health worker from the list.");
@@ -127,17 +121,9 @@ async fn day_list(
 
     let mut body = String::new();
     if let Some(failed) = failed {
-        body.push_str(&failed.errors.summary());
-        if let Some(notice) = &failed.notice {
-            body.push_str(&form::notice(notice));
-        }
+        body.push_str(&form::refusal(&failed.errors, failed.notice.as_ref()));
     }
-    if let Some((_, text)) = query
-        .get("flash")
-        .and_then(|code| FLASHES.iter().find(|(c, _)| c == code))
-    {
-        body.push_str(&format!("<p class=\"flash\" role=\"status\">{}</p>", escape(text)));
-    }
+    body.push_str(&form::flash(query, FLASHES));
     // The date picker and health worker select: a GET form, so the page works without script.
     body.push_str("<form method=\"get\" action=\"/web/today\">");
     body.push_str(&format!(
