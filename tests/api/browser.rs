@@ -40,7 +40,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{free_port, spawn_app_with, KillOnDrop, TestApp};
 use crate::scheduling_helpers::{
-    accepted_attendance, at, health_worker, json_with, now, positive_attendance, slot_at, BOOKINGS,
+    accepted_attendance, at, booked, health_worker, json_with, now, positive_attendance, slot_at, BOOKINGS,
 };
 
 /// The development sign-in key of the apps the journeys start.
@@ -744,6 +744,91 @@ async fn ahw_books_the_earliest_slot_and_records_attended_with_units() {
             assert_eq!(stored["brief_intervention_delivered"], true);
             assert_eq!(stored["units_per_week"], 21.0);
             assert_eq!(stored["outcome_by"], "dev-ahw");
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ahw_pages_and_their_refused_forms_pass_axe_and_the_keyboard_checks() {
+    journey(
+        "ahw_pages_and_their_refused_forms_pass_axe_and_the_keyboard_checks",
+        |b, app| async move {
+            // Arrange: a referral waiting (screened an hour ago), a free slot in the window (in an hour) and one
+            // after it (in 30 hours: the 24-hour window ends in 23), and another referral booked
+            // into a slot in 20 minutes. Every page below is checked by axe and the keyboard
+            // checks on arrival (`Browser::arrived`), the refused forms with their errors shown.
+            let hw = health_worker(&app).await;
+            accepted_attendance(&app).await;
+            slot_at(&app, &hw, now() + Duration::minutes(60)).await;
+            let later = slot_at(&app, &hw, now() + Duration::hours(30)).await;
+            let other = accepted_attendance(&app).await;
+            let soon = slot_at(&app, &hw, now() + Duration::minutes(20)).await;
+            let booking = booked(&app, &other, &soon).await;
+            let id = booking["id"].as_str().unwrap().to_owned();
+            let date = london_date_of(&booking["starts_at"]);
+            b.sign_in("ahw").await;
+
+            // Choose a slot, then a later slot without its reason: refused beside the reason.
+            b.click(Locator::LinkText("Referral queue")).await;
+            b.click(Locator::LinkText("Choose a slot")).await;
+            assert_eq!(b.heading().await, "Choose a slot");
+            b.client
+                .find(Locator::Id(&format!("slot-{later}")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            b.click(Locator::XPath("//button[normalize-space()='Book outside the window']"))
+                .await;
+            assert_eq!(b.status().await, 422);
+            assert!(b.text("main").await.contains("There is a problem"));
+            assert!(
+                b.client
+                    .find(Locator::Css("#outside_window_reason[aria-invalid=\"true\"]"))
+                    .await
+                    .is_ok(),
+                "the reason is marked as the field in error"
+            );
+
+            // Slots, then an empty rota: refused beside its fields, no slot written.
+            b.click(Locator::LinkText("Slots")).await;
+            assert_eq!(b.heading().await, "Slots");
+            b.click(Locator::XPath("//button[normalize-space()='Publish the rota']"))
+                .await;
+            assert_eq!(b.status().await, 422);
+            assert!(b.text("main").await.contains("There is a problem"));
+
+            // Follow-ups due (none due yet).
+            b.click(Locator::LinkText("Follow-ups due")).await;
+            assert_eq!(b.heading().await, "Follow-ups due");
+
+            // Today, and "attended" without saying whether the brief intervention was delivered:
+            // refused beside that field, nothing recorded.
+            b.visit(&format!("/web/today?date={date}")).await;
+            b.client
+                .find(Locator::Id(&format!("status-{id}")))
+                .await
+                .unwrap()
+                .select_by_value("attended")
+                .await
+                .unwrap();
+            b.click(Locator::Css(&format!(
+                "form[action^=\"/web/bookings/{id}/outcome\"] button[type=\"submit\"]"
+            )))
+            .await;
+            assert_eq!(b.status().await, 422);
+            assert!(b.text("main").await.contains("There is a problem"));
+            assert!(
+                b.client
+                    .find(Locator::Css(&format!("#bi-{id}[aria-invalid=\"true\"]")))
+                    .await
+                    .is_ok(),
+                "the brief intervention field is marked as in error"
+            );
+            let stored = json_with(app.get(&format!("{BOOKINGS}/{id}"), "admin").await, 200, "the booking").await;
+            assert_eq!(stored["status"], "booked", "nothing was recorded");
         },
     )
     .await;
