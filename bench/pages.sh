@@ -14,10 +14,11 @@
 # Settings (environment): BENCH_ATTENDANCES (1000000), BENCH_BACKENDS ("postgres sqlite"),
 # BENCH_YEARS (3), BENCH_SEED (1), BENCH_RUNS (40: timed requests per URL and round),
 # BENCH_WARMUP (5), BENCH_ROUNDS (3: page and baseline alternate round by round),
-# BENCH_DATA_DIR (where the SQLite file goes; default $TMPDIR or /tmp), BENCH_SKIP_BUILD (set
-# to use the existing binary), PAT_SERVICE_BIN (target/release/pat-service). Needs hyperfine
-# (Debian's package; installed with apt-get when missing and run as root). Raw results go to
-# bench/results/pages-<UTC time>/ (not committed).
+# BENCH_DATA_DIR (where the SQLite file goes; default $TMPDIR or /tmp), BENCH_AUDIT_PAGE (the
+# Audit page's path and query; default /web/audit?year=<current financial year>&disclosure=none),
+# BENCH_SKIP_BUILD (set to use the existing binary), PAT_SERVICE_BIN
+# (target/release/pat-service). Needs hyperfine (Debian's package; installed with apt-get when
+# missing and run as root). Raw results go to bench/results/pages-<UTC time>/ (not committed).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -78,7 +79,7 @@ if [ "$((10#$month))" -ge 4 ]; then FY_YEAR=$year; else FY_YEAR=$((year - 1)); f
 FY_FROM="$FY_YEAR-04-01"
 FY_TO="$((FY_YEAR + 1))-04-01"
 FY_LABEL="$FY_YEAR/$(printf '%02d' $(((FY_YEAR + 1) % 100)))"
-AUDIT_PAGE="/web/audit?year=$FY_YEAR&disclosure=none"
+AUDIT_PAGE="${BENCH_AUDIT_PAGE:-/web/audit?year=$FY_YEAR&disclosure=none}"
 AUDIT_REPORTS=(
     "/api/v1/statistics/funnel?from=$FY_FROM&to=$FY_TO&disclosure=none"
     "/api/v1/statistics/referrals?disclosure=none"
@@ -389,14 +390,14 @@ fi
 {
     echo "## pat-service web pages at $ATTENDANCES attendances"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); commit $COMMIT$DIRTY; \`demo-data --attendances $ATTENDANCES --years $YEARS --seed $SEED\`; $ROUNDS rounds × $RUNS timed requests per URL (after $WARMUP warm-up requests each round), page and baseline alternating round by round; median and p95 (nearest rank) over all timed requests."
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'); commit $COMMIT$DIRTY; \`demo-data --attendances $ATTENDANCES --years $YEARS --seed $SEED\`; $ROUNDS round(s) × $RUNS timed requests per URL (after $WARMUP warm-up requests each round), page and baseline alternating round by round; median and p95 (nearest rank) over all timed requests."
     echo
     echo "| backend | page | median ms | p95 ms | baseline | baseline median ms | baseline p95 ms | page − baseline ms | result |"
     echo "|---|---|---:|---:|---|---:|---:|---:|---|"
     printf '%s' "$TABLE_ROWS"
     echo
     echo "Each time is one \`curl\` process started by hyperfine (\`-N\`, no shell) making one request (the audit baseline: its three requests on one connection), from the process start to its exit; the \`floor\` row is that cost for the cheapest request there is. Pages are signed in with the \`serve --dev\` links (session cookie); API calls carry a bearer token for the same role. Every page and API read of patient data writes its audit events, as in production."
-    echo "Machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}, $MEM memory; ${PG_VERSION:-PostgreSQL not run} (throwaway cluster, default settings, fsync on); load average at the end $LOAD; curl, the service and the database share these cores (and, when this ran, other work on the machine)."
+    echo "Machine: $(nproc) cores, ${CPU_MODEL:-unknown CPU}, $MEM memory; ${PG_VERSION:+$PG_VERSION (throwaway cluster, default settings, fsync on); }load average at the end $LOAD; curl, the service and the database share these cores (and, when this ran, other work on the machine)."
     echo
     printf '%s' "$NOTES"
     echo
