@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by the benchmark scripts (bench/run.sh, bench/bookings.sh, bench/statistics.sh).
+# Helpers shared by the benchmark scripts (bench/run.sh, bench/bookings.sh, bench/statistics.sh,
+# bench/pages.sh …).
 # A script sets ROOT (the repository root) and SERVICE_BIN, then:
 #
 #     source "$ROOT/bench/lib.sh"
@@ -52,6 +53,8 @@ SERVICE_POOL_SIZE="${SERVICE_POOL_SIZE:-40}"
 SERVICE_RUST_LOG="${SERVICE_RUST_LOG:-warn}"
 # 24 random bytes as 48 hex characters: the service's PAT_JWT_SECRET for this run.
 JWT_SECRET="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Extra arguments after `serve` (bench/pages.sh sets `--dev` for the development sign-in links).
+SERVICE_SERVE_ARGS=()
 SERVICE_PID=""
 SERVICE_PORT=""
 BASE_URL=""
@@ -72,7 +75,7 @@ service_env() {
         PAT_JWT_SECRET="$JWT_SECRET" PAT_DB_POOL_SIZE="$SERVICE_POOL_SIZE" RUST_LOG="$SERVICE_RUST_LOG" "$@"
 }
 
-# start_service LOG [PORT]: starts `$SERVICE_BIN serve` on $BENCH_DB_URL, on PORT or else a free
+# start_service LOG [PORT]: starts `$SERVICE_BIN serve ${SERVICE_SERVE_ARGS[@]}` on $BENCH_DB_URL, on PORT or else a free
 # loopback port from 18080 up (sets SERVICE_PORT, BASE_URL, SERVICE_PID), output to LOG; waits up
 # to 60 s for GET /health/ready, and dies (showing the log's end) if it exits or does not get ready.
 start_service() {
@@ -84,7 +87,7 @@ start_service() {
     # Started directly (not through service_env, a function, which would run in a subshell) so
     # that $! is the service's own process id (env execs it).
     env DATABASE_URL="$BENCH_DB_URL" PAT_LISTEN="127.0.0.1:$SERVICE_PORT" PAT_JWT_SECRET="$JWT_SECRET" \
-        PAT_DB_POOL_SIZE="$SERVICE_POOL_SIZE" RUST_LOG="$SERVICE_RUST_LOG" "$SERVICE_BIN" serve >"$logfile" 2>&1 &
+        PAT_DB_POOL_SIZE="$SERVICE_POOL_SIZE" RUST_LOG="$SERVICE_RUST_LOG" "$SERVICE_BIN" serve "${SERVICE_SERVE_ARGS[@]}" >"$logfile" 2>&1 &
     SERVICE_PID=$!
     for _ in $(seq 1 240); do
         if curl -fsS -o /dev/null "$BASE_URL/health/ready" 2>/dev/null; then
