@@ -29,6 +29,22 @@ pub const SERVICE_NAME: &str = "PAT service";
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+/// The form field (and sign-in page query parameter) naming the page to return to.
+pub const NEXT_FIELD: &str = "next";
+
+/// `next` if it is a page of this service to return to after signing in: a path under `/web/`,
+/// with no scheme, host, backslash, `//` or control character (nothing that could send the
+/// browser to another site), at most 512 bytes. Anything else is ignored.
+pub fn return_to(next: &str) -> Option<String> {
+    let safe = next.starts_with("/web/")
+        && next.len() <= 512
+        && !next.contains("//")
+        && !next.contains('\\')
+        && !next.starts_with("/web/oidc/")
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
+    safe.then(|| next.to_owned())
+}
+
 /// True for a path the web pages answer (the error handler leaves their HTML alone).
 pub fn is_web_path(path: &str) -> bool {
     path == "/web" || path.starts_with("/web/")
@@ -89,7 +105,7 @@ async fn not_found() -> Result<HttpResponse, WebError> {
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// Not signed in (or the session is gone): to the sign-in page, with the page asked for when
-    /// it was a GET of a page that may be returned to (`oidc::return_to`).
+    /// it was a GET of a page that may be returned to (`return_to`).
     #[error("not signed in")]
     SignIn(Option<String>),
     /// The signed-in user's roles cannot use the page (the user, when known, for the page's

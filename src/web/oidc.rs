@@ -24,7 +24,7 @@ use chrono::Duration;
 
 use super::html::escape;
 use super::session::{self, hash_token, random_token};
-use super::{page, WebError};
+use super::{page, return_to, WebError, NEXT_FIELD};
 use crate::api::AppState;
 use crate::auth::Role;
 use crate::db::types::DbTime;
@@ -37,21 +37,6 @@ use crate::store::StoreError;
 pub const PENDING_COOKIE: &str = "pat_oidc_sign_in";
 /// How long a started sign-in can be finished.
 pub const PENDING_MINUTES: i64 = 10;
-/// The form field (and sign-in page query parameter) naming the page to return to.
-pub const NEXT_FIELD: &str = "next";
-
-/// `next` if it is a page of this service to return to after signing in: a path under `/web/`,
-/// with no scheme, host, backslash, `//` or control character (nothing that could send the
-/// browser to another site), at most 512 bytes. Anything else is ignored.
-pub fn return_to(next: &str) -> Option<String> {
-    let safe = next.starts_with("/web/")
-        && next.len() <= 512
-        && !next.contains("//")
-        && !next.contains('\\')
-        && !next.starts_with("/web/oidc/")
-        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
-    safe.then(|| next.to_owned())
-}
 
 /// `POST /web/sign-in`: starts an OpenID Connect sign-in and sends the browser to the provider.
 /// 404 when OpenID Connect is not configured; a 503 page when the provider cannot be reached.

@@ -199,7 +199,7 @@ impl FromRequest for SignedIn {
         let return_to = (req.method() == actix_web::http::Method::GET)
             .then(|| req.uri().path_and_query().map(|p| p.as_str().to_owned()))
             .flatten()
-            .and_then(|p| super::oidc::return_to(&p));
+            .and_then(|p| super::return_to(&p));
         Box::pin(signed_in(state, token, request_id, return_to))
     }
 }

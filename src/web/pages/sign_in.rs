@@ -10,9 +10,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::api::AppState;
 use crate::auth::Role;
 use crate::web::html::escape;
-use crate::web::oidc::{return_to, NEXT_FIELD};
 use crate::web::session::{self, SignedIn};
 use crate::web::{html, page, WebError, CONTENT_SECURITY_POLICY};
+use crate::web::{return_to, NEXT_FIELD};
 
 const DEV_LINKS: &str = "<p>This service is running in development mode: the development sign-in links it printed \
      when it started (one per role) also work.</p>";
