@@ -239,6 +239,29 @@ async fn a_clinician_gets_a_403_page_on_the_day_list() {
 }
 
 #[tokio::test]
+async fn a_health_worker_that_is_not_one_of_the_list_is_shown_as_an_error_beside_the_select() {
+    let (app, mut browser) = signed_in("ahw").await;
+
+    let today = browser.page(&app, "/web/today?health_worker=not-an-id").await;
+    let slots = browser.page(&app, "/web/slots?health_worker=not-an-id").await;
+
+    for page in [&today, &slots] {
+        assert!(
+            page.contains("name=\"health_worker\" aria-invalid=\"true\" aria-describedby=\"health_worker-error\""),
+            "{page}"
+        );
+        assert!(
+            page.contains("id=\"health_worker-error\">Error: Choose a health worker from the list."),
+            "{page}"
+        );
+    }
+    assert!(
+        !today.contains("appointment"),
+        "no day is listed for a wrong picker: {today}"
+    );
+}
+
+#[tokio::test]
 async fn a_form_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     // Arrange: a booking whose slot has started, and an AHW signed in.
     let app = dev_app().await;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use crate::error::ApiError;
+use crate::store::scheduling::health_workers::HealthWorker;
 use crate::web::html::escape;
 
 /// The problems of one form: (field's element id, label, message), in the form's order.
@@ -120,6 +121,45 @@ pub fn date_field<'q>(
         Some(Ok(date)) => (raw, date, false),
         Some(Err(_)) => (raw, default, true),
     }
+}
+
+/// The health worker a GET form picked (`health_worker`; blank is everyone): the id, and whether
+/// the text was not an id.
+pub fn worker_field(query: &HashMap<String, String>) -> (Option<uuid::Uuid>, bool) {
+    match query.get("health_worker").map(|w| w.trim()).filter(|w| !w.is_empty()) {
+        None => (None, false),
+        Some(text) => match uuid::Uuid::parse_str(text) {
+            Ok(id) => (Some(id), false),
+            Err(_) => (None, true),
+        },
+    }
+}
+
+/// The "Health worker" select of a GET form (`health_worker`): everyone, or one of the register,
+/// `picked` selected; when `invalid`, marked so with its error beside it.
+pub fn worker_select(workers: &[HealthWorker], picked: Option<uuid::Uuid>, invalid: bool) -> String {
+    let mut out = format!(
+        "<label for=\"health_worker\">Health worker</label><select id=\"health_worker\" name=\"health_worker\"{}>\
+         <option value=\"\">Everyone</option>",
+        if invalid {
+            " aria-invalid=\"true\" aria-describedby=\"health_worker-error\""
+        } else {
+            ""
+        }
+    );
+    for w in workers {
+        let selected = if Some(w.id.0) == picked { " selected" } else { "" };
+        out.push_str(&format!(
+            "<option value=\"{}\"{selected}>{}</option>",
+            w.id.0,
+            escape(&w.name)
+        ));
+    }
+    out.push_str("</select>");
+    if invalid {
+        out.push_str("<p class=\"error\" id=\"health_worker-error\">Error: Choose a health worker from the list.</p>");
+    }
+    out
 }
 
 /// How a store's refusal of a form is shown: the fields it names (422), a refusal in words

@@ -90,10 +90,7 @@ async fn week_page(
     let today = london_date(now);
     let (raw_week, day, week_error) = form::date_field(query, "week", today);
     let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
-    let raw_worker = query.get("health_worker").map(|w| w.trim()).filter(|w| !w.is_empty());
-    let worker = raw_worker.map(uuid::Uuid::parse_str);
-    let worker_error = matches!(worker, Some(Err(_)));
-    let worker = worker.and_then(Result::ok);
+    let (worker, worker_error) = form::worker_field(query);
     let workers = state.store.health_workers().list().await?;
 
     let mut body = String::new();
@@ -119,27 +116,7 @@ async fn week_page(
             "<p class=\"error\" id=\"week-error\">Error: Enter the date as year-month-day, for example 2026-12-07.</p>",
         );
     }
-    body.push_str(&format!(
-        "<label for=\"health_worker\">Health worker</label><select id=\"health_worker\" name=\"health_worker\"{}>\
-         <option value=\"\">Everyone</option>",
-        if worker_error {
-            " aria-invalid=\"true\" aria-describedby=\"health_worker-error\""
-        } else {
-            ""
-        }
-    ));
-    for w in &workers {
-        let selected = if Some(w.id.0) == worker { " selected" } else { "" };
-        body.push_str(&format!(
-            "<option value=\"{}\"{selected}>{}</option>",
-            w.id.0,
-            escape(&w.name)
-        ));
-    }
-    body.push_str("</select>");
-    if worker_error {
-        body.push_str("<p class=\"error\" id=\"health_worker-error\">Error: Choose a health worker from the list.</p>");
-    }
+    body.push_str(&form::worker_select(&workers, worker, worker_error));
     body.push_str("<p><button type=\"submit\">Show the week</button></p></form>");
 
     let worker_q = worker.map(|w| w.to_string()).unwrap_or_default();

@@ -86,15 +86,12 @@ async fn day_list(
 
     let (raw_date, date, date_invalid) = form::date_field(query, "date", today);
     let date_error = date_invalid.then_some("Enter the date as year-month-day, for example 2026-12-06.");
-    let raw_worker = query.get("health_worker").map(|w| w.trim()).filter(|w| !w.is_empty());
-    let worker = raw_worker.map(uuid::Uuid::parse_str);
-    let worker_error = matches!(worker, Some(Err(_))).then_some("Choose a health worker from the list.");
-    let worker = worker.and_then(Result::ok);
+    let (worker, worker_error) = form::worker_field(query);
 
     // The register has no patient data; the day's bookings are read (and audited) only when the
     // form's values are valid.
     let workers = state.store.health_workers().list().await?;
-    let bookings = if date_error.is_none() && worker_error.is_none() {
+    let bookings = if date_error.is_none() && !worker_error {
         let (starts_from, starts_before) = london_day(date);
         let filter = BookingFilter {
             starts_from: Some(starts_from),
@@ -134,19 +131,7 @@ async fn day_list(
     if let Some(error) = date_error {
         body.push_str(&format!("<p class=\"error\" id=\"date-error\">Error: {error}</p>"));
     }
-    body.push_str("<label for=\"health_worker\">Health worker</label><select id=\"health_worker\" name=\"health_worker\"><option value=\"\">Everyone</option>");
-    for w in &workers {
-        let selected = if Some(w.id.0) == worker { " selected" } else { "" };
-        body.push_str(&format!(
-            "<option value=\"{}\"{selected}>{}</option>",
-            w.id.0,
-            escape(&w.name)
-        ));
-    }
-    body.push_str("</select>");
-    if let Some(error) = worker_error {
-        body.push_str(&format!("<p class=\"error\">Error: {error}</p>"));
-    }
+    body.push_str(&form::worker_select(&workers, worker, worker_error));
     body.push_str("<p><button type=\"submit\">Show the day</button></p></form>");
 
     let back = format!(
