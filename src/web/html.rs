@@ -17,6 +17,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// An instant as the pages show it, in Europe/London time, with a chrono format (`%H:%M`, …).
+pub fn london(t: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    t.with_timezone(&chrono_tz::Europe::London).format(format).to_string()
+}
+
 /// A query-string component, percent-encoded (unreserved characters kept).
 pub fn query_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -41,6 +46,22 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
         );
         assert_eq!(escape("plain text"), "plain text");
+    }
+
+    #[test]
+    fn times_are_shown_in_london_time_across_the_clock_change() {
+        let at = |text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_default()
+        };
+        // Summer time (BST, UTC+1) until 01:00 UTC on 25 October 2026, then GMT.
+        assert_eq!(london(at("2026-10-25T00:30:00Z"), "%-d %b %H:%M"), "25 Oct 01:30");
+        assert_eq!(london(at("2026-10-25T01:30:00Z"), "%-d %b %H:%M"), "25 Oct 01:30");
+        assert_eq!(
+            london(at("2026-12-01T23:30:00Z"), "%a %-d %b %Y %H:%M"),
+            "Tue 1 Dec 2026 23:30"
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl FieldErrors {
     }
 
     /// The first message about the field `id`.
-    pub fn get(&self, id: &str) -> Option<&str> {
+    fn get(&self, id: &str) -> Option<&str> {
         self.items
             .iter()
             .find(|(i, _, _)| i == id)

@@ -44,10 +44,9 @@ const FLASHES: &[(&str, &str)] = &[
 /// How many days after the window (or now, when it has passed) the later free slots are listed.
 const LATER_DAYS: i64 = 7;
 
+/// A time as the referral pages show it: "7 Dec 2026 09:00" (Europe/London).
 fn london(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono_tz::Europe::London)
-        .format("%-d %b %Y %H:%M")
-        .to_string()
+    html::london(t, "%-d %b %Y %H:%M")
 }
 
 /// The time left in the window, in words.
@@ -139,14 +138,8 @@ fn slot_words(listing: &SlotListing) -> String {
     let (slot, name, _) = listing;
     format!(
         "{}–{} with {}",
-        slot.starts_at
-            .get()
-            .with_timezone(&chrono_tz::Europe::London)
-            .format("%a %-d %b %Y %H:%M"),
-        slot.ends_at
-            .get()
-            .with_timezone(&chrono_tz::Europe::London)
-            .format("%H:%M"),
+        html::london(slot.starts_at.get(), "%a %-d %b %Y %H:%M"),
+        html::london(slot.ends_at.get(), "%H:%M"),
         name
     )
 }

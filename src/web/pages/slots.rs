@@ -64,10 +64,6 @@ struct Failed {
     notice: Option<String>,
 }
 
-fn london_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&chrono_tz::Europe::London).format("%H:%M").to_string()
-}
-
 /// `GET /web/slots?week=YYYY-MM-DD&health_worker=<id>` (ahw, admin): the week holding `week`
 /// (default this week), of one health worker or everyone.
 pub async fn week(
@@ -172,8 +168,8 @@ async fn week_page(
             for (slot, name, booking) in of_day {
                 let when = format!(
                     "{}–{}",
-                    london_time(slot.starts_at.get()),
-                    london_time(slot.ends_at.get())
+                    html::london(slot.starts_at.get(), "%H:%M"),
+                    html::london(slot.ends_at.get(), "%H:%M")
                 );
                 match booking {
                     Some(_) => body.push_str(&format!("<li>{when} booked</li>")),

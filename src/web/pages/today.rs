@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use actix_web::http::header::{self, ContentType};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
 
 use super::form::{self, FieldErrors, Refused};
 use super::TODAY_ROLES;
@@ -39,10 +38,6 @@ const FLASHES: &[(&str, &str)] = &[
 
 fn words(code: &str) -> String {
     code.replace('_', " ")
-}
-
-fn london_time(t: DateTime<Utc>) -> String {
-    t.with_timezone(&chrono_tz::Europe::London).format("%H:%M").to_string()
 }
 
 fn code_of<T: serde::Serialize>(value: &T) -> String {
@@ -173,8 +168,8 @@ fn booking_section(
     let id = b.id;
     let mut s = format!(
         "<section class=\"booking\" aria-labelledby=\"b-{id}\"><h3 id=\"b-{id}\">{}–{} with {}: {}</h3>",
-        london_time(b.starts_at),
-        london_time(b.ends_at),
+        html::london(b.starts_at, "%H:%M"),
+        html::london(b.ends_at, "%H:%M"),
         escape(&b.health_worker_name),
         escape(&words(b.status.code())),
     );
