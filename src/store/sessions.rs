@@ -80,10 +80,12 @@ impl<'a> Sessions<'a> {
                         return Ok(None);
                     }
                     session.last_seen_at = DbTime::new(now);
-                    diesel::update(row)
+                    // The update finds no row when a sign-out deleted the session after the read
+                    // above (PostgreSQL waits for that delete's lock, then sees it): not signed in.
+                    let updated = diesel::update(row)
                         .set(web_sessions::last_seen_at.eq(session.last_seen_at))
                         .execute(conn)?;
-                    Ok(Some(session))
+                    Ok((updated == 1).then_some(session))
                 })
             })
             .await
